@@ -1,0 +1,158 @@
+"""Agent Inbox settings: 12-factor, every value from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is not set: set it in the environment (see .env.example).")
+    SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "inbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'inbox.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: REDIS_URL (Heroku's add-on name) wins, then CACHE_URL, then local memory.
+_redis_url = env("REDIS_URL", default="")
+if _redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+else:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://agent-inbox")}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Security: secure cookies and HSTS unless developing on plain http.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF, *env.list("CSP_FORM_ACTION_EXTRA", default=[])],
+}
+
+# --- Zendesk -----------------------------------------------------------------------------
+# A real account: ZENDESK_SUBDOMAIN=acme -> https://acme.zendesk.com. Any base URL (the
+# sandbox, a proxy): ZENDESK_URL. There is no default: the app never falls back to the
+# sandbox on its own; `make run` points it at the sandbox explicitly.
+ZENDESK_SUBDOMAIN = env("ZENDESK_SUBDOMAIN", default="")
+ZENDESK_URL = env("ZENDESK_URL", default="").rstrip("/")
+if not ZENDESK_URL and ZENDESK_SUBDOMAIN:
+    ZENDESK_URL = f"https://{ZENDESK_SUBDOMAIN}.zendesk.com"
+ZENDESK_OAUTH_CLIENT_ID = env("ZENDESK_OAUTH_CLIENT_ID", default="")
+ZENDESK_OAUTH_CLIENT_SECRET = env("ZENDESK_OAUTH_CLIENT_SECRET", default="")
+# The public callback URL when the app runs behind a proxy; default: built from the request.
+ZENDESK_OAUTH_REDIRECT_URL = env("ZENDESK_OAUTH_REDIRECT_URL", default="")
+ZENDESK_OAUTH_SCOPE = env("ZENDESK_OAUTH_SCOPE", default="read write")
+ZENDESK_CONNECT_TIMEOUT = env.float("ZENDESK_CONNECT_TIMEOUT", default=3.05)
+ZENDESK_READ_TIMEOUT = env.float("ZENDESK_READ_TIMEOUT", default=10.0)
+ZENDESK_MAX_RETRIES = env.int("ZENDESK_MAX_RETRIES", default=2)
+ZENDESK_RATE_LIMIT_PER_MINUTE = env.int("ZENDESK_RATE_LIMIT_PER_MINUTE", default=200)
+ZENDESK_RATE_BUDGET_SHARE = env.float("ZENDESK_RATE_BUDGET_SHARE", default=0.8)
+# Fernet keys (comma-separated, newest first) encrypting agents' tokens at rest. Rotation:
+# put a new key first and keep the old ones; `manage.py rotate_token_keys` re-encrypts.
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+# The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
+ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
+
+_missing = [
+    name
+    for name, value in [
+        ("ZENDESK_URL or ZENDESK_SUBDOMAIN", ZENDESK_URL),
+        ("ZENDESK_OAUTH_CLIENT_ID", ZENDESK_OAUTH_CLIENT_ID),
+        ("ZENDESK_OAUTH_CLIENT_SECRET", ZENDESK_OAUTH_CLIENT_SECRET),
+        ("TOKEN_ENCRYPTION_KEYS", TOKEN_ENCRYPTION_KEYS),
+    ]
+    if not value
+]
+if _missing and not env.bool("ALLOW_INCOMPLETE_ZENDESK_CONFIG", default=False):
+    raise ImproperlyConfigured(
+        "Agent Inbox cannot start: missing " + ", ".join(_missing) + ". Set them in the "
+        "environment (see .env.example and the README's 'Configuration for a real Zendesk')."
+    )
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}

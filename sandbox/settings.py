@@ -1,0 +1,70 @@
+"""Settings of the sandbox project (a Zendesk look-alike), read from SANDBOX_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+SECRET_KEY = env("SANDBOX_SECRET_KEY", default="sandbox-not-a-secret")
+DEBUG = env.bool("SANDBOX_DEBUG", default=False)
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = ["sandbox"]
+
+MIDDLEWARE = [
+    # Faults, rate limits and traffic stats wrap every API and OAuth call (issue C).
+    "sandbox.middleware.SandboxTrafficMiddleware",
+    "sandbox.middleware.JsonErrorsMiddleware",
+]
+
+ROOT_URLCONF = "sandbox.urls"
+WSGI_APPLICATION = "sandbox.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "sandbox" / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"context_processors": []},
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("SANDBOX_DB", default=str(BASE_DIR / "var" / "sandbox.sqlite3")),
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# The seeded account.
+SANDBOX_SUBDOMAIN = env("SANDBOX_SUBDOMAIN", default="acme-sandbox")
+SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
+SANDBOX_TICKETS = env.int("SANDBOX_TICKETS", default=600)
+SANDBOX_AGENTS = env.int("SANDBOX_AGENTS", default=6)
+# The one account-wide API token of Zendesk's legacy basic scheme `{email}/token:{api_token}`.
+SANDBOX_API_TOKEN = env("SANDBOX_API_TOKEN", default="sandbox-api-token-0123456789")
+# The password every seeded user signs in with on the OAuth page (documented in the README).
+SANDBOX_DEMO_PASSWORD = env("SANDBOX_DEMO_PASSWORD", default="demo-password")
+# OAuth access token lifetime; short in tests so expiry can be seen.
+SANDBOX_OAUTH_EXPIRES_IN = env.int("SANDBOX_OAUTH_EXPIRES_IN", default=7200)
+SANDBOX_OAUTH_REFRESH_EXPIRES_IN = env.int("SANDBOX_OAUTH_REFRESH_EXPIRES_IN", default=30 * 86400)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("SANDBOX_LOG_LEVEL", default="WARNING")},
+}

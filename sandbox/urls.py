@@ -1,0 +1,8 @@
+"""Each concern owns its module and registers its routes; this file only joins them."""
+
+from __future__ import annotations
+
+from sandbox import routing
+from sandbox.views import control, oauth, reads, writes  # noqa: F401  (they register routes)
+
+urlpatterns = routing.urlpatterns()

@@ -1,0 +1,3 @@
+"""Sandbox views: control. Register URLs with sandbox.routing.route()."""
+
+from __future__ import annotations
