@@ -68,3 +68,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("SANDBOX_LOG_LEVEL", default="WARNING")},
 }
+
+# The demo OAuth client the seed creates (documented in the README and shown at /_sandbox/).
+# Its redirect URIs allow the app's callback on any port of 127.0.0.1 and localhost.
+SANDBOX_OAUTH_CLIENT_ID = env("SANDBOX_OAUTH_CLIENT_ID", default="agent-inbox-demo")
+SANDBOX_OAUTH_CLIENT_SECRET = env("SANDBOX_OAUTH_CLIENT_SECRET", default="agent-inbox-demo-secret")
+SANDBOX_OAUTH_REDIRECT_URIS = env.list(
+    "SANDBOX_OAUTH_REDIRECT_URIS",
+    default=["http://127.0.0.1:*/auth/callback", "http://localhost:*/auth/callback"],
+)

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from sandbox import routing
-from sandbox.views import control, oauth, reads, writes  # noqa: F401  (they register routes)
+from sandbox.views import control, oauth, reads, traffic, writes  # noqa: F401  (they register)
 
 urlpatterns = routing.urlpatterns()

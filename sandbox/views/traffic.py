@@ -1,0 +1,3 @@
+"""Sandbox views: traffic. Register URLs with sandbox.routing.route()."""
+
+from __future__ import annotations
