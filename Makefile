@@ -1,0 +1,26 @@
+# The front door. A fresh clone needs only `make run` (the demo) and `make test` (the suite).
+.PHONY: run test sandbox lint format bench
+
+APP_PORT ?= 8000
+SANDBOX_PORT ?= 8001
+export APP_PORT SANDBOX_PORT
+
+run:            ## set up, then the seeded sandbox on :8001 and the app on :8000 (SIMULATE=1 for live activity)
+	@scripts/run.sh
+
+test:           ## set up (venv, packages, Chromium, Redis) and run the whole suite
+	@scripts/test.sh
+
+sandbox:        ## the sandbox alone, seeded, on SANDBOX_PORT
+	@scripts/bootstrap.sh
+	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m sandbox migrate --no-input >/dev/null
+	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m sandbox seed
+	@echo "Sandbox on http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/ (Ctrl-C stops it)"
+	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m gunicorn sandbox.wsgi \
+	  --bind 127.0.0.1:$(SANDBOX_PORT) --workers 1 --threads 16 --worker-class gthread --timeout 120
+
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .

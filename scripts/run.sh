@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make run`: the sandbox (seeded) on SANDBOX_PORT and the app on APP_PORT, development mode.
+# Ctrl-C stops both. SIMULATE=1 also drives team activity in the sandbox.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APP_PORT=${APP_PORT:-8000}
+SANDBOX_PORT=${SANDBOX_PORT:-8001}
+SIMULATE=${SIMULATE:-0}
+scripts/bootstrap.sh
+
+export SANDBOX_DB=${SANDBOX_DB:-$PWD/var/sandbox.sqlite3}
+py=.venv/bin/python
+
+echo "==> Preparing the sandbox (a Zendesk look-alike) in $SANDBOX_DB"
+$py -m sandbox migrate --no-input >/dev/null
+$py -m sandbox seed
+
+# The app's dev settings, pointed at the sandbox explicitly (never a silent default).
+[ -f var/dev-token-key ] || $py -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > var/dev-token-key
+export DEBUG=true
+export SECRET_KEY=${SECRET_KEY:-dev-only-$(cat var/dev-token-key)}
+export ZENDESK_URL=http://127.0.0.1:$SANDBOX_PORT
+export ZENDESK_OAUTH_CLIENT_ID=agent-inbox-demo
+export ZENDESK_OAUTH_CLIENT_SECRET=agent-inbox-demo-secret
+export TOKEN_ENCRYPTION_KEYS=$(cat var/dev-token-key)
+export ALLOWED_HOSTS=127.0.0.1,localhost
+echo "==> Preparing the app database"
+$py manage.py migrate --no-input >/dev/null
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "==> Stopping"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+$py -m gunicorn sandbox.wsgi --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 16 \
+  --worker-class gthread --timeout 120 --log-level warning &
+pids+=($!)
+$py manage.py runserver "127.0.0.1:$APP_PORT" --noreload &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$SANDBOX_PORT/_sandbox/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+info=$(curl -fsS "http://127.0.0.1:$SANDBOX_PORT/_sandbox/")
+$py - "$info" "$APP_PORT" "$SANDBOX_PORT" <<'PY'
+import json, sys
+info, app_port, sandbox_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+agents = [a for a in info["agents"] if not a.get("suspended")]
+print()
+print(f"  Agent Inbox      http://127.0.0.1:{app_port}/")
+print(f"  Sandbox Zendesk  http://127.0.0.1:{sandbox_port}/_sandbox/")
+print()
+print("  Sign in with Zendesk as any seeded agent, with the demo password "
+      f"'{info.get('demo_password', 'demo-password')}':")
+for agent in agents[:6]:
+    note = " (restricted)" if agent.get("restricted") else ""
+    print(f"    {agent['email']:<36} {agent['role']}{note}")
+print()
+print("  Ctrl-C stops both servers.")
+PY
+
+if [ "$SIMULATE" = "1" ]; then
+  echo "==> Simulating team activity (SIMULATE=1)"
+  $py -m sandbox simulate --rate "${SIMULATE_RATE:-12}" &
+  pids+=($!)
+fi
+wait -n "${pids[@]}"
