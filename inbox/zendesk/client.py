@@ -1,0 +1,383 @@
+"""Zendesk Support API: one plain function per operation the app uses.
+
+Each takes the agent's `Credentials` first, keyword-only arguments after, and a `priority`
+for the team's rate budget (interactive page loads before background refreshes). Each returns
+typed records (inbox.zendesk.records) and raises only inbox.zendesk.errors exceptions.
+Callers get credentials from `inbox.auth.credentials_for(agent)`, or run a call through
+`inbox.auth.with_agent_credentials(agent, fn)` to have an expired token refreshed once on 401.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from inbox.zendesk import budget, http
+from inbox.zendesk.errors import InvalidResponse
+from inbox.zendesk.records import (
+    Activity,
+    Comment,
+    Count,
+    CustomStatus,
+    Page,
+    Ticket,
+    TicketDetail,
+    User,
+)
+
+TicketListView = Literal[
+    "all", "assigned", "ccd", "followed", "requested", "recent", "organization"
+]
+TicketCountView = Literal["all", "assigned", "ccd", "organization"]
+MAX_PAGE_SIZE = 100
+MAX_SHOW_MANY = 100
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who calls, and where: the Zendesk base URL, an OAuth access token, and its user id."""
+
+    base_url: str
+    access_token: str = field(repr=False)
+    user_id: int
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+
+def _get(credentials: Credentials, path: str, *, priority: str, params: dict | None = None) -> Any:
+    reply = http.request(
+        "GET",
+        f"{credentials.base_url}/api/v2/{path}",
+        access_token=credentials.access_token,
+        params=params,
+        priority=priority,
+    )
+    return _expect_object(reply.body)
+
+
+def _expect_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidResponse("Zendesk answered with JSON that is not an object.")
+    return body
+
+
+def _parse(parser: Callable[[], Any]) -> Any:
+    """Run a records parser; a body with the wrong shape is an InvalidResponse, not a crash."""
+    try:
+        return parser()
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise InvalidResponse(
+            f"Zendesk answered with JSON of an unexpected shape ({error.__class__.__name__})."
+        ) from None
+
+
+def _cursor_params(
+    *, page_size: int, after: str | None = None, before: str | None = None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"page[size]": max(1, min(MAX_PAGE_SIZE, page_size))}
+    if after:
+        params["page[after]"] = after
+    if before:
+        params["page[before]"] = before
+    return params
+
+
+def _include(include: Iterable[str]) -> dict[str, str]:
+    names = ",".join(include)
+    return {"include": names} if names else {}
+
+
+def _ids_param(ids: Iterable[int]) -> str:
+    id_list = [int(i) for i in ids]
+    if len(id_list) > MAX_SHOW_MANY:
+        raise ValueError(f"Zendesk shows at most {MAX_SHOW_MANY} records at once.")
+    return ",".join(str(i) for i in id_list)
+
+
+def _iso(moment: dt.datetime | str) -> str:
+    if isinstance(moment, str):
+        return moment
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iterate_pages(
+    fetch: Callable[[str | None], Page], *, max_pages: int | None = None
+) -> Iterator[Page]:
+    """Yield pages from `fetch(after_cursor)` until Zendesk says `has_more: false`.
+
+    Stops on `has_more`, never on `links.next` (set even on Zendesk's last page), and on a
+    missing cursor (a page claiming more without a cursor cannot be followed).
+    """
+    after: str | None = None
+    fetched = 0
+    while True:
+        page = fetch(after)
+        fetched += 1
+        yield page
+        if not page.has_more or not page.after_cursor:
+            return
+        if max_pages is not None and fetched >= max_pages:
+            return
+        after = page.after_cursor
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def users_me(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> User:
+    """The user behind the token. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
+
+    Answers 200 with an "Anonymous user" (id None) without valid credentials: check `is_agent`.
+    """
+    body = _get(credentials, "users/me", priority=priority)
+    return _parse(lambda: User.from_api(body["user"]))
+
+
+def user_show(
+    credentials: Credentials, user_id: int, *, priority: str = budget.INTERACTIVE
+) -> User:
+    """One user. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-user"""
+    body = _get(credentials, f"users/{int(user_id)}", priority=priority)
+    return _parse(lambda: User.from_api(body["user"]))
+
+
+def users_show_many(
+    credentials: Credentials, *, ids: Iterable[int], priority: str = budget.INTERACTIVE
+) -> tuple[User, ...]:
+    """Up to 100 users by id. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users"""
+    body = _get(credentials, "users/show_many", params={"ids": _ids_param(ids)}, priority=priority)
+    return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
+
+
+# -- tickets --------------------------------------------------------------------------------
+
+
+def _ticket_list_path(
+    credentials: Credentials, view: str, user_id: int | None, organization_id: int | None
+) -> str:
+    if view == "all":
+        return "tickets"
+    if view == "recent":
+        return "tickets/recent"
+    if view == "organization":
+        if organization_id is None:
+            raise ValueError("The organization view needs an organization_id.")
+        return f"organizations/{int(organization_id)}/tickets"
+    if view in ("assigned", "ccd", "followed", "requested"):
+        return f"users/{int(user_id or credentials.user_id)}/tickets/{view}"
+    raise ValueError(f"Unknown ticket view {view!r}.")
+
+
+def tickets_list(
+    credentials: Credentials,
+    *,
+    view: TicketListView,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+    sort: str = "-updated_at",
+    page_size: int = 25,
+    after: str | None = None,
+    before: str | None = None,
+    include: Iterable[str] = ("users",),
+    priority: str = budget.INTERACTIVE,
+) -> Page:
+    """One cursor page of a ticket list; `items` are Tickets, `users` the sideloaded people.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+    `assigned|ccd|followed|requested` list the tickets of `user_id` (default: the caller).
+    """
+    path = _ticket_list_path(credentials, view, user_id, organization_id)
+    params = {
+        **_cursor_params(page_size=page_size, after=after, before=before),
+        **_include(include),
+    }
+    if sort:
+        params["sort"] = sort
+    body = _get(credentials, path, params=params, priority=priority)
+    return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket))
+
+
+def tickets_count(
+    credentials: Credentials,
+    *,
+    view: TicketCountView,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+    priority: str = budget.INTERACTIVE,
+) -> Count:
+    """An approximate ticket count. https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets"""
+    if view not in ("all", "assigned", "ccd", "organization"):
+        raise ValueError(f"Zendesk has no count for the {view!r} view.")
+    path = _ticket_list_path(credentials, view, user_id, organization_id) + "/count"
+    body = _get(credentials, path, priority=priority)
+    return _parse(lambda: Count.from_api(body))
+
+
+def ticket_show(
+    credentials: Credentials,
+    ticket_id: int,
+    *,
+    include: Iterable[str] = ("users", "groups", "organizations", "custom_statuses"),
+    priority: str = budget.INTERACTIVE,
+) -> TicketDetail:
+    """One ticket (without comments) and its sideloads, as a TicketDetail.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket
+    """
+    body = _get(
+        credentials, f"tickets/{int(ticket_id)}", params=_include(include), priority=priority
+    )
+    return _parse(lambda: TicketDetail.from_api(body))
+
+
+def tickets_show_many(
+    credentials: Credentials,
+    *,
+    ids: Iterable[int],
+    include: Iterable[str] = ("users",),
+    priority: str = budget.INTERACTIVE,
+) -> Page:
+    """Up to 100 tickets by id, as one Page without more (tickets the caller may not see are left out).
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
+    """
+    params = {"ids": _ids_param(ids), **_include(include)}
+    body = _get(credentials, "tickets/show_many", params=params, priority=priority)
+    return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket))
+
+
+def ticket_comments(
+    credentials: Credentials,
+    ticket_id: int,
+    *,
+    after: str | None = None,
+    page_size: int = 100,
+    sort: str = "created_at",
+    include: Iterable[str] = ("users",),
+    priority: str = budget.INTERACTIVE,
+) -> Page:
+    """One cursor page of a ticket's comments (oldest first by default), with their authors.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments
+    """
+    params = {**_cursor_params(page_size=page_size, after=after), "sort": sort, **_include(include)}
+    body = _get(credentials, f"tickets/{int(ticket_id)}/comments", params=params, priority=priority)
+    return _parse(lambda: Page.from_api(body, key="comments", record=Comment))
+
+
+def ticket_create(
+    credentials: Credentials,
+    *,
+    ticket: dict[str, Any],
+    idempotency_key: str,
+    priority: str = budget.INTERACTIVE,
+) -> Ticket:
+    """Create a ticket at most once per `idempotency_key` (safe to retry after a lost answer).
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket
+    https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency
+    """
+    reply = http.request(
+        "POST",
+        f"{credentials.base_url}/api/v2/tickets",
+        access_token=credentials.access_token,
+        json={"ticket": ticket},
+        headers={"Idempotency-Key": idempotency_key},
+        priority=priority,
+    )
+    body = _expect_object(reply.body)
+    return _parse(lambda: Ticket.from_api(body["ticket"]))
+
+
+def ticket_update(
+    credentials: Credentials,
+    ticket_id: int,
+    *,
+    ticket: dict[str, Any],
+    safe_update_stamp: str | None = None,
+    priority: str = budget.INTERACTIVE,
+) -> Ticket:
+    """Update a ticket (add a comment, change status...). Never retried: a PUT with a comment is
+    not idempotent. With `safe_update_stamp` (the `updated_at` the agent saw) a concurrent
+    change makes Zendesk answer 409, raised as Conflict.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions
+    """
+    payload = dict(ticket)
+    if safe_update_stamp:
+        payload.update({"safe_update": True, "updated_stamp": safe_update_stamp})
+    reply = http.request(
+        "PUT",
+        f"{credentials.base_url}/api/v2/tickets/{int(ticket_id)}",
+        access_token=credentials.access_token,
+        json={"ticket": payload},
+        priority=priority,
+    )
+    body = _expect_object(reply.body)
+    return _parse(lambda: Ticket.from_api(body["ticket"]))
+
+
+# -- activities -----------------------------------------------------------------------------
+
+
+def activities_list(
+    credentials: Credentials,
+    *,
+    since: dt.datetime | str | None = None,
+    after: str | None = None,
+    page_size: int = 50,
+    priority: str = budget.INTERACTIVE,
+) -> Page:
+    """One cursor page of the caller's ticket activities (newest first), actors in `users`.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/#list-activities
+    """
+    params = _cursor_params(page_size=page_size, after=after)
+    if since is not None:
+        params["since"] = _iso(since)
+    body = _get(credentials, "activities", params=params, priority=priority)
+    return _parse(lambda: Page.from_api(body, key="activities", record=Activity))
+
+
+def activity_show(
+    credentials: Credentials, activity_id: int, *, priority: str = budget.INTERACTIVE
+) -> Activity:
+    """One activity. https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/#show-activity"""
+    body = _get(credentials, f"activities/{int(activity_id)}", priority=priority)
+    return _parse(lambda: Activity.from_api(body["activity"]))
+
+
+def activities_count(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> Count:
+    """Approximate number of the caller's activities. https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/#count-activities"""
+    body = _get(credentials, "activities/count", priority=priority)
+    return _parse(lambda: Count.from_api(body))
+
+
+# -- account --------------------------------------------------------------------------------
+
+
+def custom_statuses(
+    credentials: Credentials, *, priority: str = budget.INTERACTIVE
+) -> tuple[CustomStatus, ...]:
+    """The account's ticket status labels. https://developer.zendesk.com/api-reference/ticketing/tickets/custom_ticket_statuses/#list-custom-ticket-statuses"""
+    body = _get(credentials, "custom_statuses", priority=priority)
+    return _parse(
+        lambda: tuple(CustomStatus.from_api(status) for status in body["custom_statuses"])
+    )
+
+
+def token_revoke(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> None:
+    """Revoke the access token the call is made with (sign-out).
+
+    https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/#revoke-token
+    """
+    http.request(
+        "DELETE",
+        f"{credentials.base_url}/api/v2/oauth/tokens/current",
+        access_token=credentials.access_token,
+        priority=priority,
+    )

@@ -1,0 +1,410 @@
+"""Typed, immutable records of what Zendesk returns, parsed once at the edge.
+
+Every record is a frozen dataclass built from plain values only (no `requests` objects, no
+dicts of unknown shape where a field is known), so records pickle into the cache and compare by
+value. Each has a `from_api(dict)` classmethod reading the shapes recorded from real Zendesk
+accounts (tests/fixtures/recorded/). Datetimes are aware and in UTC; Zendesk writes them both
+as `...Z` and as `...+00:00`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def parse_datetime(value: str | None) -> dt.datetime | None:
+    """ISO 8601 from Zendesk (`Z` or an offset) to an aware UTC datetime; None stays None."""
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def _ids(values: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in values or ())
+
+
+@dataclass(frozen=True)
+class User:
+    """A Zendesk user. `id` is None only for the "Anonymous user" users/me returns unauthenticated."""
+
+    id: int | None
+    name: str
+    email: str | None
+    role: str  # end-user | agent | admin
+    restricted_agent: bool = False
+    suspended: bool = False
+    active: bool = True
+    time_zone: str = ""
+    iana_time_zone: str = "Etc/UTC"
+    locale: str = "en-US"
+    photo_url: str | None = None
+    organization_id: int | None = None
+    default_group_id: int | None = None
+    ticket_restriction: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        """A real agent or admin: users/me answers 200 for anyone, so check the id and role."""
+        return self.id is not None and self.role in ("agent", "admin")
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> User:
+        photo = data.get("photo") or {}
+        return cls(
+            id=data.get("id"),
+            name=data.get("name") or "",
+            email=data.get("email"),
+            role=data.get("role") or "end-user",
+            restricted_agent=bool(data.get("restricted_agent")),
+            suspended=bool(data.get("suspended")),
+            active=data.get("active", True) is not False,
+            time_zone=data.get("time_zone") or "",
+            iana_time_zone=data.get("iana_time_zone") or "Etc/UTC",
+            locale=data.get("locale") or "en-US",
+            photo_url=photo.get("content_url") if isinstance(photo, dict) else None,
+            organization_id=data.get("organization_id"),
+            default_group_id=data.get("default_group_id"),
+            ticket_restriction=data.get("ticket_restriction"),
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Group:
+        return cls(id=data["id"], name=data.get("name") or "")
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: int
+    name: str
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Organization:
+        return cls(id=data["id"], name=data.get("name") or "")
+
+
+@dataclass(frozen=True)
+class CustomStatus:
+    """A ticket status label: `status_category` is one of the built-in statuses."""
+
+    id: int
+    status_category: str
+    agent_label: str
+    end_user_label: str = ""
+    description: str = ""
+    active: bool = True
+    default: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> CustomStatus:
+        return cls(
+            id=data["id"],
+            status_category=data.get("status_category") or "",
+            agent_label=data.get("agent_label") or "",
+            end_user_label=data.get("end_user_label") or "",
+            description=data.get("description") or "",
+            active=bool(data.get("active", True)),
+            default=bool(data.get("default", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    subject: str
+    status: str  # new | open | pending | hold | solved | closed
+    priority: str | None
+    type: str | None
+    description: str = ""
+    requester_id: int | None = None
+    submitter_id: int | None = None
+    assignee_id: int | None = None
+    organization_id: int | None = None
+    group_id: int | None = None
+    custom_status_id: int | None = None
+    tags: tuple[str, ...] = ()
+    collaborator_ids: tuple[int, ...] = ()
+    follower_ids: tuple[int, ...] = ()
+    email_cc_ids: tuple[int, ...] = ()
+    external_id: str | None = None
+    via_channel: str | None = None
+    is_public: bool = True
+    due_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    # Only present when asked for with include=comment_count.
+    comment_count: int | None = None
+
+    @property
+    def updated_stamp(self) -> str | None:
+        """The `updated_at` text to send back as `updated_stamp` for a safe update."""
+        if self.updated_at is None:
+            return None
+        return self.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Ticket:
+        via = data.get("via") or {}
+        return cls(
+            id=data["id"],
+            subject=data.get("subject") or data.get("raw_subject") or "",
+            status=data.get("status") or "new",
+            priority=data.get("priority"),
+            type=data.get("type"),
+            description=data.get("description") or "",
+            requester_id=data.get("requester_id"),
+            submitter_id=data.get("submitter_id"),
+            assignee_id=data.get("assignee_id"),
+            organization_id=data.get("organization_id"),
+            group_id=data.get("group_id"),
+            custom_status_id=data.get("custom_status_id"),
+            tags=tuple(data.get("tags") or ()),
+            collaborator_ids=_ids(data.get("collaborator_ids")),
+            follower_ids=_ids(data.get("follower_ids")),
+            email_cc_ids=_ids(data.get("email_cc_ids")),
+            external_id=data.get("external_id"),
+            via_channel=via.get("channel") if isinstance(via, dict) else None,
+            is_public=bool(data.get("is_public", True)),
+            due_at=parse_datetime(data.get("due_at")),
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+            comment_count=data.get("comment_count"),
+        )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    file_name: str
+    content_url: str
+    content_type: str = ""
+    size: int | None = None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Attachment:
+        return cls(
+            id=data["id"],
+            file_name=data.get("file_name") or "",
+            content_url=data.get("content_url") or "",
+            content_type=data.get("content_type") or "",
+            size=data.get("size"),
+        )
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    author_id: int | None
+    body: str
+    html_body: str
+    plain_body: str
+    public: bool
+    created_at: dt.datetime | None
+    attachments: tuple[Attachment, ...] = ()
+    via_channel: str | None = None
+    type: str = "Comment"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Comment:
+        via = data.get("via") or {}
+        return cls(
+            id=data["id"],
+            author_id=data.get("author_id"),
+            body=data.get("body") or "",
+            html_body=data.get("html_body") or "",
+            plain_body=data.get("plain_body") or "",
+            public=bool(data.get("public", True)),
+            created_at=parse_datetime(data.get("created_at")),
+            attachments=tuple(Attachment.from_api(a) for a in data.get("attachments") or ()),
+            via_channel=via.get("channel") if isinstance(via, dict) else None,
+            type=data.get("type") or "Comment",
+        )
+
+
+SYSTEM_ACTOR_ID = -1
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Something another person did that affects the agent ("X assigned ticket #1 to you.")."""
+
+    id: int
+    title: str
+    verb: str  # tickets.assignment | tickets.comment | tickets.priority_increase | ...
+    user_id: int | None
+    actor_id: int | None  # -1: the system
+    ticket_id: int | None
+    ticket_subject: str
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    comment_value: str | None = None
+    comment_public: bool | None = None
+    actor: User | None = None
+    user: User | None = None
+
+    @property
+    def by_system(self) -> bool:
+        return self.actor_id == SYSTEM_ACTOR_ID
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Activity:
+        target_ticket = ((data.get("target") or {}).get("ticket")) or {}
+        comment = ((data.get("object") or {}).get("comment")) or {}
+        actor, user = data.get("actor"), data.get("user")
+        return cls(
+            id=data["id"],
+            title=data.get("title") or "",
+            verb=data.get("verb") or "",
+            user_id=data.get("user_id"),
+            actor_id=data.get("actor_id"),
+            ticket_id=target_ticket.get("id"),
+            ticket_subject=target_ticket.get("subject") or "",
+            created_at=parse_datetime(data.get("created_at")),
+            updated_at=parse_datetime(data.get("updated_at")),
+            comment_value=comment.get("value"),
+            comment_public=comment.get("public"),
+            actor=User.from_api(actor) if isinstance(actor, dict) else None,
+            user=User.from_api(user) if isinstance(user, dict) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Count:
+    """An approximate count; `refreshed_at` may be None past 100,000 (cached by Zendesk)."""
+
+    value: int
+    refreshed_at: dt.datetime | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Count:
+        count = data.get("count", data)
+        return cls(
+            value=int(count["value"]), refreshed_at=parse_datetime(count.get("refreshed_at"))
+        )
+
+
+def _by_id(record: type, entries: Any) -> dict[int, Any]:
+    return {
+        entry["id"]: record.from_api(entry)
+        for entry in entries or ()
+        if entry.get("id") is not None
+    }
+
+
+@dataclass(frozen=True)
+class Sideloads:
+    """Objects Zendesk sends beside the main ones (include=users,groups,...), keyed by id."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    organizations: dict[int, Organization] = field(default_factory=dict)
+    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Sideloads:
+        # Activities sideload `actors` as well as `users`: both are users.
+        users = _by_id(User, data.get("users"))
+        users.update(_by_id(User, data.get("actors")))
+        return cls(
+            users=users,
+            groups=_by_id(Group, data.get("groups")),
+            organizations=_by_id(Organization, data.get("organizations")),
+            custom_statuses=_by_id(CustomStatus, data.get("custom_statuses")),
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a cursor-paginated list. Follow `after_cursor` while `has_more`.
+
+    Zendesk can end with an empty page, and can leave `links.next` set on the last one: only
+    `has_more` says whether to go on.
+    """
+
+    items: tuple[Any, ...]
+    has_more: bool
+    after_cursor: str | None
+    before_cursor: str | None
+    users: dict[int, User] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    organizations: dict[int, Organization] = field(default_factory=dict)
+    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], *, key: str, record: type) -> Page:
+        """`key` names the list in the body ("tickets"), `record` parses each entry."""
+        meta = data.get("meta") or {}
+        sideloads = Sideloads.from_api(data)
+        return cls(
+            items=tuple(record.from_api(entry) for entry in data.get(key) or ()),
+            has_more=bool(meta.get("has_more")),
+            after_cursor=meta.get("after_cursor"),
+            before_cursor=meta.get("before_cursor"),
+            users=sideloads.users,
+            groups=sideloads.groups,
+            organizations=sideloads.organizations,
+            custom_statuses=sideloads.custom_statuses,
+        )
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    """What ticket_show returns: the ticket and the objects sideloaded with it (by id)."""
+
+    ticket: Ticket
+    users: dict[int, User] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    organizations: dict[int, Organization] = field(default_factory=dict)
+    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> TicketDetail:
+        sideloads = Sideloads.from_api(data)
+        return cls(
+            ticket=Ticket.from_api(data["ticket"]),
+            users=sideloads.users,
+            groups=sideloads.groups,
+            organizations=sideloads.organizations,
+            custom_statuses=sideloads.custom_statuses,
+        )
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """The answer of POST /oauth/tokens: secrets, handled only by oauth.py and auth.py.
+
+    `repr` hides the tokens so a grant printed in a traceback or log leaks nothing.
+    """
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    scope: str
+    expires_at: dt.datetime | None
+    refresh_expires_at: dt.datetime | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], *, now: dt.datetime) -> TokenGrant:
+        def after(seconds: Any) -> dt.datetime | None:
+            return now + dt.timedelta(seconds=int(seconds)) if seconds else None
+
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token"),
+            scope=data.get("scope") or "",
+            expires_at=after(data.get("expires_in")),
+            refresh_expires_at=after(data.get("refresh_token_expires_in")),
+        )
