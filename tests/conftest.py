@@ -40,3 +40,35 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """A Redis for tests that share a cache between threads and processes.
+
+    REDIS_TEST_URL (set by `make test`) wins. Otherwise start redis-server here; skip only when
+    it is missing and REDIS_REQUIRED is unset (CI sets it, so CI fails rather than skips).
+    """
+    from tests.redisserver import redis_server_binary, start_redis
+
+    if os.environ.get("REDIS_TEST_URL"):
+        yield os.environ["REDIS_TEST_URL"]
+        return
+    if redis_server_binary() is None and not os.environ.get("REDIS_REQUIRED"):
+        pytest.skip("redis-server is not installed and REDIS_REQUIRED is unset")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_cache(redis_url: str, settings) -> str:
+    """Point the app's cache at the test Redis (emptied) for one test; returns its URL."""
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    }
+    cache.clear()
+    yield redis_url
+    cache.clear()

@@ -1,0 +1,341 @@
+"""The response cache in front of Zendesk: fast answers, one upstream call, honest ages.
+
+Built on Django's cache framework (Redis in production, so every worker and instance shares
+it; local memory in development). `cached_call()` is the one entry point:
+
+- **Keys are the whole request**: account base URL, operation, every parameter, plus a scope
+  (the agent by default) and the current generation of each family the answer belongs to.
+  Caching whole objects by id goes stale and loses sideloads; keying the request does not.
+- **Scope**: an answer is shared between agents only when the caller says Zendesk answers
+  every unrestricted agent the same (`shareable=True`), and never for a restricted agent.
+- **TTL per kind** (`ttl_for(kind)`; override with settings.ZENDESK_CACHE_TTL_SECONDS).
+- **Stale-while-error**: the last good answer is kept for ZENDESK_CACHE_KEEP_STALE_SECONDS
+  (24 h) past its TTL and served, marked stale with its age, when Zendesk is down, rate
+  limits us, answers garbage, or the team's budget is spent. Nothing cached and failing ->
+  `ZendeskUnavailable`, with a sentence an agent can act on.
+- **Single flight**: concurrent identical misses make one upstream call. The first caller takes
+  a lock with `cache.add()`; the others poll for its outcome. With Redis this works across
+  processes.
+- **Generations**: `bump(*families)` after a write moves every key of those families to a new
+  generation, so the writer's next read fetches again at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+
+from inbox.zendesk.errors import (
+    InvalidResponse,
+    RateBudgetExhausted,
+    RateLimited,
+    UpstreamUnavailable,
+    ZendeskError,
+)
+
+
+DEFAULT_TTL_SECONDS: dict[str, float] = {
+    "count": 30,
+    "list": 30,
+    "ticket": 15,
+    "comments": 15,
+    "users": 600,
+    "custom_statuses": 600,
+    "activities": 20,
+    "me": 600,
+}
+DEFAULT_KEEP_STALE_SECONDS = 24 * 3600
+# A leader holds its lock at most this long (the client's retries included).
+LOCK_SECONDS = 60
+# Waiters give up on a leader after this long and answer from what they have.
+DEFAULT_WAIT_SECONDS = 20.0
+POLL_SECONDS = 0.02
+
+KEY_PREFIX = "zendesk:cache"
+
+# Failures that a saved copy may cover; anything else (401, 403, 404, 409, 422) is the answer.
+SERVE_STALE_ON: tuple[type[ZendeskError], ...] = (
+    UpstreamUnavailable,
+    RateLimited,
+    InvalidResponse,
+    RateBudgetExhausted,
+)
+
+STALE_MESSAGES = {
+    "upstream_unavailable": "Zendesk is not answering right now.",
+    "rate_limited": "Zendesk asked the team to slow down.",
+    "budget_exhausted": "The team has used this minute's share of Zendesk requests.",
+    "invalid_response": "Zendesk sent an answer we could not read.",
+    "waiting": "Zendesk is slow to answer.",
+}
+
+# The wall clock; tests replace it with a fake one.
+clock: Callable[[], float] = time.time
+
+
+def _cache():
+    return caches["default"]
+
+
+@dataclass(frozen=True)
+class Fresh[T]:
+    """An answer and how old it is: `stale` when Zendesk could not confirm it just now."""
+
+    value: T
+    fetched_at: datetime
+    stale: bool = False
+    stale_reason: str | None = None  # a key of STALE_MESSAGES
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, clock() - self.fetched_at.timestamp())
+
+    @property
+    def stale_message(self) -> str | None:
+        """A sentence for the agent: why this may be out of date."""
+        if not self.stale:
+            return None
+        return STALE_MESSAGES.get(self.stale_reason or "", STALE_MESSAGES["upstream_unavailable"])
+
+
+class ZendeskUnavailable(UpstreamUnavailable):
+    """Zendesk could not answer and there is no saved copy to show instead."""
+
+    user_message = (
+        "Zendesk is not answering and there is no saved copy of this page yet. "
+        "Please try again in a minute."
+    )
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        because = STALE_MESSAGES.get(reason, STALE_MESSAGES["upstream_unavailable"])
+        super().__init__(
+            f"{because} There is no saved copy of this yet; please try again in a minute."
+        )
+
+
+# -- settings ----------------------------------------------------------------------------------
+def ttl_for(kind: str) -> float:
+    """How long an answer of this kind is served without asking Zendesk again."""
+    overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
+    return float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+
+
+def keep_stale_seconds() -> int:
+    """How long past its TTL a last good answer is kept for when Zendesk fails."""
+    return int(getattr(settings, "ZENDESK_CACHE_KEEP_STALE_SECONDS", DEFAULT_KEEP_STALE_SECONDS))
+
+
+def wait_seconds() -> float:
+    return float(getattr(settings, "ZENDESK_CACHE_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+
+
+# -- keys and generations ----------------------------------------------------------------------
+def _generation_key(family: str) -> str:
+    return f"{KEY_PREFIX}:gen:{_digest(family)}"
+
+
+def generations(families: Iterable[str]) -> dict[str, int]:
+    """The current generation of each family, starting any that are new (or were evicted).
+
+    A new generation starts at the current time in microseconds, so a family that was evicted
+    never comes back to a number that old entries still carry.
+    """
+    families = sorted(set(families))
+    keys = {family: _generation_key(family) for family in families}
+    found = _cache().get_many(list(keys.values()))
+    result = {}
+    for family, key in keys.items():
+        if key not in found:
+            _cache().add(key, _fresh_generation(), timeout=None)
+            found[key] = _cache().get(key)
+        result[family] = int(found[key])
+    return result
+
+
+def bump(*families: str) -> None:
+    """Move every cached answer of these families to a new generation (after a write)."""
+    for family in set(families):
+        key = _generation_key(family)
+        try:
+            _cache().incr(key)
+        except ValueError:
+            _cache().add(key, _fresh_generation(), timeout=None)
+
+
+def _fresh_generation() -> int:
+    return int(clock() * 1_000_000)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def build_key(
+    *,
+    base_url: str,
+    operation: str,
+    params: Mapping[str, Any],
+    scope: str,
+    family_generations: Mapping[str, int],
+) -> str:
+    """One key per distinct request: everything that can change Zendesk's answer is in it."""
+    material = json.dumps(
+        {
+            "base_url": base_url.rstrip("/"),
+            "operation": operation,
+            "params": {name: value for name, value in params.items() if value is not None},
+            "scope": scope,
+            "generations": dict(sorted(family_generations.items())),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return f"{KEY_PREFIX}:{operation}:{_digest(material)}"
+
+
+def scope_for(*, user_id: int | None, restricted: bool, shareable: bool) -> str:
+    """Whose answer this is: the agent's own, or shared by every unrestricted agent."""
+    if shareable and not restricted:
+        return "shared:unrestricted"
+    if user_id is None:
+        raise ValueError("an unshared cache entry needs the agent's Zendesk user id")
+    return f"agent:{user_id}"
+
+
+# -- the cached call ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
+    fetched_at: float
+
+
+def cached_call[T](
+    *,
+    kind: str,
+    base_url: str,
+    operation: str,
+    params: Mapping[str, Any],
+    user_id: int | None,
+    restricted: bool,
+    fetch: Callable[[], T],
+    shareable: bool = False,
+    families: Iterable[str] = (),
+) -> Fresh[T]:
+    """Answer from the cache when fresh, else call `fetch` once for everyone asking at once."""
+    key = build_key(
+        base_url=base_url,
+        operation=operation,
+        params=params,
+        scope=scope_for(user_id=user_id, restricted=restricted, shareable=shareable),
+        family_generations=generations(families),
+    )
+    ttl = ttl_for(kind)
+    deadline = time.monotonic() + wait_seconds()
+    while True:
+        entry = _cache().get(key)
+        if entry is not None and clock() - entry.fetched_at < ttl:
+            return _fresh(entry)
+        token = uuid.uuid4().hex
+        if _cache().add(_lock_key(key), token, timeout=LOCK_SECONDS):
+            return _lead(key, token, entry, fetch)
+        outcome = _wait_for_leader(key, deadline)
+        if outcome == "ok":
+            continue  # the leader stored a fresh answer: read it on the next turn
+        if outcome is not None:  # the leader failed: do not call a failing Zendesk again
+            return _stale_or_raise(entry, outcome, retry_after=None)
+        if time.monotonic() >= deadline:
+            return _stale_or_raise(entry, "waiting", retry_after=None)
+        # The leader vanished without an outcome (its lock expired): try to lead.
+
+
+def _lead[T](key: str, token: str, entry: _Entry | None, fetch: Callable[[], T]) -> Fresh[T]:
+    """Call Zendesk for everyone waiting on this key, and tell them how it went."""
+    try:
+        value = fetch()
+    except SERVE_STALE_ON as error:
+        reason = _reason(error)
+        _finish(key, token, reason)
+        return _stale_or_raise(entry, reason, retry_after=getattr(error, "retry_after", None))
+    except BaseException:
+        _finish(key, token, "error")
+        raise
+    new_entry = _Entry(value=value, fetched_at=clock())
+    _cache().set(key, new_entry, timeout=math.ceil(ttl_max() + keep_stale_seconds()))
+    _finish(key, token, "ok")
+    return _fresh(new_entry)
+
+
+def _finish(key: str, token: str, outcome: str) -> None:
+    """Tell the waiters how it went, then let go of the lock (in that order: a waiter that
+    sees the lock gone must find the outcome already there)."""
+    _cache().set(_outcome_key(key, token), outcome, timeout=LOCK_SECONDS)
+    if _cache().get(_lock_key(key)) == token:
+        _cache().delete(_lock_key(key))
+
+
+def ttl_max() -> float:
+    overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
+    return max([*DEFAULT_TTL_SECONDS.values(), *overrides.values()])
+
+
+def _wait_for_leader(key: str, deadline: float) -> str | None:
+    """Poll until the current leader reports an outcome, its lock goes, or time runs out."""
+    token = _cache().get(_lock_key(key))
+    while token is not None and time.monotonic() < deadline:
+        outcome = _cache().get(_outcome_key(key, token))
+        if outcome is not None:
+            return None if outcome == "error" else outcome
+        time.sleep(POLL_SECONDS)
+        if _cache().get(_lock_key(key)) != token:
+            outcome = _cache().get(_outcome_key(key, token))
+            return None if outcome == "error" else outcome
+    return None
+
+
+def _lock_key(key: str) -> str:
+    return f"{key}:lock"
+
+
+def _outcome_key(key: str, token: str) -> str:
+    return f"{key}:outcome:{token}"
+
+
+def _reason(error: ZendeskError) -> str:
+    if isinstance(error, RateBudgetExhausted):
+        return "budget_exhausted"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, InvalidResponse):
+        return "invalid_response"
+    return "upstream_unavailable"
+
+
+def _fresh(entry: _Entry) -> Fresh[Any]:
+    return Fresh(value=entry.value, fetched_at=_as_datetime(entry.fetched_at))
+
+
+def _stale_or_raise(entry: _Entry | None, reason: str, *, retry_after: float | None) -> Fresh[Any]:
+    if entry is None:
+        raise ZendeskUnavailable(reason, retry_after=retry_after)
+    return Fresh(
+        value=entry.value,
+        fetched_at=_as_datetime(entry.fetched_at),
+        stale=True,
+        stale_reason=reason,
+    )
+
+
+def _as_datetime(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)

@@ -1,0 +1,17 @@
+"""Test settings with the cache on Redis: for helper processes that share a cache with a test.
+
+The test passes its Redis in APP_TEST_REDIS_URL (see tests/redisserver.py and `redis_url`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["APP_TEST_REDIS_URL"],
+    }
+}
