@@ -1,0 +1,185 @@
+"""The team's shared rate budget: windows, priorities, Zendesk's own counts, 429 blocks.
+
+A fake clock moves time; the Redis tests prove the budget is shared between processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache as django_cache
+
+from inbox.zendesk import budget
+from inbox.zendesk.errors import RateBudgetExhausted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0  # the start of a minute
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(budget, "clock", fake)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def small_budget(settings):
+    """20 a minute at the account, 50 % ours: 10 interactive, 7 background."""
+    settings.ZENDESK_RATE_LIMIT_PER_MINUTE = 20
+    settings.ZENDESK_RATE_BUDGET_SHARE = 0.5
+    django_cache.clear()
+    yield
+    django_cache.clear()
+
+
+def reserve_until_refused(priority: str = budget.INTERACTIVE) -> int:
+    granted = 0
+    while True:
+        try:
+            budget.reserve(priority)
+        except RateBudgetExhausted:
+            return granted
+        granted += 1
+        assert granted < 1000
+
+
+def test_it_grants_the_deployments_share_of_a_minute_and_no_more(clock):
+    assert reserve_until_refused() == 10
+
+
+def test_a_refusal_says_when_the_window_ends(clock):
+    clock.advance(45)
+    reserve_until_refused()
+    with pytest.raises(RateBudgetExhausted) as refused:
+        budget.reserve()
+    assert refused.value.retry_after == 15
+
+
+def test_a_new_minute_brings_a_new_budget(clock):
+    reserve_until_refused()
+    clock.advance(60)
+    assert reserve_until_refused() == 10
+
+
+def test_background_work_leaves_room_for_agents(clock):
+    assert reserve_until_refused(budget.BACKGROUND) == 7
+    assert reserve_until_refused(budget.INTERACTIVE) == 3
+
+
+def test_zendesks_lower_remaining_count_is_believed_in_every_spelling(clock):
+    for header in ("X-Rate-Limit-Remaining", "ratelimit-remaining", "Rate-Limit-Remaining"):
+        django_cache.clear()
+        budget.record_response(200, {header: "4", "X-Rate-Limit": "20"})
+        assert reserve_until_refused() == 4
+
+
+def test_a_higher_remaining_count_from_zendesk_does_not_raise_our_share(clock):
+    budget.record_response(200, {"X-Rate-Limit-Remaining": "19"})
+    assert reserve_until_refused() == 10
+
+
+def test_after_a_429_no_call_is_made_until_retry_after_has_passed(clock):
+    budget.record_response(429, {"Retry-After": "30"})
+    with pytest.raises(RateBudgetExhausted) as refused:
+        budget.reserve()
+    assert refused.value.retry_after == 30
+    clock.advance(29)
+    with pytest.raises(RateBudgetExhausted):
+        budget.reserve(budget.INTERACTIVE)
+    clock.advance(1)
+    budget.reserve()
+
+
+def test_a_429_without_retry_after_blocks_for_a_minute(clock):
+    budget.record_response(429, {})
+    clock.advance(59)
+    with pytest.raises(RateBudgetExhausted):
+        budget.reserve()
+    clock.advance(1)
+    budget.reserve()
+
+
+def test_a_used_up_endpoint_limit_blocks_until_it_resets(clock):
+    budget.record_response(
+        200, {"Zendesk-RateLimit-tickets-index": "total=100; remaining=0; resets=41"}
+    )
+    with pytest.raises(RateBudgetExhausted):
+        budget.reserve()
+    clock.advance(41)
+    budget.reserve()
+
+
+RESERVE_SCRIPT = """
+import sys
+import django
+django.setup()
+from inbox.zendesk import budget
+from inbox.zendesk.errors import RateBudgetExhausted
+if sys.argv[1] == "429":
+    budget.record_response(429, {"Retry-After": "120"})
+    print("blocked")
+else:
+    granted = 0
+    try:
+        for _ in range(int(sys.argv[1])):
+            budget.reserve()
+            granted += 1
+    except RateBudgetExhausted:
+        pass
+    print(granted)
+"""
+
+
+def run_in_another_process(redis_url: str, argument: str) -> str:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_redis",
+        "APP_TEST_REDIS_URL": redis_url,
+        "ZENDESK_RATE_LIMIT_PER_MINUTE": "20",
+        "ZENDESK_RATE_BUDGET_SHARE": "0.5",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", RESERVE_SCRIPT, argument],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+@pytest.mark.redis
+def test_processes_share_one_budget(redis_cache):
+    for _attempt in range(2):  # a minute boundary between the two halves voids an attempt
+        django_cache.clear()
+        window = budget._window_key(budget.clock())
+        granted_elsewhere = run_in_another_process(redis_cache, "3")
+        granted_here = reserve_until_refused()
+        if budget._window_key(budget.clock()) == window:
+            break
+    assert (granted_elsewhere, granted_here) == ("3", 7)
+
+
+@pytest.mark.redis
+def test_a_429_seen_by_one_process_stops_every_other(redis_cache):
+    assert run_in_another_process(redis_cache, "429") == "blocked"
+    with pytest.raises(RateBudgetExhausted) as refused:
+        budget.reserve()
+    assert 100 < refused.value.retry_after <= 120
