@@ -1,0 +1,228 @@
+"""Who is signed in, and their Zendesk credentials, refreshed before they run out.
+
+Identity: an `AgentAccount` id in the Django session (no django.contrib.auth: Zendesk is the
+only place an agent has a password, and AgentAccount holds everything the app needs).
+
+For views:      @agent_required puts the signed-in AgentAccount on `request.agent`.
+For services:   credentials_for(agent) -> Credentials, refreshed first if the access token
+                expires within a minute; with_agent_credentials(agent, fn) also refreshes once
+                and retries once when Zendesk answers 401 anyway (token revoked or expired early).
+When a refresh is refused, the tokens are forgotten and SessionExpired is raised; the
+decorator turns it into "Your Zendesk session expired; please sign in again."
+
+Refresh races: several requests of one agent may find the token expiring at the same time. Only
+one may refresh (Zendesk may rotate the refresh token, spending the old one). The refresher
+holds a lock: an in-process lock per agent (threads of one worker), and the agent's row locked
+with SELECT ... FOR UPDATE inside a transaction (processes, on PostgreSQL; SQLite ignores it
+but serializes writers anyway). Under the lock the row is read again: when another request has
+already refreshed, its token is used and no second refresh is made.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+from inbox import crypto
+from inbox.models import AgentAccount
+from inbox.zendesk import oauth
+from inbox.zendesk.client import Credentials
+from inbox.zendesk.errors import SessionExpired, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+SESSION_AGENT_KEY = "agent_account_id"
+REFRESH_MARGIN_SECONDS = 60
+SESSION_EXPIRED_MESSAGE = "Your Zendesk session expired; please sign in again."
+
+
+_refresh_locks: dict[int, threading.Lock] = {}
+_refresh_locks_guard = threading.Lock()
+
+
+# -- the signed-in agent ---------------------------------------------------------------------
+
+
+def current_agent(request: HttpRequest) -> AgentAccount | None:
+    """The AgentAccount of this session, or None (looked up once per request)."""
+    if not hasattr(request, "_current_agent"):
+        agent_id = request.session.get(SESSION_AGENT_KEY)
+        agent = AgentAccount.objects.filter(pk=agent_id).first() if agent_id else None
+        if agent is not None and not agent.has_tokens:
+            agent = None  # signed out elsewhere, or refresh refused: sign in again
+        request._current_agent = agent
+    return request._current_agent
+
+
+def sign_in(request: HttpRequest, agent: AgentAccount) -> None:
+    """Bind the session to the agent under a new session key (no session fixation)."""
+    request.session.cycle_key()
+    request.session[SESSION_AGENT_KEY] = agent.pk
+    request._current_agent = agent
+
+
+def sign_out(request: HttpRequest) -> None:
+    request.session.flush()
+    request._current_agent = None
+
+
+def signin_url(next_path: str) -> str:
+    return f"{reverse('signin')}?{urlencode({'next': next_path})}"
+
+
+def _to_signin(request: HttpRequest) -> HttpResponse:
+    next_path = request.get_full_path()
+    if getattr(request, "htmx", False):
+        # An htmx fragment request: send the whole page to sign-in, and back to the page after.
+        next_path = request.htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(signin_url(next_path))
+    return HttpResponseRedirect(signin_url(next_path))
+
+
+def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Views only for signed-in agents: others go to sign-in and come back after.
+
+    Sets `request.agent`. A SessionExpired raised inside the view ends the session with a
+    message saying so.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        agent = current_agent(request)
+        if agent is None:
+            return _to_signin(request)
+        request.agent = agent
+        try:
+            return view(request, *args, **kwargs)
+        except SessionExpired:
+            sign_out(request)
+            messages.warning(request, SESSION_EXPIRED_MESSAGE)
+            return _to_signin(request)
+
+    return wrapper
+
+
+# -- credentials and refresh -----------------------------------------------------------------
+
+
+def _credentials(agent: AgentAccount) -> Credentials:
+    try:
+        access_token = agent.access_token
+    except crypto.UndecryptableToken:
+        access_token = ""
+    if not access_token:
+        raise SessionExpired(SESSION_EXPIRED_MESSAGE)
+    return Credentials(
+        base_url=settings.ZENDESK_URL, access_token=access_token, user_id=agent.zendesk_user_id
+    )
+
+
+def credentials_for(agent: AgentAccount) -> Credentials:
+    """Credentials to call Zendesk as the agent; refreshes first when the token is about to expire."""
+    if agent.token_expires_within(REFRESH_MARGIN_SECONDS):
+        refresh_tokens(agent)
+    return _credentials(agent)
+
+
+def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials], T]) -> T:
+    """Run `call(credentials)`; on 401 refresh once (unless someone already did) and retry once."""
+    credentials = credentials_for(agent)
+    try:
+        return call(credentials)
+    except SessionExpired:
+        raise
+    except Unauthorized:
+        refresh_tokens(agent, rejected_access_token=credentials.access_token)
+        return call(_credentials(agent))
+
+
+def _lock_for(agent_id: int) -> threading.Lock:
+    with _refresh_locks_guard:
+        return _refresh_locks.setdefault(agent_id, threading.Lock())
+
+
+def _copy_token_fields(source: AgentAccount, target: AgentAccount) -> None:
+    for name in (
+        "access_token_encrypted",
+        "refresh_token_encrypted",
+        "token_scope",
+        "token_expires_at",
+        "refresh_expires_at",
+    ):
+        setattr(target, name, getattr(source, name))
+
+
+def _already_refreshed(locked: AgentAccount, rejected_access_token: str | None) -> bool:
+    """Did another request refresh while we waited? Then its token is good to use."""
+    if not locked.has_tokens:
+        return False
+    if rejected_access_token is not None:
+        try:
+            return locked.access_token != rejected_access_token
+        except crypto.UndecryptableToken:
+            return False
+    return not locked.token_expires_within(REFRESH_MARGIN_SECONDS)
+
+
+def refresh_tokens(agent: AgentAccount, *, rejected_access_token: str | None = None) -> None:
+    """Renew the agent's access token exactly once, however many requests ask at the same time.
+
+    `rejected_access_token`: the token Zendesk just answered 401 to (refresh even if it looks
+    unexpired, unless the stored token is already a different one). Updates `agent` in place.
+    Raises SessionExpired when Zendesk refuses the refresh token.
+    """
+    with _lock_for(agent.pk), transaction.atomic():
+        locked = AgentAccount.objects.select_for_update().get(pk=agent.pk)
+        if _already_refreshed(locked, rejected_access_token):
+            _copy_token_fields(locked, agent)
+            return
+        refusal = _refresh_locked(locked)
+        if refusal is None:
+            _copy_token_fields(locked, agent)
+            logger.info("refreshed the Zendesk token of agent account %s", agent.pk)
+            return
+        logger.info(
+            "the Zendesk token of agent account %s could not be refreshed: %s",
+            agent.pk,
+            refusal,
+        )
+        locked.forget_tokens()
+        locked.save()
+        _copy_token_fields(locked, agent)
+    raise SessionExpired(SESSION_EXPIRED_MESSAGE)
+
+
+def _refresh_locked(locked: AgentAccount) -> str | None:
+    """Refresh the locked row's tokens and save; returns why not, when Zendesk refused."""
+    try:
+        refresh_token = locked.refresh_token
+    except crypto.UndecryptableToken:
+        return "the stored refresh token cannot be decrypted"
+    if not refresh_token:
+        return "no refresh token"
+    try:
+        grant = oauth.refresh(refresh_token=refresh_token)
+    except oauth.OAuthRefused as refusal:
+        return f"refused ({refusal.error_code or refusal.status_code})"
+    locked.store_grant(grant)
+    locked.save(
+        update_fields=[
+            "access_token_encrypted",
+            "refresh_token_encrypted",
+            "token_scope",
+            "token_expires_at",
+            "refresh_expires_at",
+            "updated_at",
+        ]
+    )
+    return None

@@ -1,0 +1,91 @@
+"""What the app itself must remember: the agents who signed in, and their Zendesk tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.utils import timezone
+
+from inbox import crypto
+from inbox.zendesk.records import TokenGrant, User
+
+
+class AgentAccount(models.Model):
+    """A Zendesk agent or admin who signed in with Zendesk: the app's identity for them.
+
+    The session stores this row's id. Their OAuth tokens are kept encrypted (inbox.crypto);
+    read them through `access_token` / `refresh_token`, which decrypt on demand. Nothing here
+    prints a token: not __repr__, not __str__.
+    """
+
+    zendesk_user_id = models.BigIntegerField(unique=True)
+    name = models.CharField(max_length=255)
+    email = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=20)  # agent | admin
+    restricted = models.BooleanField(default=False)  # Zendesk's restricted_agent
+    iana_time_zone = models.CharField(max_length=64, default="Etc/UTC")
+    locale = models.CharField(max_length=32, default="en-US")
+    photo_url = models.URLField(max_length=1000, blank=True)
+
+    access_token_encrypted = models.TextField(blank=True)
+    refresh_token_encrypted = models.TextField(blank=True)
+    token_scope = models.CharField(max_length=255, blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_signed_in_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def __repr__(self) -> str:
+        return f"<AgentAccount {self.pk}: zendesk user {self.zendesk_user_id}, {self.role}>"
+
+    # -- tokens -----------------------------------------------------------------------------
+    @property
+    def access_token(self) -> str:
+        return crypto.decrypt(self.access_token_encrypted) if self.access_token_encrypted else ""
+
+    @property
+    def refresh_token(self) -> str:
+        return crypto.decrypt(self.refresh_token_encrypted) if self.refresh_token_encrypted else ""
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool(self.access_token_encrypted)
+
+    def store_grant(self, grant: TokenGrant) -> None:
+        """Keep a new token grant (encrypted); the caller saves."""
+        self.access_token_encrypted = crypto.encrypt(grant.access_token)
+        self.refresh_token_encrypted = (
+            crypto.encrypt(grant.refresh_token) if grant.refresh_token else ""
+        )
+        self.token_scope = grant.scope
+        self.token_expires_at = grant.expires_at
+        self.refresh_expires_at = grant.refresh_expires_at
+
+    def forget_tokens(self) -> None:
+        """Drop the tokens (signed out, or refresh refused); the caller saves."""
+        self.access_token_encrypted = ""
+        self.refresh_token_encrypted = ""
+        self.token_expires_at = None
+        self.refresh_expires_at = None
+
+    def token_expires_within(self, seconds: float, *, now: dt.datetime | None = None) -> bool:
+        if self.token_expires_at is None:
+            return False
+        now = now or timezone.now()
+        return self.token_expires_at <= now + dt.timedelta(seconds=seconds)
+
+    def copy_profile(self, user: User) -> None:
+        """Take name, role and preferences from the Zendesk user; the caller saves."""
+        self.name = user.name
+        self.email = user.email or ""
+        self.role = user.role
+        self.restricted = user.restricted_agent
+        self.iana_time_zone = user.iana_time_zone or "Etc/UTC"
+        self.locale = user.locale or "en-US"
+        self.photo_url = user.photo_url or ""
