@@ -115,7 +115,8 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 # -- credentials and refresh -----------------------------------------------------------------
 
 
-def _credentials(agent: AgentAccount) -> Credentials:
+def stored_credentials(agent: AgentAccount) -> Credentials:
+    """The stored credentials as they are (no refresh): for revoking them at sign-out."""
     try:
         access_token = agent.access_token
     except crypto.UndecryptableToken:
@@ -131,7 +132,7 @@ def credentials_for(agent: AgentAccount) -> Credentials:
     """Credentials to call Zendesk as the agent; refreshes first when the token is about to expire."""
     if agent.token_expires_within(REFRESH_MARGIN_SECONDS):
         refresh_tokens(agent)
-    return _credentials(agent)
+    return stored_credentials(agent)
 
 
 def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials], T]) -> T:
@@ -143,7 +144,7 @@ def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials],
         raise
     except Unauthorized:
         refresh_tokens(agent, rejected_access_token=credentials.access_token)
-        return call(_credentials(agent))
+        return call(stored_credentials(agent))
 
 
 def _lock_for(agent_id: int) -> threading.Lock:

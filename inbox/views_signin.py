@@ -1,0 +1,260 @@
+"""Sign in with Zendesk (OAuth authorization code + PKCE), and sign out.
+
+GET  /auth/signin    the "Sign in with Zendesk" page (a POST form, so CSRF protects the start)
+POST /auth/start     remember state + PKCE verifier + where to go next; off to Zendesk
+GET  /auth/callback  check state, trade the code for tokens, admit active agents and admins only
+POST /auth/signout   revoke the token at Zendesk (best effort), forget it, end the session
+
+Every refusal renders a page that says why, with a way to try again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from inbox import auth
+from inbox.models import AgentAccount
+from inbox.zendesk import client, oauth
+from inbox.zendesk.errors import ZendeskError
+from inbox.zendesk.records import TokenGrant, User
+
+logger = logging.getLogger(__name__)
+
+SESSION_ATTEMPT_KEY = "zendesk_oauth_attempt"
+# Long enough to type a password and approve; a code itself lives only 120 s at Zendesk.
+ATTEMPT_MAX_AGE_SECONDS = 15 * 60
+
+
+def safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """Only a path inside this app: never another host (no open redirect via ?next=)."""
+    if (
+        candidate
+        and candidate.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return candidate
+    return reverse("home")
+
+
+def callback_url(request: HttpRequest) -> str:
+    """The redirect_uri registered at Zendesk: configured (behind a proxy) or this host's."""
+    return settings.ZENDESK_OAUTH_REDIRECT_URL or request.build_absolute_uri(
+        reverse("auth_callback")
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def render_with_zendesk_form_action(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """Render a page whose form leads on to Zendesk's authorize page.
+
+    Browsers apply CSP `form-action` to the redirects after a form submission too, so the page
+    with the "Sign in with Zendesk" form must allow the Zendesk origin it ends up at.
+    """
+    response = render(request, template, context, status=status)
+    policy = dict(settings.SECURE_CSP)
+    policy["form-action"] = [*policy.get("form-action", []), _origin(settings.ZENDESK_URL)]
+    response._csp_config = policy
+    return response
+
+
+@require_GET
+@never_cache
+def signin(request: HttpRequest) -> HttpResponse:
+    next_path = safe_next(request, request.GET.get("next"))
+    if auth.current_agent(request) is not None:
+        return HttpResponseRedirect(next_path)
+    return render_with_zendesk_form_action(request, "inbox/signin.html", {"next": next_path})
+
+
+@require_POST
+def signin_start(request: HttpRequest) -> HttpResponse:
+    attempt = oauth.new_attempt()
+    redirect_uri = callback_url(request)
+    request.session[SESSION_ATTEMPT_KEY] = {
+        "state": attempt.state,
+        "code_verifier": attempt.code_verifier,
+        "next": safe_next(request, request.POST.get("next")),
+        "redirect_uri": redirect_uri,
+        "started_at": time.time(),
+    }
+    return HttpResponseRedirect(oauth.authorize_url(attempt=attempt, redirect_uri=redirect_uri))
+
+
+def _failed(
+    request: HttpRequest, *, title: str, reason: str, status: int = 400, next_path: str = ""
+) -> HttpResponse:
+    context = {"title": title, "reason": reason, "next": next_path or reverse("home")}
+    return render_with_zendesk_form_action(
+        request, "inbox/signin_failed.html", context, status=status
+    )
+
+
+@require_GET
+@never_cache
+def signin_callback(request: HttpRequest) -> HttpResponse:
+    attempt = request.session.pop(SESSION_ATTEMPT_KEY, None)
+    if not attempt or time.time() - attempt.get("started_at", 0) > ATTEMPT_MAX_AGE_SECONDS:
+        return _failed(
+            request,
+            title="This sign-in has expired",
+            reason="We could not find the sign-in you started in this browser, or it is more "
+            "than 15 minutes old. Please start again.",
+        )
+    next_path = attempt["next"]
+    if request.GET.get("state") != attempt["state"]:
+        return _failed(
+            request,
+            title="This sign-in could not be verified",
+            reason="The answer from Zendesk does not belong to the sign-in started in this "
+            "browser (its state did not match), so it was ignored. Please start again.",
+            next_path=next_path,
+        )
+    if request.GET.get("error"):
+        return _consent_error(request, request.GET["error"], next_path)
+    code = request.GET.get("code")
+    if not code:
+        return _failed(
+            request,
+            title="Zendesk sent no authorization",
+            reason="Zendesk came back without an authorization code. Please start again.",
+            next_path=next_path,
+        )
+    try:
+        grant = oauth.exchange_code(
+            code=code, code_verifier=attempt["code_verifier"], redirect_uri=attempt["redirect_uri"]
+        )
+        credentials = client.Credentials(
+            base_url=settings.ZENDESK_URL, access_token=grant.access_token, user_id=0
+        )
+        user = client.users_me(credentials)
+    except oauth.OAuthRefused:
+        return _failed(
+            request,
+            title="Zendesk did not accept this sign-in",
+            reason="The authorization was already used or has expired (Zendesk keeps it for "
+            "two minutes). Please start again.",
+            next_path=next_path,
+        )
+    except ZendeskError as error:
+        logger.warning("sign-in failed talking to Zendesk: %s", error)
+        return _failed(
+            request,
+            title="Zendesk is not answering",
+            reason=f"{error.user_message} Nothing was changed.",
+            status=502,
+            next_path=next_path,
+        )
+    refusal = _refusal(user)
+    if refusal is not None:
+        _revoke_quietly(client.Credentials(settings.ZENDESK_URL, grant.access_token, user.id or 0))
+        title, reason = refusal
+        return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
+    agent = _upsert_agent(user, grant)
+    auth.sign_in(request, agent)
+    logger.info("agent account %s signed in", agent.pk)
+    return HttpResponseRedirect(next_path)
+
+
+def _consent_error(request: HttpRequest, error: str, next_path: str) -> HttpResponse:
+    if error == "access_denied":
+        return _failed(
+            request,
+            title="You did not allow access",
+            reason="Zendesk says you declined to let Agent Inbox use your Zendesk account. "
+            "Agent Inbox needs that access to show your tickets. You can try again whenever "
+            "you like.",
+            status=403,
+            next_path=next_path,
+        )
+    return _failed(
+        request,
+        title="Zendesk refused the sign-in",
+        reason=f"Zendesk answered with the error “{error[:80]}”. Please start again, or ask "
+        "your Zendesk administrator to check the Agent Inbox OAuth client.",
+        next_path=next_path,
+    )
+
+
+def _refusal(user: User) -> tuple[str, str] | None:
+    """Why this Zendesk user may not use the app, or None for an active agent or admin."""
+    if user.id is None:
+        return (
+            "Zendesk did not say who you are",
+            "Zendesk answered as an anonymous user. Please sign in again.",
+        )
+    if user.role not in ("agent", "admin"):
+        return (
+            "Agent Inbox is for agents",
+            "Agent Inbox is for agents; your Zendesk account is an end user. If you need "
+            "help with a request, use your help center instead.",
+        )
+    if user.suspended:
+        return (
+            "Your agent account is suspended",
+            "Your Zendesk agent account is suspended. Ask a Zendesk administrator to "
+            "reactivate it, then sign in again.",
+        )
+    if not user.active:
+        return (
+            "Your agent account is not active",
+            "Your Zendesk agent account is deactivated. Ask a Zendesk administrator.",
+        )
+    return None
+
+
+@transaction.atomic
+def _upsert_agent(user: User, grant: TokenGrant) -> AgentAccount:
+    agent, _ = AgentAccount.objects.select_for_update().get_or_create(
+        zendesk_user_id=user.id, defaults={"name": user.name, "role": user.role}
+    )
+    agent.copy_profile(user)
+    agent.store_grant(grant)
+    agent.last_signed_in_at = timezone.now()
+    agent.save()
+    return agent
+
+
+def _revoke_quietly(credentials: client.Credentials) -> None:
+    """Revoke a token; a failure must not stop a sign-out (the token expires on its own)."""
+    try:
+        oauth.revoke(credentials)
+    except ZendeskError as error:
+        logger.warning("could not revoke a Zendesk token: %s", error)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    agent = auth.current_agent(request)
+    if agent is not None:
+        try:
+            credentials = auth.stored_credentials(agent)
+        except ZendeskError:
+            credentials = None
+        if credentials is not None:
+            _revoke_quietly(credentials)
+        agent.forget_tokens()
+        agent.save()
+        logger.info("agent account %s signed out", agent.pk)
+    auth.sign_out(request)
+    return render(request, "inbox/signed_out.html")
