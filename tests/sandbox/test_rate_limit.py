@@ -116,7 +116,8 @@ def test_it_tells_list_tickets_callers_the_default_limit_of_100(sandbox):
     total, remaining, resets = (part.split("=") for part in header.split("; "))
     assert total == ["total", "100"]
     assert remaining == ["remaining", "99"]
-    assert resets[0] == "resets" and 1 <= int(resets[1]) <= 60
+    assert resets[0] == "resets"
+    assert 1 <= int(resets[1]) <= 60
 
 
 def test_it_sends_the_list_header_only_for_the_list(sandbox):
