@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Ticket, User
+from sandbox.visibility import visible_tickets
+
+log = logging.getLogger(__name__)
 
 MAX_COMMENTS_PER_TICKET = 5000
 PRIORITY_RANK = {None: 0, "low": 1, "normal": 2, "high": 3, "urgent": 4}
@@ -76,23 +80,9 @@ class TicketWrite:
 # -- visibility ----------------------------------------------------------------------------
 
 
-def agent_may_see(agent: User, ticket: Ticket) -> bool:
-    """Zendesk's ticket_restriction: restricted agents see their groups' or their own tickets."""
-    if not agent.is_agent:
-        return ticket.requester_id == agent.id
-    if not agent.restricted_agent or agent.role == "admin":
-        return True
-    if ticket.assignee_id == agent.id:
-        return True
-    if (
-        ticket.email_ccs.filter(id=agent.id).exists()
-        or ticket.followers.filter(id=agent.id).exists()
-    ):
-        return True
-    restriction = agent.ticket_restriction or "groups"
-    if restriction == "assigned":
-        return False
-    return ticket.group_id is not None and agent.groups.filter(id=ticket.group_id).exists()
+def agent_may_see(user: User, ticket: Ticket) -> bool:
+    """The same rule the reads use (sandbox.visibility), so writes never see more."""
+    return visible_tickets(user).filter(id=ticket.id).exists()
 
 
 # -- validation helpers --------------------------------------------------------------------
@@ -393,18 +383,69 @@ def _priority_activity(ticket: Ticket, actor: User, at: dt.datetime) -> list[Act
 
 # -- after commit --------------------------------------------------------------------------
 
+# Zendesk's event-subscription types for the fields the sandbox writes.
+_EVENT_TYPES = {
+    "status": "ticket.status_changed",
+    "priority": "ticket.priority_changed",
+    "type": "ticket.type_changed",
+    "assignee_id": "ticket.agent_assignment_changed",
+    "group_id": "ticket.group_assignment_changed",
+    "tags": "ticket.tags_changed",
+    "subject": "ticket.subject_changed",
+    "external_id": "ticket.external_id_changed",
+    "custom_status_id": "ticket.custom_status_changed",
+}
 
-def _after_ticket_change(ticket_id: int, event_type: str, changes: dict[str, Any]) -> None:
-    """Tell webhook subscribers, once the write is committed (best effort, non-blocking)."""
+
+def _ticket_events(write: TicketWrite, *, created: bool) -> list[tuple[str, dict[str, Any]]]:
+    if created:
+        return [("ticket.created", {})]
+    events = [
+        (_EVENT_TYPES[name], {"previous": previous, "current": current})
+        for name, (previous, current) in write.changes.items()
+        if name in _EVENT_TYPES
+    ]
+    if write.comment is not None:
+        comment = write.comment
+        events.append(
+            (
+                "ticket.comment_added",
+                {
+                    "comment": {
+                        "id": str(comment.id),
+                        "body": comment.body,
+                        "is_public": comment.public,
+                        "author": {"id": str(comment.author_id)},
+                    }
+                },
+            )
+        )
+    return events
+
+
+def _after_ticket_change(write: TicketWrite, *, created: bool) -> None:
+    """Tell webhook subscribers once the write is committed (best effort, never blocking).
+
+    Called inside the write's transaction: `on_commit` drops the calls if it rolls back.
+    """
+    from sandbox import webhooks
+
+    detail = webhooks.ticket_event_detail(write.ticket)
+    for event_type, changes in _ticket_events(write, created=created):
+        transaction.on_commit(
+            lambda event_type=event_type, changes=changes: _notify(
+                write.ticket.id, event_type, changes, detail
+            )
+        )
+
+
+def _notify(ticket_id: int, event_type: str, changes: dict[str, Any], detail: dict) -> None:
+    from sandbox import webhooks
+
     try:
-        from sandbox import webhooks
-    except ImportError:  # the webhook module is optional; writes never depend on it
-        return
-    transaction.on_commit(lambda: webhooks.ticket_changed(ticket_id, event_type, changes))
-
-
-def _changes_for_webhook(changes: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
-    return {name: {"previous": old, "current": new} for name, (old, new) in changes.items()}
+        webhooks.ticket_changed(ticket_id, event_type, changes, detail)
+    except Exception:  # a webhook problem must never fail a committed write
+        log.exception("webhook notification failed for ticket %s", ticket_id)
 
 
 # -- create --------------------------------------------------------------------------------
@@ -492,7 +533,7 @@ def ticket_create(*, actor: User, fields: dict[str, Any], via: str = "api") -> T
             raise WriteForbidden("end users create tickets for themselves only")
         problems.raise_if_any()
         write = _insert_ticket(actor=actor, requester=requester, values=values, via=via)
-    _after_ticket_change(write.ticket.id, "ticket.created", _changes_for_webhook(write.changes))
+        _after_ticket_change(write, created=True)
     return write
 
 
@@ -694,11 +735,7 @@ def ticket_update(
             problems.add("comment", f"Comment: a ticket can have at most {MAX_COMMENTS_PER_TICKET}")
         problems.raise_if_any()
         write = _save_update(actor, ticket, wanted, new_comment, via)
-    if write.changes or write.comment is not None:
-        changes = _changes_for_webhook(write.changes)
-        if write.comment is not None:
-            changes["comment"] = {"id": write.comment.id, "public": write.comment.public}
-        _after_ticket_change(write.ticket.id, "ticket.updated", changes)
+        _after_ticket_change(write, created=False)
     return write
 
 
