@@ -9,8 +9,10 @@ keeps `POST /_sandbox/reset` usable between tests.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -228,6 +230,27 @@ def seed_account(*, seed: int, tickets: int, agents: int, now: dt.datetime) -> d
         "recent_views": views,
         "activities": activities,
     }
+
+
+def _seed_args_file() -> Path:
+    """Beside the database: what the sandbox was last seeded with, for POST /_sandbox/reset."""
+    return Path(f"{settings.DATABASES['default']['NAME']}.seed.json")
+
+
+def remember_seed_args(*, seed: int, tickets: int, agents: int) -> None:
+    _seed_args_file().write_text(json.dumps({"seed": seed, "tickets": tickets, "agents": agents}))
+
+
+def remembered_seed_args() -> dict[str, int]:
+    """The last seed's arguments, or the settings' defaults if it left no note."""
+    try:
+        return json.loads(_seed_args_file().read_text())
+    except (OSError, ValueError):
+        return {
+            "seed": settings.SANDBOX_SEED,
+            "tickets": settings.SANDBOX_TICKETS,
+            "agents": settings.SANDBOX_AGENTS,
+        }
 
 
 def _wipe() -> None:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from sandbox.seeding import seed_account
+from sandbox.seeding import remember_seed_args, seed_account
 
 
 class Command(BaseCommand):
@@ -19,5 +19,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, seed: int, tickets: int, agents: int, **options) -> None:
         counts = seed_account(seed=seed, tickets=tickets, agents=agents, now=timezone.now())
+        remember_seed_args(seed=seed, tickets=tickets, agents=agents)
         summary = ", ".join(f"{value} {name}" for name, value in counts.items())
         self.stdout.write(f"Seeded {settings.SANDBOX_SUBDOMAIN} (seed {seed}): {summary}.")
