@@ -1,0 +1,85 @@
+"""What every service shares: the cache families, the agent's scope, and combining answers.
+
+A *family* is a set of cache entries invalidated together after a write (see
+inbox.zendesk.cache.bump). Families used by the services:
+
+- `tickets`           lists and counts every agent can see ("all", organization views)
+- `agent-tickets:ID`  one agent's own lists and counts (assigned, ccd, followed, requested, recent)
+- `ticket:ID`         one ticket and its comments
+- `activities:ID`     one agent's activity stream
+
+All are prefixed with the account's base URL: two Zendesk accounts never share a family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from inbox.models import AgentAccount
+from inbox.zendesk import cache
+from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.client import Credentials
+
+
+def tickets_family(base_url: str) -> str:
+    return f"{base_url}|tickets"
+
+
+def agent_tickets_family(base_url: str, user_id: int) -> str:
+    return f"{base_url}|agent-tickets|{user_id}"
+
+
+def ticket_family(base_url: str, ticket_id: int) -> str:
+    return f"{base_url}|ticket|{ticket_id}"
+
+
+def activities_family(base_url: str, user_id: int) -> str:
+    return f"{base_url}|activities|{user_id}"
+
+
+def cached_as_agent[T](
+    *,
+    agent: AgentAccount,
+    credentials: Credentials,
+    kind: str,
+    operation: str,
+    params: dict[str, Any],
+    fetch: Callable[[], T],
+    shareable: bool = False,
+    families: Iterable[str] = (),
+) -> Fresh[T]:
+    """One cached Zendesk read on the agent's behalf, scoped to them unless `shareable`.
+
+    `shareable` means Zendesk answers every unrestricted agent the same; the cache still keeps
+    a restricted agent's answers to that agent alone.
+    """
+    return cache.cached_call(
+        kind=kind,
+        base_url=credentials.base_url,
+        operation=operation,
+        params=params,
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        shareable=shareable,
+        families=families,
+        fetch=fetch,
+    )
+
+
+def unavailable(error: ZendeskUnavailable) -> Fresh[None]:
+    """A placeholder for one part of a page Zendesk could not give (the rest still shows)."""
+    return Fresh(value=None, fetched_at=datetime.now(tz=UTC), stale=True, stale_reason=error.reason)
+
+
+def combined[T](value: T, parts: Iterable[Fresh[Any]]) -> Fresh[T]:
+    """One answer built from several: as old as its oldest part, stale if any part is."""
+    parts = list(parts)
+    stale_parts = [part for part in parts if part.stale]
+    return Fresh(
+        value=value,
+        fetched_at=min(part.fetched_at for part in parts),
+        stale=bool(stale_parts),
+        stale_reason=stale_parts[0].stale_reason if stale_parts else None,
+    )

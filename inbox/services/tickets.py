@@ -1,0 +1,400 @@
+"""Ticket reads and writes for views: answered from the cache when fresh, honest about age.
+
+Reads return `Fresh[...]` (value, fetched_at, stale, stale_reason, age_seconds). Writes go
+straight to Zendesk and then move the families they touched to a new generation, so the writer
+(and the agents the ticket concerns: assignee, requester, CCs, followers) see the change at once.
+
+Sharing: Zendesk answers the "all" and organization lists, a ticket and its comments the same
+for every unrestricted agent, so those are cached once for all of them; "my" lists, counts of
+"my" lists and anything for a restricted agent are cached per agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from inbox.auth import with_agent_credentials
+from inbox.models import AgentAccount
+from inbox.services.freshness import (
+    agent_tickets_family,
+    cached_as_agent,
+    combined,
+    ticket_family,
+    tickets_family,
+    unavailable,
+)
+from inbox.zendesk import budget, cache, client
+from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.client import Credentials
+from inbox.zendesk.records import (
+    Comment,
+    Count,
+    CustomStatus,
+    Group,
+    Organization,
+    Page,
+    Ticket,
+    User,
+)
+
+TICKET_LIST_VIEWS = ("all", "assigned", "ccd", "followed", "requested", "recent", "organization")
+# Views Zendesk answers the same for every unrestricted agent.
+SHARED_VIEWS = frozenset({"all", "organization"})
+# The counts an agent's inbox shows, in the order it shows them.
+COUNT_VIEWS = ("assigned", "ccd", "all")
+# A conversation longer than this many comments shows its first pages only.
+MAX_COMMENT_PAGES = 5
+
+
+@dataclass(frozen=True)
+class TicketThread:
+    """A ticket with its whole conversation and the people, groups and statuses it names."""
+
+    ticket: Ticket
+    comments: tuple[Comment, ...]
+    users: dict[int, User] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    organizations: dict[int, Organization] = field(default_factory=dict)
+    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
+    comments_truncated: bool = False
+
+
+# -- reads -----------------------------------------------------------------------------------
+def _list_families(base_url: str, view: str, user_id: int) -> list[str]:
+    if view in SHARED_VIEWS:
+        return [tickets_family(base_url)]
+    return [agent_tickets_family(base_url, user_id)]
+
+
+def ticket_list(
+    *,
+    agent: AgentAccount,
+    view: str,
+    sort: str = "-updated_at",
+    after: str | None = None,
+    before: str | None = None,
+    page_size: int = 25,
+    organization_id: int | None = None,
+    priority: str = budget.INTERACTIVE,
+) -> Fresh[Page]:
+    """One page of one of the agent's ticket lists (tickets in `items`, people in `users`)."""
+    if view not in TICKET_LIST_VIEWS:
+        raise ValueError(f"Unknown ticket view {view!r}.")
+
+    def fetch_as(credentials: Credentials) -> Fresh[Page]:
+        params = {
+            "view": view,
+            "sort": sort,
+            "after": after,
+            "before": before,
+            "page_size": page_size,
+            "organization_id": organization_id,
+        }
+        return cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="list",
+            operation="tickets_list",
+            params=params,
+            shareable=view in SHARED_VIEWS,
+            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+            fetch=lambda: client.tickets_list(
+                credentials,
+                view=view,
+                user_id=agent.zendesk_user_id,
+                organization_id=organization_id,
+                sort=sort,
+                page_size=page_size,
+                after=after,
+                before=before,
+                priority=priority,
+            ),
+        )
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def _ticket_count(
+    agent: AgentAccount, credentials: Credentials, view: str, priority: str
+) -> Fresh[Count | None]:
+    try:
+        return cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="count",
+            operation="tickets_count",
+            params={"view": view},
+            shareable=view in SHARED_VIEWS,
+            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+            fetch=lambda: client.tickets_count(
+                credentials, view=view, user_id=agent.zendesk_user_id, priority=priority
+            ),
+        )
+    except ZendeskUnavailable as error:
+        return unavailable(error)
+
+
+def ticket_counts(
+    *, agent: AgentAccount, priority: str = budget.INTERACTIVE
+) -> dict[str, Fresh[Count | None]]:
+    """The agent's inbox counts by view (assigned, ccd, all), fetched side by side.
+
+    A count Zendesk cannot give (and that was never cached) comes back as value None, stale,
+    so the other counts still show.
+    """
+
+    def fetch_as(credentials: Credentials) -> dict[str, Fresh[Count | None]]:
+        with ThreadPoolExecutor(max_workers=len(COUNT_VIEWS)) as pool:
+            futures = {
+                view: pool.submit(_ticket_count, agent, credentials, view, priority)
+                for view in COUNT_VIEWS
+            }
+            return {view: future.result() for view, future in futures.items()}
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def _all_comments(credentials: Credentials, ticket_id: int, priority: str) -> Page:
+    """Every comment of a ticket (up to MAX_COMMENT_PAGES pages), as one Page."""
+    comments: list[Comment] = []
+    users: dict[int, User] = {}
+    after = None
+    for _ in range(MAX_COMMENT_PAGES):
+        page = client.ticket_comments(credentials, ticket_id, after=after, priority=priority)
+        comments.extend(page.items)
+        users.update(page.users)
+        if not page.has_more or not page.after_cursor:
+            return Page(
+                items=tuple(comments),
+                has_more=False,
+                after_cursor=None,
+                before_cursor=None,
+                users=users,
+            )
+        after = page.after_cursor
+    return Page(
+        items=tuple(comments), has_more=True, after_cursor=after, before_cursor=None, users=users
+    )
+
+
+def ticket_detail(
+    *, agent: AgentAccount, ticket_id: int, priority: str = budget.INTERACTIVE
+) -> Fresh[TicketThread]:
+    """A ticket, its conversation and the people in it; the ticket and comments fetched side by side.
+
+    Raises NotFound / Forbidden when Zendesk says the agent may not see the ticket (never served
+    from a copy), ZendeskUnavailable when Zendesk is down and nothing is saved.
+    """
+    ticket_id = int(ticket_id)
+
+    def fetch_as(credentials: Credentials) -> Fresh[TicketThread]:
+        families = [ticket_family(credentials.base_url, ticket_id)]
+        common: dict[str, Any] = {
+            "agent": agent,
+            "credentials": credentials,
+            "params": {"ticket_id": ticket_id},
+            "shareable": True,
+            "families": families,
+        }
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            shown = pool.submit(
+                cached_as_agent,
+                kind="ticket",
+                operation="ticket_show",
+                fetch=lambda: client.ticket_show(credentials, ticket_id, priority=priority),
+                **common,
+            )
+            comments = pool.submit(
+                cached_as_agent,
+                kind="comments",
+                operation="ticket_comments",
+                fetch=lambda: _all_comments(credentials, ticket_id, priority),
+                **common,
+            )
+            detail, conversation = shown.result(), comments.result()
+        thread = TicketThread(
+            ticket=detail.value.ticket,
+            comments=conversation.value.items,
+            users={**conversation.value.users, **detail.value.users},
+            groups=detail.value.groups,
+            organizations=detail.value.organizations,
+            custom_statuses=detail.value.custom_statuses,
+            comments_truncated=conversation.value.has_more,
+        )
+        return combined(thread, [detail, conversation])
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def custom_status_list(*, agent: AgentAccount) -> Fresh[tuple[CustomStatus, ...]]:
+    """The account's status labels (the same for everyone; cached for ten minutes)."""
+    return with_agent_credentials(
+        agent,
+        lambda credentials: cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="custom_statuses",
+            operation="custom_statuses",
+            params={},
+            shareable=True,
+            fetch=lambda: client.custom_statuses(credentials),
+        ),
+    )
+
+
+def user_lookup(*, agent: AgentAccount, ids: Iterable[int]) -> Fresh[dict[int, User]]:
+    """People by id (up to 100), e.g. for names the sideloads did not bring."""
+    wanted = sorted({int(user_id) for user_id in ids})[:100]
+    return with_agent_credentials(
+        agent,
+        lambda credentials: cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="users",
+            operation="users_show_many",
+            params={"ids": wanted},
+            shareable=True,
+            fetch=lambda: {
+                user.id: user for user in client.users_show_many(credentials, ids=wanted)
+            },
+        ),
+    )
+
+
+# -- writes ----------------------------------------------------------------------------------
+def _people_concerned(ticket: Ticket) -> set[int]:
+    people = {ticket.assignee_id, ticket.requester_id, ticket.submitter_id}
+    people.update(ticket.collaborator_ids, ticket.follower_ids, ticket.email_cc_ids)
+    return {person for person in people if person is not None}
+
+
+def _after_ticket_write(
+    credentials: Credentials, agent: AgentAccount, ticket: Ticket, *, also: Iterable[int] = ()
+) -> None:
+    """Invalidate what the write changed: the ticket, shared lists, and concerned agents' lists."""
+    base_url = credentials.base_url
+    people = _people_concerned(ticket) | {agent.zendesk_user_id} | {int(p) for p in also if p}
+    cache.bump(
+        ticket_family(base_url, ticket.id),
+        tickets_family(base_url),
+        *(agent_tickets_family(base_url, person) for person in people),
+    )
+
+
+def ticket_reply(
+    *,
+    agent: AgentAccount,
+    ticket_id: int,
+    body: str,
+    public: bool,
+    status: str | None = None,
+    updated_stamp: str | None = None,
+) -> Ticket:
+    """Add the agent's comment (public reply or internal note), optionally setting the status.
+
+    With `updated_stamp` (the ticket's updated_at the agent saw) a change made meanwhile by
+    someone else raises Conflict instead of being overwritten.
+    """
+    changes: dict[str, Any] = {"comment": {"body": body, "public": bool(public)}}
+    if status:
+        changes["status"] = status
+    return _update(agent=agent, ticket_id=ticket_id, changes=changes, updated_stamp=updated_stamp)
+
+
+def ticket_update(
+    *,
+    agent: AgentAccount,
+    ticket_id: int,
+    status: str | None = None,
+    priority: str | None = None,
+    type: str | None = None,
+    assignee_id: int | None = None,
+    group_id: int | None = None,
+    tags: Iterable[str] | None = None,
+    updated_stamp: str | None = None,
+    previous_assignee_id: int | None = None,
+) -> Ticket:
+    """Change a ticket's fields without a comment. `previous_assignee_id` (when the caller knows
+    it) lets the agent who lost the ticket see their counts change at once too."""
+    changes: dict[str, Any] = {
+        name: value
+        for name, value in {
+            "status": status,
+            "priority": priority,
+            "type": type,
+            "assignee_id": assignee_id,
+            "group_id": group_id,
+        }.items()
+        if value is not None
+    }
+    if tags is not None:
+        changes["tags"] = list(tags)
+    return _update(
+        agent=agent,
+        ticket_id=ticket_id,
+        changes=changes,
+        updated_stamp=updated_stamp,
+        also=[previous_assignee_id] if previous_assignee_id else [],
+    )
+
+
+def _update(
+    *,
+    agent: AgentAccount,
+    ticket_id: int,
+    changes: dict[str, Any],
+    updated_stamp: str | None,
+    also: Iterable[int] = (),
+) -> Ticket:
+    def update_as(credentials: Credentials) -> Ticket:
+        ticket = client.ticket_update(
+            credentials, int(ticket_id), ticket=changes, safe_update_stamp=updated_stamp
+        )
+        _after_ticket_write(credentials, agent, ticket, also=also)
+        return ticket
+
+    return with_agent_credentials(agent, update_as)
+
+
+def ticket_create(
+    *,
+    agent: AgentAccount,
+    subject: str,
+    body: str,
+    idempotency_key: str,
+    requester_id: int | None = None,
+    requester_name: str | None = None,
+    requester_email: str | None = None,
+    public: bool = True,
+    priority: str | None = None,
+    type: str | None = None,
+    assignee_id: int | None = None,
+    group_id: int | None = None,
+    tags: Iterable[str] = (),
+) -> Ticket:
+    """Open a ticket. The same `idempotency_key` (one per form shown) never creates two, so a
+    double submit or a retry after a lost answer is safe."""
+    ticket: dict[str, Any] = {"subject": subject, "comment": {"body": body, "public": public}}
+    if requester_id is not None:
+        ticket["requester_id"] = int(requester_id)
+    elif requester_email:
+        ticket["requester"] = {"email": requester_email, "name": requester_name or requester_email}
+    optional = {
+        "priority": priority,
+        "type": type,
+        "assignee_id": assignee_id,
+        "group_id": group_id,
+    }
+    ticket.update({name: value for name, value in optional.items() if value is not None})
+    if tags:
+        ticket["tags"] = list(tags)
+
+    def create_as(credentials: Credentials) -> Ticket:
+        created = client.ticket_create(credentials, ticket=ticket, idempotency_key=idempotency_key)
+        _after_ticket_write(credentials, agent, created)
+        return created
+
+    return with_agent_credentials(agent, create_as)
