@@ -84,7 +84,7 @@ def test_clearing_faults_ends_an_outage(sandbox, faults):
     assert agent_get(sandbox).status_code == 200
 
 
-def test_error_faults_answer_500_502_or_503_and_run_no_view(sandbox, faults):
+def test_error_faults_answer_500_502_or_503_at_random(sandbox, faults):
     faults(error_rate=1)
 
     statuses = {agent_get(sandbox).status_code for _ in range(12)}
