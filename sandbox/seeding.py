@@ -627,10 +627,13 @@ def _groups_of(team: _Team, agent: User) -> list[Group]:
     return [Group(id=group_id) for group_id, members in team.by_group.items() if agent in members]
 
 
-def _excerpt(body: str, words: int = 8) -> str:
-    text = " ".join(body.split())
-    parts = text.split(" ")
-    return " ".join(parts[:words]).rstrip(".,!?:;")
+def _excerpt(body: str, limit: int = 60) -> str:
+    """The first sentence that says something (not the greeting), cut at a word near `limit`."""
+    paragraphs = [p.strip() for p in body.split("\n\n") if p.strip() and p.strip() not in OPENINGS]
+    sentence = " ".join(paragraphs[0].split()).split(". ")[0] if paragraphs else body
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0]
+    return sentence.rstrip(".,!?:;")
 
 
 def _activities(build: _Build, team: _Team) -> int:
