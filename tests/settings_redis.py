@@ -15,3 +15,5 @@ CACHES = {
         "LOCATION": os.environ["APP_TEST_REDIS_URL"],
     }
 }
+# tests.settings pins ZENDESK_URL; a helper process learns the sandbox's URL from here.
+ZENDESK_URL = os.environ.get("APP_TEST_ZENDESK_URL", ZENDESK_URL)  # noqa: F405

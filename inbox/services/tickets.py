@@ -19,6 +19,7 @@ from typing import Any
 from inbox.auth import with_agent_credentials
 from inbox.models import AgentAccount
 from inbox.services.freshness import (
+    activities_family,
     agent_tickets_family,
     cached_as_agent,
     combined,
@@ -274,13 +275,16 @@ def _people_concerned(ticket: Ticket) -> set[int]:
 def _after_ticket_write(
     credentials: Credentials, agent: AgentAccount, ticket: Ticket, *, also: Iterable[int] = ()
 ) -> None:
-    """Invalidate what the write changed: the ticket, shared lists, and concerned agents' lists."""
+    """Invalidate what the write changed: the ticket, shared lists, and the lists, counts and
+    activities of the agents it concerns."""
     base_url = credentials.base_url
     people = _people_concerned(ticket) | {agent.zendesk_user_id} | {int(p) for p in also if p}
     cache.bump(
         ticket_family(base_url, ticket.id),
         tickets_family(base_url),
         *(agent_tickets_family(base_url, person) for person in people),
+        # The write is an activity for the others the ticket concerns (their unread counts).
+        *(activities_family(base_url, person) for person in people),
     )
 
 
