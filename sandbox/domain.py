@@ -744,6 +744,8 @@ def _save_update(
 ) -> TicketWrite:
     previous_assignee_id = ticket.assignee_id
     previous_priority = ticket.priority
+    if new_comment is not None and not actor.is_agent and ticket.status in ("pending", "solved"):
+        wanted["status"] = "open"  # Zendesk reopens a ticket when the requester replies
     changes = _apply(ticket, wanted)
     now = next_updated_at(ticket.updated_at)
     audit_id = _next_id(Audit)
