@@ -9,7 +9,8 @@ tested against it. Order for one call outside /_sandbox/:
    or at once when the fault set is replaced;
 3. API calls only: the account limit and List Tickets' own limit (429 + Retry-After);
 4. `error_rate`: 500/502/503 without running the view (nothing is written);
-5. `garbage_rate`: the view runs (writes happen), its answer is replaced by HTML or cut JSON.
+5. `garbage_rate`: the view runs (writes happen), its answer is replaced by HTML or cut JSON
+   under a 200 (5xx pages that are not JSON are `error_rate`'s).
 
 Steps 1, 2, 4 and 5 are confined by `path_prefix`; the rate limits are account-wide, as on
 Zendesk, and apply to every /api/ call. /_sandbox/ is never touched. Every API response that
@@ -72,19 +73,22 @@ def rate_limited(faults: traffic.Faults, admission: traffic.Admission) -> HttpRe
 
 
 def garbage(response: HttpResponse) -> HttpResponse:
-    """The view's answer spoiled: an HTML error page or its JSON cut in half, 200 or 5xx."""
-    status = random.choice([200, 500, 502, 503])
+    """The view's answer spoiled: an HTML page or its JSON cut in half, under a 200.
+
+    Always 200: a 5xx with a body that is not JSON is what `error_rate` already gives (the
+    edge's 502/503 pages), so garbage is the case a status check alone cannot catch.
+    """
     if random.random() < 0.5:
         return HttpResponse(
             "<!DOCTYPE html><html><body><h1>Oops</h1><p>Something went wrong",
-            status=status,
+            status=200,
             content_type="text/html; charset=utf-8",
         )
     body = b"" if response.streaming else response.content
     if len(body) < 8:
         body = json.dumps({"tickets": [{"id": 1, "subject": "cut short"}]}).encode()
     return HttpResponse(
-        body[: len(body) // 2], status=status, content_type="application/json; charset=utf-8"
+        body[: len(body) // 2], status=200, content_type="application/json; charset=utf-8"
     )
 
 
