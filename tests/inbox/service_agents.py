@@ -58,10 +58,10 @@ def api_calls(sandbox: SandboxServer, endpoint: str | None = None) -> int:
     )
 
 
-def run_app_process(script: str, *, redis_url: str, sandbox: SandboxServer, **env: str):
+def run_app_process(script: str, *args: str, redis_url: str, sandbox: SandboxServer, **env: str):
     """Start a second app process (Redis cache, the sandbox as Zendesk) running `script`."""
     return subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         env={
             **os.environ,
