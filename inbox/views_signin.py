@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inbox import auth
 from inbox.models import AgentAccount
 from inbox.zendesk import client, oauth
-from inbox.zendesk.errors import ZendeskError
+from inbox.zendesk.errors import Unauthorized, ZendeskError
 from inbox.zendesk.records import TokenGrant, User
 
 logger = logging.getLogger(__name__)
@@ -156,6 +156,11 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
             "two minutes). Please start again.",
             next_path=next_path,
         )
+    except Unauthorized:
+        # A token Zendesk issued a moment ago and refuses at once: the account may not use
+        # the API, which is what Zendesk does for a suspended or deactivated user.
+        title, reason = SUSPENDED
+        return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
     except ZendeskError as error:
         logger.warning("sign-in failed talking to Zendesk: %s", error)
         return _failed(
@@ -196,6 +201,13 @@ def _consent_error(request: HttpRequest, error: str, next_path: str) -> HttpResp
     )
 
 
+SUSPENDED = (
+    "Your agent account is suspended",
+    "Your Zendesk agent account is suspended (or deactivated), so Zendesk does not let it "
+    "use Agent Inbox. Ask a Zendesk administrator to reactivate it, then sign in again.",
+)
+
+
 def _refusal(user: User) -> tuple[str, str] | None:
     """Why this Zendesk user may not use the app, or None for an active agent or admin."""
     if user.id is None:
@@ -209,17 +221,8 @@ def _refusal(user: User) -> tuple[str, str] | None:
             "Agent Inbox is for agents; your Zendesk account is an end user. If you need "
             "help with a request, use your help center instead.",
         )
-    if user.suspended:
-        return (
-            "Your agent account is suspended",
-            "Your Zendesk agent account is suspended. Ask a Zendesk administrator to "
-            "reactivate it, then sign in again.",
-        )
-    if not user.active:
-        return (
-            "Your agent account is not active",
-            "Your Zendesk agent account is deactivated. Ask a Zendesk administrator.",
-        )
+    if user.suspended or not user.active:
+        return SUSPENDED
     return None
 
 
