@@ -73,6 +73,7 @@ def test_a_refusing_outage_drops_the_connection(sandbox, faults):
 
     with pytest.raises(requests.ConnectionError):
         agent_get(sandbox)
+    assert sandbox.control("GET", "stats").json()["by_status"] == {"refused": 1}
 
 
 def test_clearing_faults_ends_an_outage(sandbox, faults):
