@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -507,3 +508,47 @@ def test_writes_need_credentials(sandbox):
     )
 
     assert response.status_code == 401
+
+
+# -- concurrency and follow-on rules ----------------------------------------------------------
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_ticket(sandbox, team):
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"subject": "Double click", "comment": {"body": "Submitted twice"}}
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(
+            pool.map(lambda _: post_ticket(sandbox, team["ana"]["email"], body, key), range(6))
+        )
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["ticket"]["id"] for r in responses}) == 1
+    assert sorted(r.headers["x-idempotency-lookup"] for r in responses) == ["hit"] * 5 + ["miss"]
+
+
+def test_concurrent_creates_get_distinct_ids(sandbox, team):
+    body = {"subject": "Rush hour", "comment": {"body": "Many at once"}}
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(
+            pool.map(lambda _: post_ticket(sandbox, team["ana"]["email"], body), range(6))
+        )
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["ticket"]["id"] for r in responses}) == 6
+
+
+def test_a_requester_reply_reopens_a_pending_ticket_and_tells_the_assignee(sandbox, team):
+    ana, customer = team["ana"], team["customer"]
+    ticket = new_ticket(sandbox, ana["email"], requester_id=customer["id"], assignee_id=ana["id"])
+    put_ticket(sandbox, ana["email"], ticket["id"], {"status": "pending"})
+
+    response = put_ticket(
+        sandbox, customer["email"], ticket["id"], {"comment": {"body": "Still broken"}}
+    )
+
+    assert response.json()["ticket"]["status"] == "open"
+    [activity] = activities_on(sandbox, ana["email"], ticket["id"])
+    assert activity["verb"] == "tickets.comment"
+    assert activity["actor_id"] == customer["id"]
