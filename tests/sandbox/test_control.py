@@ -1,0 +1,63 @@
+"""The control surface: GET /_sandbox/ describes the account, POST /_sandbox/reset restores it."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.sandbox.reads_support import API, admin, get_json, plain_agents
+
+
+def test_it_describes_the_seeded_account_and_how_to_sign_in(sandbox):
+    info = sandbox.control("GET", "").json()
+    assert info["account"]["url"] == sandbox.base_url
+    assert info["account"]["subdomain"]
+    roles = [(a["role"], a["restricted"], a["suspended"]) for a in info["agents"]]
+    assert roles.count(("admin", False, False)) == 1
+    assert roles.count(("agent", False, False)) >= 4
+    assert ("agent", True, False) in roles
+    assert any(suspended for _, _, suspended in roles)
+    assert all(agent["group_ids"] for agent in info["agents"])
+    assert info["end_users"]
+    assert info["api_token"]
+    assert info["demo_password"]
+    client = info["oauth_client"]
+    assert client["client_id"]
+    assert client["client_secret"]
+    assert any("callback" in uri for uri in client["redirect_uris"])
+
+
+def test_the_api_token_it_gives_lets_every_active_agent_in(sandbox):
+    for agent in sandbox.agents(suspended=False):
+        assert get_json(sandbox, "users/me", agent["email"])["user"]["id"] == agent["id"]
+
+
+def test_reset_restores_the_seed_after_a_write(sandbox):
+    sandbox.reset()
+    email = admin(sandbox)
+    before = get_json(sandbox, "tickets/count", email)["count"]["value"]
+    first = get_json(sandbox, "tickets", email, **{"page[size]": 5})["tickets"]
+    created = requests.post(
+        f"{sandbox.base_url}{API}/tickets.json",
+        json={"ticket": {"subject": "Printer on fire", "comment": {"body": "Help, smoke."}}},
+        headers=sandbox.basic_auth(email),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text[:300]
+    assert get_json(sandbox, "tickets/count", email)["count"]["value"] == before + 1
+
+    sandbox.reset()
+    assert get_json(sandbox, "tickets/count", email)["count"]["value"] == before
+    again = get_json(sandbox, "tickets", email, **{"page[size]": 5})["tickets"]
+    assert [(t["id"], t["subject"], t["assignee_id"]) for t in again] == [
+        (t["id"], t["subject"], t["assignee_id"]) for t in first
+    ]
+
+
+def test_reset_gives_agents_the_same_ids_and_recent_tickets(sandbox):
+    sandbox.reset()
+    agent = plain_agents(sandbox)[0]
+    recent = [t["id"] for t in get_json(sandbox, "tickets/recent", agent["email"])["tickets"]]
+    sandbox.reset()
+    assert plain_agents(sandbox)[0]["id"] == agent["id"]
+    again = [t["id"] for t in get_json(sandbox, "tickets/recent", agent["email"])["tickets"]]
+    assert again == recent
