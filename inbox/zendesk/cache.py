@@ -43,7 +43,6 @@ from inbox.zendesk.errors import (
     ZendeskError,
 )
 
-
 DEFAULT_TTL_SECONDS: dict[str, float] = {
     "count": 30,
     "list": 30,
@@ -249,6 +248,11 @@ def cached_call[T](
             return _fresh(entry)
         token = uuid.uuid4().hex
         if _cache().add(_lock_key(key), token, timeout=LOCK_SECONDS):
+            # A leader may have finished between our read and our lock: look once more.
+            entry = _cache().get(key)
+            if entry is not None and clock() - entry.fetched_at < ttl:
+                _finish(key, token, "ok")
+                return _fresh(entry)
             return _lead(key, token, entry, fetch)
         outcome = _wait_for_leader(key, deadline)
         if outcome == "ok":
