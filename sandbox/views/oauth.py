@@ -36,6 +36,7 @@ from sandbox import errors
 from sandbox.auth import authenticate, token_digest
 from sandbox.models import OAuthClient, OAuthGrant, OAuthToken, User
 from sandbox.routing import route
+from sandbox.serializers import base_url, timestamp
 
 # A Zendesk authorization code lives 120 s (API-NOTES). Both lifetimes can be shortened at
 # run time so tests can watch codes and tokens expire; the sandbox is one process.
@@ -473,10 +474,6 @@ def _caller_token(request: HttpRequest) -> OAuthToken:
     return caller.token
 
 
-def _iso(moment) -> str | None:
-    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
 @csrf_exempt
 def current_token_show(request: HttpRequest) -> HttpResponse:
     """GET /api/v2/oauth/tokens/current: what the bearer token is (any scope may ask)."""
@@ -484,19 +481,18 @@ def current_token_show(request: HttpRequest) -> HttpResponse:
         token = _caller_token(request)
     except errors.ApiError as error:
         return error.response()
-    host = request.get_host()
     return JsonResponse(
         {
             "token": {
-                "url": f"{request.scheme}://{host}/api/v2/oauth/tokens/{token.id}.json",
+                "url": f"{base_url(request)}/api/v2/oauth/tokens/{token.id}.json",
                 "id": token.id,
                 "user_id": token.user_id,
                 "client_id": token.client_id,
                 # Zendesk shows only the start of a token; the sandbox keeps only digests.
                 "token": token.access_token_digest[:6],
                 "refresh_token": None,
-                "created_at": _iso(token.created_at),
-                "expires_at": _iso(token.expires_at),
+                "created_at": timestamp(token.created_at),
+                "expires_at": timestamp(token.expires_at),
                 "used_at": None,
                 "scopes": token.scopes.split(),
             }

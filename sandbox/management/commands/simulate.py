@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -186,9 +186,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, rate: float, duration: float, seed: int | None, **options) -> None:
         if rate <= 0:
-            self.stderr.write("--rate must be above 0 actions per minute")
-            raise SystemExit(2)
-        simulation = Simulation(random.Random(seed), self._line)
+            raise CommandError("--rate must be above 0 actions per minute")
+        try:
+            simulation = Simulation(random.Random(seed), self._line)
+        except ValueError as problem:
+            raise CommandError(str(problem)) from problem
         interval = 60.0 / rate
         deadline = time.monotonic() + duration if duration > 0 else None
         actions = 0
