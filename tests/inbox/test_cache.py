@@ -287,6 +287,32 @@ def test_concurrent_identical_misses_make_one_upstream_call_on_redis(redis_cache
     assert_single_flight()
 
 
+def test_a_caller_who_missed_just_as_a_leader_finished_makes_no_second_call(clock, monkeypatch):
+    upstream = Upstream()
+    call(upstream)
+    real = cache._cache()
+
+    class ReadBeforeTheLeaderFinished:
+        """The cache as seen by a caller whose first read happened before the answer landed."""
+
+        def __init__(self) -> None:
+            self.first_read = True
+
+        def get(self, key, default=None):
+            if self.first_read:
+                self.first_read = False
+                return default
+            return real.get(key, default)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    late_view = ReadBeforeTheLeaderFinished()
+    monkeypatch.setattr(cache, "_cache", lambda: late_view)
+    assert call(upstream).value == {"answer": 1}
+    assert upstream.calls == 1
+
+
 def test_waiters_share_the_leaders_failure_instead_of_calling_again(clock):
     upstream = HeldUpstream()
     upstream.failure = UpstreamUnavailable()
