@@ -143,7 +143,7 @@ def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials],
     except SessionExpired:
         raise
     except Unauthorized:
-        refresh_tokens(agent, rejected_access_token=credentials.access_token)
+        refresh_tokens(agent)
         return call(stored_credentials(agent))
 
 
@@ -163,28 +163,25 @@ def _copy_token_fields(source: AgentAccount, target: AgentAccount) -> None:
         setattr(target, name, getattr(source, name))
 
 
-def _already_refreshed(locked: AgentAccount, rejected_access_token: str | None) -> bool:
-    """Did another request refresh while we waited? Then its token is good to use."""
-    if not locked.has_tokens:
-        return False
-    if rejected_access_token is not None:
-        try:
-            return locked.access_token != rejected_access_token
-        except crypto.UndecryptableToken:
-            return False
-    return not locked.token_expires_within(REFRESH_MARGIN_SECONDS)
+def _already_refreshed(locked: AgentAccount, seen_ciphertext: str) -> bool:
+    """Did another request refresh since this one read the row? Then its token is the one to use.
+
+    Compares the stored ciphertext with the one this request holds: Fernet encrypts with a
+    random IV, so a refreshed (or re-signed-in) token never has the same ciphertext.
+    """
+    return locked.has_tokens and locked.access_token_encrypted != seen_ciphertext
 
 
-def refresh_tokens(agent: AgentAccount, *, rejected_access_token: str | None = None) -> None:
+def refresh_tokens(agent: AgentAccount) -> None:
     """Renew the agent's access token exactly once, however many requests ask at the same time.
 
-    `rejected_access_token`: the token Zendesk just answered 401 to (refresh even if it looks
-    unexpired, unless the stored token is already a different one). Updates `agent` in place.
+    `agent` holds the token this request has seen (expiring, or just refused with 401): unless
+    the stored token is already a different one, it is refreshed. Updates `agent` in place.
     Raises SessionExpired when Zendesk refuses the refresh token.
     """
     with _lock_for(agent.pk), transaction.atomic():
         locked = AgentAccount.objects.select_for_update().get(pk=agent.pk)
-        if _already_refreshed(locked, rejected_access_token):
+        if _already_refreshed(locked, agent.access_token_encrypted):
             _copy_token_fields(locked, agent)
             return
         refusal = _refresh_locked(locked)

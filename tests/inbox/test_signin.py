@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -18,8 +17,11 @@ from tests.inbox import zendesk_signin
 from tests.inbox.zendesk_signin import (
     TEST_REDIRECT_URI,
     authorize_at_sandbox,
+    come_back,
     endpoint_calls,
     query_of,
+    sign_in,
+    start,
 )
 
 pytestmark = pytest.mark.django_db
@@ -31,26 +33,6 @@ def app(zendesk, settings):
     """The app on the sandbox, its callback at a URI the sandbox's demo client allows."""
     settings.ZENDESK_OAUTH_REDIRECT_URL = TEST_REDIRECT_URI
     return zendesk
-
-
-def start(client: Client, next_path: str = "/") -> str:
-    response = client.post("/auth/start", {"next": next_path})
-    assert response.status_code == 302
-    return response["Location"]
-
-
-def come_back(client: Client, callback_url: str):
-    parts = urlsplit(callback_url)
-    return client.get(f"{parts.path}?{parts.query}")
-
-
-def sign_in(client: Client, sandbox, email: str, *, next_path: str = "/", decision: str = "allow"):
-    """The whole round trip: start, Zendesk's pages, back to the callback."""
-    authorize = start(client, next_path)
-    callback = authorize_at_sandbox(
-        authorize, email=email, password=sandbox.info["demo_password"], decision=decision
-    )
-    return come_back(client, callback)
 
 
 def test_the_signin_page_offers_to_sign_in_with_zendesk(client, app):

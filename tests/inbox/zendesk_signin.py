@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from django.core.cache import cache
+from django.test import Client
 
 from inbox.zendesk import oauth
 from inbox.zendesk.client import Credentials
@@ -80,10 +81,31 @@ def endpoint_calls(sandbox, endpoint: str) -> int:
     return sandbox.control("GET", "stats").json()["by_endpoint"].get(endpoint, 0)
 
 
+def start(client: Client, next_path: str = "/") -> str:
+    response = client.post("/auth/start", {"next": next_path})
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def come_back(client: Client, callback_url: str):
+    parts = urlsplit(callback_url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def sign_in(client: Client, sandbox, email: str, *, next_path: str = "/", decision: str = "allow"):
+    """The whole round trip: start, Zendesk's pages, back to the callback."""
+    authorize = start(client, next_path)
+    callback = authorize_at_sandbox(
+        authorize, email=email, password=sandbox.info["demo_password"], decision=decision
+    )
+    return come_back(client, callback)
+
+
 @pytest.fixture
 def zendesk(sandbox, settings):
-    """The app pointed at the sandbox, with a clean rate budget and default token lifetimes."""
+    """The app pointed at the sandbox (callback at TEST_REDIRECT_URI), with a clean rate budget and default token lifetimes."""
     settings.ZENDESK_URL = sandbox.base_url
+    settings.ZENDESK_OAUTH_REDIRECT_URL = TEST_REDIRECT_URI
     settings.ZENDESK_RETRY_BACKOFF = 0.01
     cache.clear()
     yield sandbox

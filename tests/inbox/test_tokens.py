@@ -1,0 +1,195 @@
+"""Agents' tokens: encrypted at rest, never logged, refreshed once however many requests race."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+from django.test import Client
+from django.utils import timezone
+
+from inbox import crypto
+from inbox.auth import credentials_for, with_agent_credentials
+from inbox.models import AgentAccount
+from inbox.zendesk import client as zendesk_client
+from inbox.zendesk.errors import SessionExpired
+from inbox.zendesk.records import TokenGrant
+from tests.inbox import zendesk_signin
+from tests.inbox.zendesk_signin import endpoint_calls, sign_in
+
+pytestmark = pytest.mark.django_db
+zendesk = zendesk_signin.zendesk
+
+OLD_KEY = "DxnXGPfpyujoeAhREShb73ZsdCQU__gRAh5T5eEAOhg="
+NEW_KEY = "lKkWnKsiCER5YKwHtYrNJwNMF4qCwFqclpy_YTZs7QY="
+
+
+def signed_in_agent(sandbox, *, access_token_ttl: int | None = None) -> AgentAccount:
+    if access_token_ttl is not None:
+        sandbox.control("POST", "oauth", json={"access_token_ttl": access_token_ttl})
+    response = sign_in(Client(), sandbox, sandbox.agent(role="admin")["email"])
+    assert response.status_code == 302
+    sandbox.control("POST", "stats/reset")
+    return AgentAccount.objects.get()
+
+
+def raw_row(account: AgentAccount) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM inbox_agentaccount WHERE id = %s", [account.pk])
+        return repr(cursor.fetchone())
+
+
+# -- at rest and in logs ----------------------------------------------------------------------
+
+
+def test_tokens_are_stored_encrypted(zendesk):
+    account = signed_in_agent(zendesk)
+    row = raw_row(account)
+    assert account.access_token
+    assert account.refresh_token
+    assert account.access_token not in row
+    assert account.refresh_token not in row
+
+
+def test_no_token_reaches_the_logs_during_sign_in_refresh_and_sign_out(zendesk, caplog):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    zendesk.control("POST", "oauth", json={"access_token_ttl": 30})
+    browser = Client()
+    sign_in(browser, zendesk, zendesk.agent(role="admin")["email"])
+    account = AgentAccount.objects.get()
+    secrets_seen = [account.access_token, account.refresh_token]
+    credentials_for(account)  # expiring within a minute: refreshed
+    secrets_seen += [account.access_token, account.refresh_token]
+    browser.post("/auth/signout")
+
+    assert "urllib3" in {record.name.split(".")[0] for record in caplog.records}
+    assert secrets_seen[0] != secrets_seen[2]
+    for secret in [*secrets_seen, "agent-inbox-demo-secret"]:
+        assert secret not in caplog.text
+
+
+def test_an_agent_account_never_prints_its_tokens(zendesk):
+    account = signed_in_agent(zendesk)
+    for text in (repr(account), str(account)):
+        assert account.access_token not in text
+        assert account.refresh_token not in text
+
+
+# -- refresh ----------------------------------------------------------------------------------
+
+
+def test_a_token_about_to_expire_is_refreshed_before_the_call(zendesk):
+    account = signed_in_agent(zendesk, access_token_ttl=30)
+    old_token = account.access_token
+
+    credentials = credentials_for(account)
+
+    assert credentials.access_token != old_token
+    assert zendesk_client.users_me(credentials).id == account.zendesk_user_id
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+    account.refresh_from_db()
+    assert account.access_token == credentials.access_token
+
+
+def test_a_fresh_token_is_not_refreshed(zendesk):
+    account = signed_in_agent(zendesk)
+    credentials_for(account)
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 0
+
+
+def test_a_token_zendesk_rejects_is_refreshed_once_and_the_call_retried(zendesk):
+    account = signed_in_agent(zendesk)
+    account.access_token_encrypted = crypto.encrypt("a-token-zendesk-no-longer-knows")
+    account.save()
+
+    me = with_agent_credentials(account, zendesk_client.users_me)
+
+    assert me.id == account.zendesk_user_id
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+    assert endpoint_calls(zendesk, "GET /api/v2/users/me") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_requests_refresh_the_token_exactly_once(zendesk):
+    account = signed_in_agent(zendesk, access_token_ttl=30)
+    start_together = threading.Barrier(2)
+    results: list[object] = []
+
+    def request_as_the_agent() -> None:
+        try:
+            agent = AgentAccount.objects.get(pk=account.pk)  # each request loads its own copy
+            start_together.wait(timeout=10)
+            results.append(with_agent_credentials(agent, zendesk_client.users_me).id)
+        except Exception as error:
+            results.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request_as_the_agent) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results == [account.zendesk_user_id, account.zendesk_user_id]
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+
+
+def test_a_refused_refresh_ends_the_zendesk_session(zendesk):
+    account = signed_in_agent(zendesk)
+    zendesk_client.token_revoke(credentials_for(account))  # revoked elsewhere, refresh token too
+    account.token_expires_at = timezone.now()
+    account.save()
+
+    with pytest.raises(SessionExpired) as raised:
+        credentials_for(account)
+
+    assert str(raised.value) == "Your Zendesk session expired; please sign in again."
+    account.refresh_from_db()
+    assert not account.has_tokens
+
+
+# -- key rotation -----------------------------------------------------------------------------
+
+
+def stored_account(**fields) -> AgentAccount:
+    account = AgentAccount(zendesk_user_id=7, name="Zoe Becker", role="agent", **fields)
+    account.store_grant(
+        TokenGrant(
+            access_token="access-secret",
+            refresh_token="refresh-secret",
+            scope="read write",
+            expires_at=timezone.now() + dt.timedelta(hours=1),
+            refresh_expires_at=None,
+        )
+    )
+    account.save()
+    return account
+
+
+def test_a_new_key_put_first_signs_nobody_out_and_rotation_moves_tokens_to_it(settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    account = stored_account()
+    old_ciphertext = account.access_token_encrypted
+
+    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    assert AgentAccount.objects.get().access_token == "access-secret"
+    call_command("rotate_token_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+    rotated = AgentAccount.objects.get()
+    assert rotated.access_token_encrypted != old_ciphertext
+    assert (rotated.access_token, rotated.refresh_token) == ("access-secret", "refresh-secret")
+
+
+def test_tokens_under_a_dropped_key_mean_signing_in_again(settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    account = stored_account()
+    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+    with pytest.raises(SessionExpired):
+        credentials_for(account)
