@@ -168,12 +168,20 @@ def _exhausted_endpoint_reset(headers: Mapping[str, str]) -> float | None:
     return max(resets) if resets else None
 
 
+def left_for_others() -> int:
+    """The part of the account's limit this deployment leaves to Zendesk's UI and integrations."""
+    return max(0, settings.ZENDESK_RATE_LIMIT_PER_MINUTE - deployment_limit())
+
+
 def _believe_upstream_remaining(upstream_remaining: int) -> None:
     """If Zendesk says fewer requests remain than we think, count the difference as spent.
 
-    Someone else (Zendesk's own UI, another integration) is using the account's limit too.
+    Someone else (Zendesk's own UI, another integration) is using the account's limit too; we
+    still leave them their share, so what we may use is Zendesk's remaining minus that share
+    (when this deployment is the only caller, that is exactly our own count).
     """
     key = _window_key(clock())
     ours_remaining = deployment_limit() - used_this_window()
-    if upstream_remaining < ours_remaining:
-        _increment(key, ours_remaining - max(0, upstream_remaining))
+    upstream_allows = max(0, upstream_remaining - left_for_others())
+    if upstream_allows < ours_remaining:
+        _increment(key, ours_remaining - upstream_allows)

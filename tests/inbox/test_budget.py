@@ -82,14 +82,28 @@ def test_background_work_leaves_room_for_agents(clock):
 
 
 def test_zendesks_lower_remaining_count_is_believed_in_every_spelling(clock):
+    # Zendesk has 14 left of 20; 10 of the account's 20 are left to others: we may make 4.
     for header in ("X-Rate-Limit-Remaining", "ratelimit-remaining", "Rate-Limit-Remaining"):
         django_cache.clear()
-        budget.record_response(200, {header: "4", "X-Rate-Limit": "20"})
+        budget.record_response(200, {header: "14", "X-Rate-Limit": "20"})
         assert reserve_until_refused() == 4
 
 
+def test_when_we_are_the_only_caller_zendesks_count_agrees_with_ours(clock):
+    for _ in range(3):
+        budget.reserve()
+    budget.record_response(200, {"X-Rate-Limit-Remaining": "17"})
+    assert reserve_until_refused() == 7
+
+
+def test_others_spending_the_account_leaves_us_nothing_rather_than_a_429(clock):
+    budget.record_response(200, {"ratelimit-remaining": "3"})
+    assert reserve_until_refused() == 0
+
+
 def test_a_higher_remaining_count_from_zendesk_does_not_raise_our_share(clock):
-    budget.record_response(200, {"X-Rate-Limit-Remaining": "19"})
+    budget.record_response(200, {"X-Rate-Limit-Remaining": "20"})
+    budget.record_response(200, {"X-Rate-Limit-Remaining": "200"})
     assert reserve_until_refused() == 10
 
 
