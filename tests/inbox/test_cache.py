@@ -380,3 +380,16 @@ def test_identical_misses_in_two_processes_make_one_upstream_call(redis_cache):
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert django_cache.get("test:fetches") == 1
     assert outputs[0] == outputs[1]  # both processes show the one leader's answer
+
+
+@pytest.mark.redis
+def test_answers_stale_copies_and_generations_work_the_same_on_redis(redis_cache, clock):
+    upstream = Upstream()
+    call(upstream, families=["tickets:7"])
+    call(upstream, families=["tickets:7"])
+    cache.bump("tickets:7")
+    assert call(upstream, families=["tickets:7"]).value == {"answer": 2}
+    clock.advance(600)
+    upstream.failure = UpstreamUnavailable()
+    stale = call(upstream, families=["tickets:7"])
+    assert (stale.value, stale.stale, stale.age_seconds) == ({"answer": 2}, True, 600)
