@@ -264,3 +264,14 @@ def test_a_restricted_agent_gets_nothing_from_the_cache_even_in_an_outage(on_san
         services.ticket_list(agent=rita, view="all", page_size=100)
     with pytest.raises(services.ZendeskUnavailable):
         services.ticket_detail(agent=rita, ticket_id=ids(hidden_list)[0])
+
+
+def test_each_agent_gets_only_their_own_activities_and_unread_count(on_sandbox, alice, rita):
+    services.activity_feed(agent=alice)
+    services.activity_unread_count(agent=alice)
+    direct = on_sandbox.get("/api/v2/activities.json?page[size]=50", as_email=rita.email).json()
+    feed = services.activity_feed(agent=rita)
+    assert [a.id for a in feed.value.items] == [a["id"] for a in direct["activities"]]
+    assert all(a.user_id in (rita.zendesk_user_id, None) for a in feed.value.items)
+    rita_count = on_sandbox.get("/api/v2/activities/count.json", as_email=rita.email).json()
+    assert services.activity_unread_count(agent=rita).value.value == rita_count["count"]["value"]
