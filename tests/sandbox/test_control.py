@@ -5,6 +5,7 @@ from __future__ import annotations
 import requests
 
 from tests.sandbox.reads_support import API, admin, get_json, plain_agents
+from tests.sandbox.test_oauth import tokens_for
 
 
 def test_it_describes_the_seeded_account_and_how_to_sign_in(sandbox):
@@ -61,3 +62,12 @@ def test_reset_gives_agents_the_same_ids_and_recent_tickets(sandbox):
     assert plain_agents(sandbox)[0]["id"] == agent["id"]
     again = [t["id"] for t in get_json(sandbox, "tickets/recent", agent["email"])["tickets"]]
     assert again == recent
+
+
+def test_reset_keeps_an_oauth_sign_in_working(sandbox):
+    email = plain_agents(sandbox)[0]["email"]
+    token = tokens_for(sandbox, email)["access_token"]
+    sandbox.reset()
+    response = sandbox.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["user"]["email"] == email
