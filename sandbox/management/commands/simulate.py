@@ -194,8 +194,9 @@ class Command(BaseCommand):
         interval = 60.0 / rate
         deadline = time.monotonic() + duration if duration > 0 else None
         actions = 0
-        self._line(f"simulating {rate:g} actions a minute; Ctrl-C stops")
         try:
+            # Announced inside the try: a Ctrl-C right after the announcement still stops cleanly.
+            self._line(f"simulating {rate:g} actions a minute; Ctrl-C stops")
             while deadline is None or time.monotonic() < deadline:
                 close_old_connections()
                 simulation.step()
