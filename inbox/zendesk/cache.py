@@ -14,8 +14,10 @@ it; local memory in development). `cached_call()` is the one entry point:
   limits us, answers garbage, or the team's budget is spent. Nothing cached and failing ->
   `ZendeskUnavailable`, with a sentence an agent can act on.
 - **Single flight**: concurrent identical misses make one upstream call. The first caller takes
-  a lock with `cache.add()`; the others poll for its outcome. With Redis this works across
-  processes.
+  a lock with `cache.add()`; the others poll for its outcome (a failure is shared too, so a
+  down Zendesk is asked once, not once per waiter). With Redis this works across processes.
+  A caller holding an expired copy waits only ZENDESK_CACHE_STALE_WAIT_SECONDS (2 s) for the
+  refresh, then shows the copy marked stale ("waiting").
 - **Generations**: `bump(*families)` after a write moves every key of those families to a new
   generation, so the writer's next read fetches again at once.
 """
@@ -58,6 +60,8 @@ DEFAULT_KEEP_STALE_SECONDS = 24 * 3600
 LOCK_SECONDS = 60
 # Waiters give up on a leader after this long and answer from what they have.
 DEFAULT_WAIT_SECONDS = 20.0
+# ... but only this long when they have an expired copy they could show instead.
+DEFAULT_STALE_WAIT_SECONDS = 2.0
 POLL_SECONDS = 0.02
 
 KEY_PREFIX = "zendesk:cache"
@@ -137,7 +141,13 @@ def keep_stale_seconds() -> int:
 
 
 def wait_seconds() -> float:
+    """How long a caller with nothing saved waits for another caller's identical request."""
     return float(getattr(settings, "ZENDESK_CACHE_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+
+
+def stale_wait_seconds() -> float:
+    """How long a caller with an expired copy waits for a refresh before showing the copy."""
+    return float(getattr(settings, "ZENDESK_CACHE_STALE_WAIT_SECONDS", DEFAULT_STALE_WAIT_SECONDS))
 
 
 # -- keys and generations ----------------------------------------------------------------------
@@ -241,7 +251,8 @@ def cached_call[T](
         family_generations=generations(families),
     )
     ttl = ttl_for(kind)
-    deadline = time.monotonic() + wait_seconds()
+    started = time.monotonic()
+    deadline = started + wait_seconds()
     while True:
         entry = _cache().get(key)
         if entry is not None and clock() - entry.fetched_at < ttl:
@@ -254,12 +265,15 @@ def cached_call[T](
                 _finish(key, token, "ok")
                 return _fresh(entry)
             return _lead(key, token, entry, fetch)
-        outcome = _wait_for_leader(key, deadline)
+        # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a slow
+        # Zendesk should not make every agent wait when an older answer can show at once.
+        wait_until = deadline if entry is None else min(deadline, started + stale_wait_seconds())
+        outcome = _wait_for_leader(key, wait_until)
         if outcome == "ok":
             continue  # the leader stored a fresh answer: read it on the next turn
         if outcome is not None:  # the leader failed: do not call a failing Zendesk again
             return _stale_or_raise(entry, outcome, retry_after=None)
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= wait_until:
             return _stale_or_raise(entry, "waiting", retry_after=None)
         # The leader vanished without an outcome (its lock expired): try to lead.
 

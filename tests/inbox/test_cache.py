@@ -313,6 +313,26 @@ def test_a_caller_who_missed_just_as_a_leader_finished_makes_no_second_call(cloc
     assert upstream.calls == 1
 
 
+def test_with_a_saved_copy_a_slow_refresh_does_not_keep_others_waiting(clock, settings):
+    settings.ZENDESK_CACHE_STALE_WAIT_SECONDS = 0.05
+    call(Upstream())
+    clock.advance(3600)
+    slow = HeldUpstream()
+    leader = threading.Thread(target=lambda: call(slow))
+    leader.start()
+    assert slow.entered.wait(30)
+    meanwhile = call(slow)
+    assert (meanwhile.value, meanwhile.stale, meanwhile.stale_reason) == (
+        {"answer": 1},
+        True,
+        "waiting",
+    )
+    slow.release.set()
+    leader.join(30)
+    assert slow.calls == 1
+    assert not call(slow).stale
+
+
 def test_waiters_share_the_leaders_failure_instead_of_calling_again(clock):
     upstream = HeldUpstream()
     upstream.failure = UpstreamUnavailable()
