@@ -9,7 +9,11 @@ key and user for two hours; a repeat with the same body answers it again with
 `{"error": "IdempotentRequestError", "description": ...}`. Zendesk documents the refusal
 but no recorded body exists, so the sandbox uses its general `{error, description}` shape
 with the error name Zendesk's documentation gives, and 400 because the request itself,
-not the ticket, is wrong.
+not the ticket, is wrong. Only successful creates are remembered: a refused body (422) can be
+corrected and retried under the same key.
+
+Control (tests): `POST /_sandbox/idempotency {"ttl": seconds}` shortens how long keys live
+({} restores two hours) so expiry can be seen; `GET` shows it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import domain, errors
 from sandbox.auth import Caller, api_view
@@ -32,6 +37,7 @@ from sandbox.serializers import audit_json, base_url, ticket_json
 
 MAX_BODY_BYTES = 1024 * 1024
 IDEMPOTENCY_TTL = dt.timedelta(hours=2)
+_idempotency_ttl: dict[str, dt.timedelta] = {"current": IDEMPOTENCY_TTL}
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
 
 
@@ -142,7 +148,8 @@ def _idempotent_create(
     """At most one ticket per key and user; the whole check-create-store is one transaction."""
     digest = _body_digest(body)
     with transaction.atomic():
-        IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
+        expired_before = timezone.now() - _idempotency_ttl["current"]
+        IdempotencyRecord.objects.filter(created_at__lt=expired_before).delete()
         record = IdempotencyRecord.objects.filter(key=key, user=caller.user).first()
         if record is not None:
             if record.body_digest != digest:
@@ -195,5 +202,30 @@ def ticket_update(request: HttpRequest, caller: Caller, ticket_id: str) -> HttpR
     return _write_response(request, write, 200)
 
 
+# -- control -------------------------------------------------------------------------------
+
+
+@csrf_exempt
+def control_idempotency(request: HttpRequest) -> JsonResponse:
+    """GET shows, POST sets {"ttl": seconds} for Idempotency-Key lifetimes ({} restores 2 h)."""
+    if request.method == "POST":
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return JsonResponse({"error": "body must be a JSON object"}, status=400)
+        ttl = body.get("ttl")
+        if ttl is None:
+            _idempotency_ttl["current"] = IDEMPOTENCY_TTL
+        elif isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+            return JsonResponse({"error": "ttl must be a positive integer"}, status=400)
+        else:
+            _idempotency_ttl["current"] = dt.timedelta(seconds=ttl)
+    return JsonResponse({"ttl": int(_idempotency_ttl["current"].total_seconds())})
+
+
 route("tickets", "POST", ticket_create)
 route(r"tickets/(?P<ticket_id>[^/.]+)", "PUT", ticket_update)
+route("_sandbox/idempotency", "GET", control_idempotency, raw=True)
+route("_sandbox/idempotency", "POST", control_idempotency, raw=True)

@@ -7,6 +7,7 @@ the seed's tickets.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -552,3 +553,47 @@ def test_a_requester_reply_reopens_a_pending_ticket_and_tells_the_assignee(sandb
     [activity] = activities_on(sandbox, ana["email"], ticket["id"])
     assert activity["verb"] == "tickets.comment"
     assert activity["actor_id"] == customer["id"]
+
+
+def test_an_idempotency_key_expires_and_then_creates_again(sandbox, team):
+    assert sandbox.control("POST", "idempotency", json={"ttl": 1}).status_code == 200
+    try:
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        body = {"comment": {"body": "Expiring key"}}
+        first = post_ticket(sandbox, team["ana"]["email"], body, key)
+        time.sleep(1.2)
+
+        later = post_ticket(sandbox, team["ana"]["email"], body, key)
+    finally:
+        sandbox.control("POST", "idempotency", json={})
+
+    assert later.headers["x-idempotency-lookup"] == "miss"
+    assert later.json()["ticket"]["id"] != first.json()["ticket"]["id"]
+    assert sandbox.control("GET", "idempotency").json()["ttl"] == 7200
+
+
+def test_a_refused_create_can_be_corrected_under_the_same_key(sandbox, team):
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+
+    refused = post_ticket(sandbox, team["ana"]["email"], {"subject": "No body"}, key)
+    corrected = post_ticket(
+        sandbox, team["ana"]["email"], {"subject": "No body", "comment": {"body": "Now"}}, key
+    )
+
+    assert refused.status_code == 422
+    assert corrected.status_code == 201
+    assert corrected.headers["x-idempotency-lookup"] == "miss"
+
+
+def test_a_comment_may_be_sent_as_html(sandbox, team):
+    ticket = new_ticket(sandbox, team["ana"]["email"])
+
+    response = put_ticket(
+        sandbox,
+        team["ana"]["email"],
+        ticket["id"],
+        {"comment": {"html_body": "<p>Fixed &amp; deployed</p>", "public": True}},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["audit"]["events"][0]["body"] == "Fixed & deployed"
