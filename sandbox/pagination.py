@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
@@ -27,6 +28,7 @@ from sandbox import errors
 MAX_PAGE_SIZE = 100
 DEFAULT_PER_PAGE = 100
 MAX_OFFSET_DEPTH = 10_000
+MAX_SQL_INTEGER = 2**63 - 1
 PAGE_PARAMS = ("page[size]", "page[after]", "page[before]", "page", "per_page")
 
 
@@ -91,8 +93,13 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(value: Any) -> Any:
+    """A sort value back from a cursor; anything this module would not write is refused."""
     if isinstance(value, dict):
         return dt.datetime.fromisoformat(value["t"])
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("unexpected value in cursor")
+    if isinstance(value, int) and not -MAX_SQL_INTEGER <= value <= MAX_SQL_INTEGER:
+        raise ValueError("number out of range in cursor")
     return value
 
 
@@ -114,6 +121,14 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
             raise ValueError("cursor has the wrong shape")
         return [_decode_value(value) for value in values]
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
+        raise errors.bad_request("InvalidPaginationParameter", "Invalid cursor") from exc
+
+
+def _beyond_cursor(queryset: QuerySet, ordering: Ordering, cursor: str) -> QuerySet:
+    """Rows after the cursor's row in `ordering`; a forged cursor is a 400, not a 500."""
+    try:
+        return queryset.filter(_after(ordering, decode_cursor(ordering, cursor)))
+    except (ValueError, TypeError, ValidationError) as exc:
         raise errors.bad_request("InvalidPaginationParameter", "Invalid cursor") from exc
 
 
@@ -145,13 +160,13 @@ def _cursor_page(request: HttpRequest, queryset: QuerySet, ordering: Ordering, *
     after = request.GET.get("page[after]")
     if before:
         walk = ordering.reversed()
-        queryset = queryset.filter(_after(walk, decode_cursor(ordering, before)))
+        queryset = _beyond_cursor(queryset, walk, before)
         rows = list(queryset.order_by(*walk.order_by())[: size + 1])
         has_more = len(rows) > size
         rows = list(reversed(rows[:size]))
     else:
         if after:
-            queryset = queryset.filter(_after(ordering, decode_cursor(ordering, after)))
+            queryset = _beyond_cursor(queryset, ordering, after)
         rows = list(queryset.order_by(*ordering.order_by())[: size + 1])
         has_more = len(rows) > size
         rows = rows[:size]

@@ -40,6 +40,7 @@ from sandbox.routing import route
 from sandbox.visibility import visible_ticket, visible_tickets
 
 MAX_SHOW_MANY = 100
+MAX_ID = 2**63 - 1  # SQLite's (and Zendesk's) integer range
 ACTIVITY_WINDOW = dt.timedelta(days=30)
 STATUS_ORDER = ["new", "open", "pending", "hold", "solved", "closed"]
 # Cursor-mode `sort` values for tickets and the field each sorts on.
@@ -73,8 +74,8 @@ def parse_id(raw: str, *, name: str = "id") -> int:
         value = int(raw)
     except (TypeError, ValueError):
         raise errors.bad_request("InvalidValue", f"{name} must be a number, got {raw!r}") from None
-    if value < 1:
-        raise errors.bad_request("InvalidValue", f"{name} must be a positive number")
+    if not 1 <= value <= MAX_ID:
+        raise errors.bad_request("InvalidValue", f"{name} must be a positive 64-bit number")
     return value
 
 
@@ -331,15 +332,14 @@ def ticket_show_many(request: HttpRequest, caller: Caller) -> JsonResponse:
 
 
 def comment_ordering(request: HttpRequest) -> Ordering:
+    """Oldest first unless `sort=-created_at` (cursor style) or `sort_order=desc` (offset)."""
     sort = request.GET.get("sort")
-    if sort is None:
-        descending = request.GET.get("sort_order", "asc") == "desc"
-        if request.GET.get("sort_order", "asc") not in ("asc", "desc"):
-            raise errors.bad_request("InvalidValue", "sort_order must be asc or desc")
-    elif sort in ("created_at", "-created_at"):
-        descending = sort.startswith("-")
-    else:
+    sort_order = request.GET.get("sort_order", "asc")
+    if sort is not None and sort not in ("created_at", "-created_at"):
         raise errors.bad_request("InvalidValue", "sort must be created_at or -created_at")
+    if sort_order not in ("asc", "desc"):
+        raise errors.bad_request("InvalidValue", "sort_order must be asc or desc")
+    descending = sort == "-created_at" if sort is not None else sort_order == "desc"
     label = "-created_at,id" if descending else "created_at,id"
     return Ordering(label, (("created_at", descending), ("id", descending)))
 

@@ -266,6 +266,38 @@ def test_it_answers_bad_input_with_a_zendesk_400(pristine, query):
     assert_bad_request(pristine.get(f"{API}/{query}", as_email=admin(pristine)))
 
 
+def forged_cursor(label: str, values: list) -> str:
+    inner = base64.b64encode(json.dumps(values).encode()).decode()
+    return base64.b64encode(json.dumps({"o": label, "v": inner}).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("id", forged_cursor("nice_id", ["abc"])),
+        ("id", forged_cursor("nice_id", [10**30])),
+        ("id", forged_cursor("nice_id", [1, 2])),
+        ("id", forged_cursor("-nice_id", [5])),
+        ("updated_at", forged_cursor("updated_at,nice_id", [5, 1])),
+        ("updated_at", forged_cursor("updated_at,nice_id", [{"t": "soon"}, 1])),
+        ("created_at", forged_cursor("created_at,nice_id", ["yesterday", 1])),
+    ],
+)
+def test_it_refuses_forged_cursors_with_a_400(pristine, sort, cursor):
+    for direction in ("after", "before"):
+        response = pristine.get(
+            f"{API}/tickets",
+            as_email=admin(pristine),
+            params={"sort": sort, "page[size]": 5, f"page[{direction}]": cursor},
+        )
+        assert_bad_request(response)
+
+
+def test_it_refuses_ids_beyond_64_bits_with_a_400(pristine):
+    for path in ("tickets/99999999999999999999999", "users/-5", "activities/0"):
+        assert_bad_request(pristine.get(f"{API}/{path}", as_email=admin(pristine)))
+
+
 def test_it_refuses_more_than_100_ids_with_toomanyvalues(pristine):
     ids = ",".join(str(n) for n in range(1, 102))
     response = pristine.get(f"{API}/tickets/show_many?ids={ids}", as_email=admin(pristine))
