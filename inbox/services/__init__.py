@@ -25,6 +25,7 @@ from inbox.services.tickets import (
     ticket_list,
     ticket_reply,
     ticket_update,
+    updated_stamp,
     user_lookup,
 )
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
@@ -46,6 +47,7 @@ __all__ = [
     "ticket_list",
     "ticket_reply",
     "ticket_update",
+    "updated_stamp",
     "upstream_status",
     "user_lookup",
 ]

@@ -11,6 +11,7 @@ for every unrestricted agent, so those are cached once for all of them; "my" lis
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -286,6 +287,14 @@ def _after_ticket_write(
         # The write is an activity for the others the ticket concerns (their unread counts).
         *(activities_family(base_url, person) for person in people),
     )
+
+
+def updated_stamp(ticket: Ticket) -> str | None:
+    """The ticket's `updated_at` as Zendesk writes it: what a form sends back as `updated_stamp`
+    so that a change made meanwhile by someone else is refused (409) instead of overwritten."""
+    if ticket.updated_at is None:
+        return None
+    return ticket.updated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ticket_reply(

@@ -16,7 +16,7 @@ from django.core.cache import cache as django_cache
 from inbox import services
 from inbox.models import AgentAccount
 from inbox.zendesk import cache
-from inbox.zendesk.errors import Forbidden, NotFound
+from inbox.zendesk.errors import Conflict, Forbidden, NotFound
 from tests.inbox.service_agents import agent_account, api_calls
 
 pytestmark = pytest.mark.django_db
@@ -275,3 +275,22 @@ def test_each_agent_gets_only_their_own_activities_and_unread_count(on_sandbox, 
     assert all(a.user_id in (rita.zendesk_user_id, None) for a in feed.value.items)
     rita_count = on_sandbox.get("/api/v2/activities/count.json", as_email=rita.email).json()
     assert services.activity_unread_count(agent=rita).value.value == rita_count["count"]["value"]
+
+
+def test_a_reply_on_a_ticket_changed_meanwhile_is_refused_not_overwritten(on_sandbox, alice, bob):
+    ticket_id = open_ticket_of(alice)
+    seen = services.ticket_detail(agent=alice, ticket_id=ticket_id).value.ticket
+    stamp = services.updated_stamp(seen)
+    services.ticket_reply(
+        agent=bob,
+        ticket_id=ticket_id,
+        body="Bob got there first.",
+        public=False,
+        updated_stamp=stamp,
+    )
+    with pytest.raises(Conflict):
+        services.ticket_reply(
+            agent=alice, ticket_id=ticket_id, body="Me too.", public=False, updated_stamp=stamp
+        )
+    fresh = services.ticket_detail(agent=alice, ticket_id=ticket_id)
+    assert "Bob got there first." in [comment.body for comment in fresh.value.comments]
