@@ -33,7 +33,9 @@ from inbox.zendesk.records import TokenGrant, User
 
 logger = logging.getLogger(__name__)
 
-SESSION_ATTEMPT_KEY = "zendesk_oauth_attempt"
+# Sign-ins in progress in this browser, by their OAuth `state` (several tabs may sign in at once).
+SESSION_ATTEMPTS_KEY = "zendesk_oauth_attempts"
+MAX_OPEN_ATTEMPTS = 3
 # Long enough to type a password and approve; a code itself lives only 120 s at Zendesk.
 ATTEMPT_MAX_AGE_SECONDS = 15 * 60
 
@@ -91,14 +93,26 @@ def signin(request: HttpRequest) -> HttpResponse:
 def signin_start(request: HttpRequest) -> HttpResponse:
     attempt = oauth.new_attempt()
     redirect_uri = callback_url(request)
-    request.session[SESSION_ATTEMPT_KEY] = {
-        "state": attempt.state,
+    attempts = _open_attempts(request)
+    attempts[attempt.state] = {
         "code_verifier": attempt.code_verifier,
         "next": safe_next(request, request.POST.get("next")),
         "redirect_uri": redirect_uri,
         "started_at": time.time(),
     }
+    newest = sorted(attempts.items(), key=lambda item: item[1]["started_at"])[-MAX_OPEN_ATTEMPTS:]
+    request.session[SESSION_ATTEMPTS_KEY] = dict(newest)
     return HttpResponseRedirect(oauth.authorize_url(attempt=attempt, redirect_uri=redirect_uri))
+
+
+def _open_attempts(request: HttpRequest) -> dict[str, dict[str, Any]]:
+    """This browser's sign-ins in progress that have not expired yet."""
+    oldest_allowed = time.time() - ATTEMPT_MAX_AGE_SECONDS
+    return {
+        state: attempt
+        for state, attempt in request.session.get(SESSION_ATTEMPTS_KEY, {}).items()
+        if attempt.get("started_at", 0) >= oldest_allowed
+    }
 
 
 def _failed(
@@ -113,8 +127,17 @@ def _failed(
 @require_GET
 @never_cache
 def signin_callback(request: HttpRequest) -> HttpResponse:
-    attempt = request.session.pop(SESSION_ATTEMPT_KEY, None)
-    if not attempt or time.time() - attempt.get("started_at", 0) > ATTEMPT_MAX_AGE_SECONDS:
+    attempts = _open_attempts(request)
+    attempt = attempts.pop(request.GET.get("state", ""), None)
+    request.session[SESSION_ATTEMPTS_KEY] = attempts
+    if attempt is None and attempts:
+        return _failed(
+            request,
+            title="This sign-in could not be verified",
+            reason="The answer from Zendesk does not belong to a sign-in started in this "
+            "browser (its state did not match), so it was ignored. Please start again.",
+        )
+    if attempt is None:
         return _failed(
             request,
             title="This sign-in has expired",
@@ -122,14 +145,6 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
             "than 15 minutes old. Please start again.",
         )
     next_path = attempt["next"]
-    if request.GET.get("state") != attempt["state"]:
-        return _failed(
-            request,
-            title="This sign-in could not be verified",
-            reason="The answer from Zendesk does not belong to the sign-in started in this "
-            "browser (its state did not match), so it was ignored. Please start again.",
-            next_path=next_path,
-        )
     if request.GET.get("error"):
         return _consent_error(request, request.GET["error"], next_path)
     code = request.GET.get("code")

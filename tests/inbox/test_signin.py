@@ -10,7 +10,7 @@ from django.test import Client
 
 from inbox.auth import SESSION_AGENT_KEY
 from inbox.models import AgentAccount
-from inbox.views_signin import SESSION_ATTEMPT_KEY
+from inbox.views_signin import SESSION_ATTEMPTS_KEY
 from inbox.zendesk import client as zendesk_client
 from inbox.zendesk.errors import Unauthorized
 from tests.inbox import zendesk_signin
@@ -35,6 +35,14 @@ def app(zendesk, settings):
     return zendesk
 
 
+def change_attempt(client: Client, **changes) -> None:
+    """Edit the one sign-in in progress, as time or an attacker would."""
+    session = client.session
+    ((state, attempt),) = session[SESSION_ATTEMPTS_KEY].items()
+    session[SESSION_ATTEMPTS_KEY] = {state: {**attempt, **changes}}
+    session.save()
+
+
 def test_the_signin_page_offers_to_sign_in_with_zendesk(client, app):
     response = client.get("/auth/signin?next=/tickets")
     page = response.content.decode()
@@ -56,12 +64,12 @@ def test_starting_sends_the_browser_to_zendesk_with_state_and_pkce(client, app, 
     location = start(client)
     assert location.startswith(f"{app.base_url}/oauth/authorizations/new?")
     query = query_of(location)
-    attempt = client.session[SESSION_ATTEMPT_KEY]
+    attempt = client.session[SESSION_ATTEMPTS_KEY][query["state"]]
     assert query["response_type"] == "code"
     assert query["client_id"] == settings.ZENDESK_OAUTH_CLIENT_ID
     assert query["redirect_uri"] == TEST_REDIRECT_URI
     assert query["scope"] == "read write"
-    assert query["state"] == attempt["state"]
+    assert len(query["state"]) >= 32
     assert query["code_challenge_method"] == "S256"
     digest = hashlib.sha256(attempt["code_verifier"].encode()).digest()
     assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -90,6 +98,15 @@ def test_an_agent_signs_in_and_lands_where_they_were_going(client, app):
         app.base_url, account.access_token, account.zendesk_user_id
     )
     assert zendesk_client.users_me(credentials).email == agent["email"]
+
+
+def test_two_tabs_can_sign_in_at_the_same_time(client, app):
+    email, password = app.agent(role="admin")["email"], app.info["demo_password"]
+    first_tab, second_tab = start(client, "/first"), start(client, "/second")
+    second_callback = authorize_at_sandbox(second_tab, email=email, password=password)
+    first_callback = authorize_at_sandbox(first_tab, email=email, password=password)
+    assert come_back(client, first_callback)["Location"] == "/first"
+    assert come_back(client, second_callback)["Location"] == "/second"
 
 
 def test_a_restricted_agent_is_admitted_and_marked_restricted(client, app):
@@ -151,9 +168,7 @@ def test_a_sign_in_left_too_long_expires(client, app):
     callback = authorize_at_sandbox(
         start(client), email=app.agent(role="admin")["email"], password=app.info["demo_password"]
     )
-    session = client.session
-    session[SESSION_ATTEMPT_KEY] = {**session[SESSION_ATTEMPT_KEY], "started_at": 0}
-    session.save()
+    change_attempt(client, started_at=0)
     response = come_back(client, callback)
     assert response.status_code == 400
     assert "expired" in response.content.decode()
@@ -171,9 +186,7 @@ def test_a_code_with_the_wrong_pkce_verifier_is_refused(client, app):
     callback = authorize_at_sandbox(
         start(client), email=app.agent(role="admin")["email"], password=app.info["demo_password"]
     )
-    session = client.session
-    session[SESSION_ATTEMPT_KEY] = {**session[SESSION_ATTEMPT_KEY], "code_verifier": "x" * 64}
-    session.save()
+    change_attempt(client, code_verifier="x" * 64)
     response = come_back(client, callback)
     assert response.status_code == 400
     assert "Zendesk did not accept this sign-in" in response.content.decode()
