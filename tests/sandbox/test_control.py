@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from tests.sandbox.reads_support import API, admin, get_json, plain_agents
 from tests.sandbox.test_oauth import tokens_for
+from tests.sandboxserver import start_sandbox
 
 
 def test_it_describes_the_seeded_account_and_how_to_sign_in(sandbox):
@@ -71,3 +73,17 @@ def test_reset_keeps_an_oauth_sign_in_working(sandbox):
     response = sandbox.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.json()["user"]["email"] == email
+
+
+@pytest.mark.slow
+def test_reset_reseeds_with_the_arguments_the_server_was_seeded_with(tmp_path):
+    small = start_sandbox(tmp_path, seed_args=("--tickets", "40", "--agents", "8"))
+    try:
+        small.reset()
+        assert len(small.agents(suspended=False)) == 8
+        email = small.agent(role="admin")["email"]
+        every_id = ",".join(str(n) for n in range(1, 60))
+        shown = get_json(small, "tickets/show_many", email, ids=every_id)["tickets"]
+        assert len(shown) == 40
+    finally:
+        small.stop()
