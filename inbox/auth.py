@@ -136,7 +136,10 @@ def credentials_for(agent: AgentAccount) -> Credentials:
 
 
 def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials], T]) -> T:
-    """Run `call(credentials)`; on 401 refresh once (unless someone already did) and retry once."""
+    """Run `call(credentials)`; on 401 refresh once (unless someone already did) and retry once.
+
+    A second 401 ends the agent's Zendesk session: SessionExpired.
+    """
     credentials = credentials_for(agent)
     try:
         return call(credentials)
@@ -144,7 +147,26 @@ def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials],
         raise
     except Unauthorized:
         refresh_tokens(agent)
+    try:
         return call(stored_credentials(agent))
+    except SessionExpired:
+        raise
+    except Unauthorized:
+        # Refused even with a token minted a moment ago: the account can no longer use
+        # Zendesk (suspended, deactivated, app access removed). Sign in again.
+        _forget_tokens(agent, reason="refused right after a refresh")
+        raise SessionExpired(SESSION_EXPIRED_MESSAGE) from None
+
+
+def _forget_tokens(agent: AgentAccount, *, reason: str) -> None:
+    logger.info("forgetting the Zendesk tokens of agent account %s: %s", agent.pk, reason)
+    AgentAccount.objects.filter(pk=agent.pk).update(
+        access_token_encrypted="",
+        refresh_token_encrypted="",
+        token_expires_at=None,
+        refresh_expires_at=None,
+    )
+    agent.forget_tokens()
 
 
 def _lock_for(agent_id: int) -> threading.Lock:

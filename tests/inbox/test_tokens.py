@@ -16,7 +16,7 @@ from inbox import crypto
 from inbox.auth import credentials_for, with_agent_credentials
 from inbox.models import AgentAccount
 from inbox.zendesk import client as zendesk_client
-from inbox.zendesk.errors import SessionExpired
+from inbox.zendesk.errors import SessionExpired, Unauthorized
 from inbox.zendesk.records import TokenGrant
 from tests.inbox import zendesk_signin
 from tests.inbox.zendesk_signin import endpoint_calls, sign_in
@@ -112,6 +112,21 @@ def test_a_token_zendesk_rejects_is_refreshed_once_and_the_call_retried(zendesk)
     assert me.id == account.zendesk_user_id
     assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
     assert endpoint_calls(zendesk, "GET /api/v2/users/me") == 2
+
+
+def test_an_account_refused_even_after_a_refresh_must_sign_in_again(zendesk):
+    account = signed_in_agent(zendesk)
+
+    def refused_every_time(credentials):
+        zendesk_client.users_me(credentials)
+        raise Unauthorized()
+
+    with pytest.raises(SessionExpired):
+        with_agent_credentials(account, refused_every_time)
+
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+    account.refresh_from_db()
+    assert not account.has_tokens
 
 
 @pytest.mark.django_db(transaction=True)
