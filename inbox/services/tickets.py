@@ -49,6 +49,10 @@ SHARED_VIEWS = frozenset({"all", "organization"})
 COUNT_VIEWS = ("assigned", "ccd", "all")
 # A conversation longer than this many comments shows its first pages only.
 MAX_COMMENT_PAGES = 5
+# Sideloads asked for (part of the cache key: an answer without them is a different answer).
+LIST_INCLUDE = ("users",)
+TICKET_INCLUDE = ("users", "groups", "organizations", "custom_statuses")
+COMMENTS_INCLUDE = ("users",)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ def ticket_list(
             "before": before,
             "page_size": page_size,
             "organization_id": organization_id,
+            "include": LIST_INCLUDE,
         }
         return cached_as_agent(
             agent=agent,
@@ -112,6 +117,7 @@ def ticket_list(
                 page_size=page_size,
                 after=after,
                 before=before,
+                include=LIST_INCLUDE,
                 priority=priority,
             ),
         )
@@ -165,7 +171,9 @@ def _all_comments(credentials: Credentials, ticket_id: int, priority: str) -> Pa
     users: dict[int, User] = {}
     after = None
     for _ in range(MAX_COMMENT_PAGES):
-        page = client.ticket_comments(credentials, ticket_id, after=after, priority=priority)
+        page = client.ticket_comments(
+            credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, priority=priority
+        )
         comments.extend(page.items)
         users.update(page.users)
         if not page.has_more or not page.after_cursor:
@@ -197,7 +205,11 @@ def ticket_detail(
         common: dict[str, Any] = {
             "agent": agent,
             "credentials": credentials,
-            "params": {"ticket_id": ticket_id},
+            "params": {
+                "ticket_id": ticket_id,
+                "include": TICKET_INCLUDE,
+                "comments_include": COMMENTS_INCLUDE,
+            },
             "shareable": True,
             "families": families,
         }
@@ -206,7 +218,9 @@ def ticket_detail(
                 cached_as_agent,
                 kind="ticket",
                 operation="ticket_show",
-                fetch=lambda: client.ticket_show(credentials, ticket_id, priority=priority),
+                fetch=lambda: client.ticket_show(
+                    credentials, ticket_id, include=TICKET_INCLUDE, priority=priority
+                ),
                 **common,
             )
             comments = pool.submit(
