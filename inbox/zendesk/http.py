@@ -10,6 +10,9 @@
   answer (`budget.record_response`).
 - Bodies are never assumed to be JSON: Zendesk's edge answers in plain text or HTML at times.
 - Tokens never reach a log line: only method, path, status and duration are logged.
+- No cookies are kept: the session is shared by all agents' calls.
+- Settings: ZENDESK_CONNECT_TIMEOUT, ZENDESK_READ_TIMEOUT, ZENDESK_MAX_RETRIES, and (tests only)
+  ZENDESK_RETRY_BACKOFF, the base of the jittered backoff in seconds (default 0.25).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,6 +70,9 @@ def session() -> requests.Session:
                 new_session.mount("https://", adapter)
                 new_session.mount("http://", adapter)
                 new_session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                # Shared by every agent's calls: a cookie Zendesk sets for one agent must never
+                # ride along on another's request. Each call authenticates with its own token.
+                new_session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
                 _session = new_session
     return _session
 
