@@ -2,7 +2,7 @@
 
     python -m sandbox migrate
     python -m sandbox seed --seed 1 --tickets 600 --agents 6
-    python -m sandbox serve --port 8001       (migrate + seed if empty + run)
+    python -m gunicorn sandbox.wsgi ...       (serve: see the Makefile's `sandbox` target)
     python -m sandbox simulate --rate 10
 """
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import traffic
 from sandbox.models import OAuthClient, OAuthToken, User
 from sandbox.routing import route
 from sandbox.seeding import remembered_seed_args, seed_account
@@ -70,7 +71,8 @@ def sandbox_info(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 def sandbox_reset(request: HttpRequest) -> JsonResponse:
-    """Re-seed as the server was last seeded, in one transaction (never seen half done).
+    """Re-seed as the server was last seeded, in one transaction (never seen half done), and
+    put faults, rate-limit windows and stats back to their start-up state.
 
     Signed-in OAuth sessions survive: the app under test keeps its tokens across a reset,
     as the seed gives every user the same id again.
@@ -80,6 +82,7 @@ def sandbox_reset(request: HttpRequest) -> JsonResponse:
         tokens = list(OAuthToken.objects.values())
         counts = seed_account(**seed_args, now=timezone.now())
         _restore_tokens(tokens)
+    traffic.reset_all()
     return JsonResponse({"reset": True, **seed_args, "counts": counts})
 
 
