@@ -11,12 +11,19 @@ agent interface and other integrations). The transport in http.py calls:
                                              count when it is lower, and after a 429 blocks
                                              every process until Retry-After has passed
 
+Two counts bound every request: ours, a fixed window per wall-clock minute (cache.add +
+cache.incr), and Zendesk's, what its last answer said remains (X-Rate-Limit-Remaining or
+ratelimit-remaining, minus the share we leave to others) until its window resets
+(ratelimit-reset). Zendesk's windows need not line up with ours; its count also sees every
+other caller of the account, so near a boundary it is the one that keeps us clear of a 429.
+
 Interactive requests (an agent waiting on a page) may use the whole window; background ones
 (warming, polling) only its first BACKGROUND_SHARE, so they can never starve an agent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -38,9 +45,14 @@ WINDOW_SECONDS = 60
 
 KEY_PREFIX = "zendesk:budget"
 BLOCKED_KEY = f"{KEY_PREFIX}:blocked-until"
+# What Zendesk last said remains of its window (minus others' share), and until when.
+UPSTREAM_KEY = f"{KEY_PREFIX}:upstream"
+# Requests granted since that report.
+UPSTREAM_SINCE_KEY = f"{KEY_PREFIX}:upstream-since"
 
 # Account-wide "remaining" headers, in every spelling Zendesk has used.
 REMAINING_HEADERS = ("x-rate-limit-remaining", "ratelimit-remaining", "rate-limit-remaining")
+RESET_HEADERS = ("ratelimit-reset", "rate-limit-reset")
 # Endpoint limits: `Zendesk-RateLimit-tickets-index: total=100; remaining=99; resets=41`.
 ENDPOINT_HEADER_PREFIXES = ("zendesk-ratelimit-", "zendesk-rate-limit-")
 _FIELD = re.compile(r"(\w+)\s*=\s*([0-9.]+)")
@@ -74,14 +86,14 @@ def _seconds_left_in_window(now: float) -> float:
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)
 
 
-def _increment(key: str, delta: int = 1) -> int:
-    """Atomically add to a window counter, creating it if it is new (or was evicted)."""
+def _increment(key: str, delta: int = 1, *, timeout: int = WINDOW_SECONDS * 2) -> int:
+    """Atomically add to a counter, creating it if it is new (or was evicted)."""
     cache = _cache()
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+    cache.add(key, 0, timeout=timeout)
     try:
         return cache.incr(key, delta)
-    except ValueError:  # expired between add() and incr(): start the window again
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+    except ValueError:  # expired between add() and incr(): start it again
+        cache.add(key, 0, timeout=timeout)
         return cache.incr(key, delta)
 
 
@@ -112,8 +124,31 @@ def reserve(priority: str = INTERACTIVE) -> None:
     key = _window_key(now)
     if _increment(key) > limit_for(priority):
         # Give the slot back: a refused background request must not eat interactive budget.
-        _cache().decr(key)
+        _give_back(key)
         raise RateBudgetExhausted(retry_after=_seconds_left_in_window(now))
+    _reserve_within_zendesks_count(key, now)
+
+
+def _reserve_within_zendesks_count(window_key: str, now: float) -> None:
+    """Also stay within what Zendesk last said remains of *its* window (until that window ends).
+
+    Zendesk's window need not line up with ours; its own count covers other callers too.
+    """
+    reported = _cache().get(UPSTREAM_KEY)
+    if reported is None:
+        return
+    allows, until = reported
+    if until <= now:
+        return
+    if _increment(UPSTREAM_SINCE_KEY, timeout=math.ceil(until - now) + 1) > allows:
+        _give_back(UPSTREAM_SINCE_KEY)
+        _give_back(window_key)
+        raise RateBudgetExhausted(retry_after=until - now)
+
+
+def _give_back(key: str) -> None:
+    with contextlib.suppress(ValueError):  # the counter expired meanwhile: nothing to give back
+        _cache().decr(key)
 
 
 def record_response(status_code: int, headers: Mapping[str, str]) -> None:
@@ -123,7 +158,7 @@ def record_response(status_code: int, headers: Mapping[str, str]) -> None:
         block(_retry_after(lowered))
     remaining = _account_remaining(lowered)
     if remaining is not None:
-        _believe_upstream_remaining(remaining)
+        _believe_upstream_remaining(remaining, _number(lowered, RESET_HEADERS))
     endpoint_reset = _exhausted_endpoint_reset(lowered)
     if endpoint_reset is not None:
         block(endpoint_reset)
@@ -147,10 +182,16 @@ def _retry_after(headers: Mapping[str, str]) -> float:
 
 
 def _account_remaining(headers: Mapping[str, str]) -> int | None:
+    remaining = _number(headers, REMAINING_HEADERS)
+    return None if remaining is None else int(remaining)
+
+
+def _number(headers: Mapping[str, str], names: tuple[str, ...]) -> float | None:
+    """The smallest value among the headers present (the most careful reading)."""
     values = []
-    for name in REMAINING_HEADERS:
+    for name in names:
         try:
-            values.append(int(float(headers[name])))
+            values.append(float(headers[name]))
         except (KeyError, ValueError):
             continue
     return min(values) if values else None
@@ -173,15 +214,18 @@ def left_for_others() -> int:
     return max(0, settings.ZENDESK_RATE_LIMIT_PER_MINUTE - deployment_limit())
 
 
-def _believe_upstream_remaining(upstream_remaining: int) -> None:
-    """If Zendesk says fewer requests remain than we think, count the difference as spent.
+def _believe_upstream_remaining(upstream_remaining: int, resets_in: float | None) -> None:
+    """Remember what Zendesk says remains of its window, minus what we leave to others.
 
-    Someone else (Zendesk's own UI, another integration) is using the account's limit too; we
-    still leave them their share, so what we may use is Zendesk's remaining minus that share
-    (when this deployment is the only caller, that is exactly our own count).
+    Until that window ends (ratelimit-reset; without it, the end of our own window) reserve()
+    grants no more than that. Zendesk's own UI and other integrations use the account's limit
+    too: when they do, Zendesk's count is lower than ours and wins. When this deployment is the
+    only caller, the two agree.
     """
-    key = _window_key(clock())
-    ours_remaining = deployment_limit() - used_this_window()
-    upstream_allows = max(0, upstream_remaining - left_for_others())
-    if upstream_allows < ours_remaining:
-        _increment(key, ours_remaining - upstream_allows)
+    now = clock()
+    if resets_in is None or resets_in <= 0:
+        resets_in = _seconds_left_in_window(now)
+    allows = max(0, upstream_remaining - left_for_others())
+    timeout = math.ceil(resets_in) + 1
+    _cache().set(UPSTREAM_KEY, (allows, now + resets_in), timeout=timeout)
+    _cache().set(UPSTREAM_SINCE_KEY, 0, timeout=timeout)

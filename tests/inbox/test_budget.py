@@ -101,6 +101,20 @@ def test_others_spending_the_account_leaves_us_nothing_rather_than_a_429(clock):
     assert reserve_until_refused() == 0
 
 
+def test_zendesks_count_holds_only_until_its_window_resets(clock):
+    budget.record_response(200, {"ratelimit-remaining": "12", "ratelimit-reset": "5"})
+    assert reserve_until_refused() == 2
+    clock.advance(5)  # Zendesk's window is new; ours still has 8 of its 10
+    assert reserve_until_refused() == 8
+
+
+def test_a_refusal_for_zendesks_count_says_when_its_window_resets(clock):
+    budget.record_response(200, {"ratelimit-remaining": "10", "ratelimit-reset": "7"})
+    with pytest.raises(RateBudgetExhausted) as refused:
+        budget.reserve()
+    assert refused.value.retry_after == 7
+
+
 def test_a_higher_remaining_count_from_zendesk_does_not_raise_our_share(clock):
     budget.record_response(200, {"X-Rate-Limit-Remaining": "20"})
     budget.record_response(200, {"X-Rate-Limit-Remaining": "200"})
