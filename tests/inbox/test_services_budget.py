@@ -7,6 +7,7 @@ A second app process (tests.settings_redis) shares the test's Redis.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -118,6 +119,31 @@ def test_a_team_on_a_low_limit_never_draws_a_429_and_falls_back_to_saved_answers
     assert saved.stale_reason == "budget_exhausted"
     assert saved.age_seconds >= 60
     assert [t.id for t in saved.value.items] == [t.id for t in first_list.value.items]
+
+
+@pytest.mark.slow
+def test_agents_asking_at_the_same_time_on_a_low_limit_never_draw_a_429(on_sandbox, settings):
+    on_sandbox.control("POST", "faults", json={"rate_limit_per_minute": 20})
+    settings.ZENDESK_RATE_LIMIT_PER_MINUTE = 20
+    agents = team(on_sandbox, 3)
+    outcomes: list[str] = []
+
+    def browse(agent: AgentAccount) -> None:
+        for page_size in range(1, 30):
+            try:
+                services.ticket_list(agent=agent, view="assigned", page_size=page_size)
+                outcomes.append("answered")
+            except services.ZendeskUnavailable as error:
+                outcomes.append(error.reason)
+
+    threads = [threading.Thread(target=browse, args=(agent,)) for agent in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert stats(on_sandbox)["rate_limited"] == 0
+    assert "budget_exhausted" in outcomes
+    assert 0 < outcomes.count("answered") <= 2 * budget.deployment_limit()
 
 
 @pytest.mark.redis
