@@ -33,6 +33,10 @@ fi
 extras="."
 stamp=".venv/.installed-app"
 if [ "$want_test" = "test" ]; then extras=".[test]"; stamp=".venv/.installed-test"; fi
+# A test install includes the app's packages: it satisfies a plain `make run` too.
+if [ -z "$want_test" ] && [ -f .venv/.installed-test ] && [ .venv/.installed-test -nt pyproject.toml ]; then
+  stamp=.venv/.installed-test
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "==> Installing packages ($extras)"
   .venv/bin/python -m pip install --quiet --upgrade pip
