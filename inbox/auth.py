@@ -31,6 +31,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 from django_htmx.http import HttpResponseClientRedirect
 
 from inbox import crypto
@@ -115,6 +116,7 @@ def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 # -- credentials and refresh -----------------------------------------------------------------
 
 
+@sensitive_variables("access_token")
 def stored_credentials(agent: AgentAccount) -> Credentials:
     """The stored credentials as they are (no refresh): for revoking them at sign-out."""
     try:
@@ -222,6 +224,7 @@ def refresh_tokens(agent: AgentAccount) -> None:
     raise SessionExpired(SESSION_EXPIRED_MESSAGE)
 
 
+@sensitive_variables("refresh_token", "grant")
 def _refresh_locked(locked: AgentAccount) -> str | None:
     """Refresh the locked row's tokens and save; returns why not, when Zendesk refused."""
     try:

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox import auth
@@ -126,6 +127,7 @@ def _failed(
 
 @require_GET
 @never_cache
+@sensitive_variables("attempt", "attempts", "code", "grant", "credentials")
 def signin_callback(request: HttpRequest) -> HttpResponse:
     attempts = _open_attempts(request)
     attempt = attempts.pop(request.GET.get("state", ""), None)

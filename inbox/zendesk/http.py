@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 
 from inbox.zendesk import budget
@@ -96,6 +97,7 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(0, min(4.0, base * 2**attempt))
 
 
+@sensitive_variables("access_token", "all_headers", "headers", "json")
 def request(
     method: str,
     url: str,

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from inbox.zendesk import client, http
 from inbox.zendesk.errors import InvalidResponse, ZendeskError
@@ -70,6 +71,7 @@ def authorize_url(*, attempt: Attempt, redirect_uri: str) -> str:
     return f"{settings.ZENDESK_URL}/oauth/authorizations/new?{query}"
 
 
+@sensitive_variables("fields", "body", "reply")
 def _token_request(fields: dict[str, Any]) -> TokenGrant:
     """POST /oauth/tokens. https://developer.zendesk.com/api-reference/ticketing/oauth/grant_type_tokens/
 
@@ -100,6 +102,7 @@ def _token_request(fields: dict[str, Any]) -> TokenGrant:
     return TokenGrant.from_api(reply.body, now=timezone.now())
 
 
+@sensitive_variables("code", "code_verifier")
 def exchange_code(*, code: str, code_verifier: str, redirect_uri: str) -> TokenGrant:
     """Trade the authorization code (valid 120 s) and the PKCE verifier for tokens."""
     return _token_request(
@@ -113,6 +116,7 @@ def exchange_code(*, code: str, code_verifier: str, redirect_uri: str) -> TokenG
     )
 
 
+@sensitive_variables("refresh_token", "grant")
 def refresh(*, refresh_token: str) -> TokenGrant:
     """Renew an access token. The answer may carry a new refresh token: store whatever comes."""
     grant = _token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})

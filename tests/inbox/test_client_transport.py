@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -119,3 +120,32 @@ def test_an_empty_204_is_fine(server):
     base, recorder = server
     recorder.answers["/gone"] = (204, {}, b"")
     assert http.request("GET", f"{base}/gone", access_token="t").body is None
+
+
+# Module level: a local in the test's own frame would appear in the report it inspects.
+SECRET_TOKEN = "very-secret-" + uuid.uuid4().hex
+
+
+def test_a_crash_report_does_not_show_the_token(server, monkeypatch):
+    """Django's error report (DEBUG pages, error emails) masks the transport's secrets."""
+    import sys
+
+    from django.test import RequestFactory
+    from django.views.debug import ExceptionReporter
+
+    # DEBUG is off, as in production: Django masks marked variables in the reports it emails
+    # or hands to error trackers (on a developer's DEBUG page everything shows).
+    base, _recorder = server
+
+    def crash() -> tuple[float, float]:
+        raise RuntimeError("unexpected")
+
+    # Crash inside the transport's own frame (library frames below it are not ours to mask).
+    monkeypatch.setattr(http, "timeouts", crash)
+    try:
+        http.request("GET", f"{base}/x", access_token=SECRET_TOKEN)
+    except RuntimeError:
+        report = ExceptionReporter(RequestFactory().get("/"), *sys.exc_info())
+        page = report.get_traceback_html()
+    assert "inbox/zendesk/http.py" in page  # the transport's frame is shown, its secrets masked
+    assert SECRET_TOKEN not in page
