@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import threading
 
@@ -194,7 +195,9 @@ def test_a_new_key_put_first_signs_nobody_out_and_rotation_moves_tokens_to_it(se
 
     settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
     assert AgentAccount.objects.get().access_token == "access-secret"
-    call_command("rotate_token_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    output = io.StringIO()
+    call_command("rotate_token_keys", stdout=output)
+    assert "Re-encrypted the tokens of 1 agent account(s)." in output.getvalue()
 
     settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
     rotated = AgentAccount.objects.get()
