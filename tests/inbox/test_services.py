@@ -294,3 +294,23 @@ def test_a_reply_on_a_ticket_changed_meanwhile_is_refused_not_overwritten(on_san
         )
     fresh = services.ticket_detail(agent=alice, ticket_id=ticket_id)
     assert "Bob got there first." in [comment.body for comment in fresh.value.comments]
+
+
+def test_in_an_outage_counts_never_saved_show_as_unknown_instead_of_failing_the_page(
+    on_sandbox, alice, clock
+):
+    saved = services.ticket_counts(agent=alice)
+    services.ticket_list(agent=alice, view="all")
+    on_sandbox.control("POST", "faults", json={"outage": True})
+    clock.offset = 120
+    with_saved = services.ticket_counts(agent=alice)
+    assert all(count.stale for count in with_saved.values())
+    assert with_saved["all"].value == saved["all"].value
+    django_cache.clear()  # nothing saved any more
+    unknown = services.ticket_counts(agent=alice)
+    assert {view: count.value for view, count in unknown.items()} == {
+        "assigned": None,
+        "ccd": None,
+        "all": None,
+    }
+    assert all(count.stale_message for count in unknown.values())
