@@ -156,19 +156,10 @@ def with_agent_credentials[T](agent: AgentAccount, call: Callable[[Credentials],
     except Unauthorized:
         # Refused even with a token minted a moment ago: the account can no longer use
         # Zendesk (suspended, deactivated, app access removed). Sign in again.
-        _forget_tokens(agent, reason="refused right after a refresh")
+        _forget_tokens_if_unchanged(
+            agent, agent.access_token_encrypted, reason="refused right after a refresh"
+        )
         raise SessionExpired(SESSION_EXPIRED_MESSAGE) from None
-
-
-def _forget_tokens(agent: AgentAccount, *, reason: str) -> None:
-    logger.info("forgetting the Zendesk tokens of agent account %s: %s", agent.pk, reason)
-    AgentAccount.objects.filter(pk=agent.pk).update(
-        access_token_encrypted="",
-        refresh_token_encrypted="",
-        token_expires_at=None,
-        refresh_expires_at=None,
-    )
-    agent.forget_tokens()
 
 
 def _lock_for(agent_id: int) -> threading.Lock:
@@ -203,25 +194,42 @@ def refresh_tokens(agent: AgentAccount) -> None:
     the stored token is already a different one, it is refreshed. Updates `agent` in place.
     Raises SessionExpired when Zendesk refuses the refresh token.
     """
-    with _lock_for(agent.pk), transaction.atomic():
-        locked = AgentAccount.objects.select_for_update().get(pk=agent.pk)
-        if _already_refreshed(locked, agent.access_token_encrypted):
-            _copy_token_fields(locked, agent)
-            return
-        refusal = _refresh_locked(locked)
-        if refusal is None:
-            _copy_token_fields(locked, agent)
-            logger.info("refreshed the Zendesk token of agent account %s", agent.pk)
-            return
-        logger.info(
-            "the Zendesk token of agent account %s could not be refreshed: %s",
-            agent.pk,
-            refusal,
-        )
-        locked.forget_tokens()
-        locked.save()
-        _copy_token_fields(locked, agent)
-    raise SessionExpired(SESSION_EXPIRED_MESSAGE)
+    seen = agent.access_token_encrypted
+    with _lock_for(agent.pk):
+        with transaction.atomic():
+            locked = AgentAccount.objects.select_for_update().get(pk=agent.pk)
+            if _already_refreshed(locked, seen):
+                _copy_token_fields(locked, agent)
+                return
+            refusal = _refresh_locked(locked)
+            if refusal is None:
+                _copy_token_fields(locked, agent)
+                logger.info("refreshed the Zendesk token of agent account %s", agent.pk)
+                return
+        # Refused. Where rows are not locked (SQLite, several processes) another process may
+        # have refreshed meanwhile, spending the refresh token we sent: forget the tokens only
+        # if the row still holds the ones this request saw, otherwise take the new ones.
+        if _forget_tokens_if_unchanged(agent, seen, reason=refusal):
+            raise SessionExpired(SESSION_EXPIRED_MESSAGE)
+        current = AgentAccount.objects.get(pk=agent.pk)
+        _copy_token_fields(current, agent)
+        if not current.has_tokens:
+            raise SessionExpired(SESSION_EXPIRED_MESSAGE)
+
+
+def _forget_tokens_if_unchanged(agent: AgentAccount, seen_ciphertext: str, *, reason: str) -> bool:
+    forgotten = AgentAccount.objects.filter(
+        pk=agent.pk, access_token_encrypted=seen_ciphertext
+    ).update(
+        access_token_encrypted="",
+        refresh_token_encrypted="",
+        token_expires_at=None,
+        refresh_expires_at=None,
+    )
+    if forgotten:
+        logger.info("forgetting the Zendesk tokens of agent account %s: %s", agent.pk, reason)
+        agent.forget_tokens()
+    return bool(forgotten)
 
 
 @sensitive_variables("refresh_token", "grant")

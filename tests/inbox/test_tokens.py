@@ -17,6 +17,7 @@ from inbox import crypto
 from inbox.auth import credentials_for, with_agent_credentials
 from inbox.models import AgentAccount
 from inbox.zendesk import client as zendesk_client
+from inbox.zendesk import oauth
 from inbox.zendesk.errors import SessionExpired, Unauthorized
 from inbox.zendesk.records import TokenGrant
 from tests.inbox import zendesk_signin
@@ -168,6 +169,26 @@ def test_a_refused_refresh_ends_the_zendesk_session(zendesk):
     assert str(raised.value) == "Your Zendesk session expired; please sign in again."
     account.refresh_from_db()
     assert not account.has_tokens
+
+
+def test_a_refresh_refused_because_another_process_just_refreshed_uses_their_token(
+    zendesk, monkeypatch
+):
+    """SQLite takes no row locks: a worker in another process may win the refresh race."""
+    account = signed_in_agent(zendesk)
+    account.token_expires_at = timezone.now()
+    account.save()
+
+    def another_process_wins(*, refresh_token):
+        AgentAccount.objects.filter(pk=account.pk).update(
+            access_token_encrypted=crypto.encrypt("the-winners-token")
+        )
+        raise oauth.OAuthRefused("refresh token already spent")
+
+    monkeypatch.setattr(oauth, "refresh", another_process_wins)
+
+    assert credentials_for(account).access_token == "the-winners-token"
+    assert AgentAccount.objects.get().access_token == "the-winners-token"
 
 
 # -- key rotation -----------------------------------------------------------------------------
