@@ -15,7 +15,10 @@ one may refresh (Zendesk may rotate the refresh token, spending the old one). Th
 holds a lock: an in-process lock per agent (threads of one worker), and the agent's row locked
 with SELECT ... FOR UPDATE inside a transaction (processes, on PostgreSQL; SQLite ignores it
 but serializes writers anyway). Under the lock the row is read again: when another request has
-already refreshed, its token is used and no second refresh is made.
+already refreshed, its token is used and no second refresh is made. Where no row lock exists
+(SQLite with several worker processes) a loser's refresh is refused by Zendesk (the refresh
+token was spent); the tokens are then forgotten only if the row still holds the ones the loser
+saw, otherwise the winner's token is taken.
 """
 
 from __future__ import annotations
