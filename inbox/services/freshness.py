@@ -70,7 +70,8 @@ def cached_as_agent[T](
 
 def unavailable(error: ZendeskUnavailable) -> Fresh[None]:
     """A placeholder for one part of a page Zendesk could not give (the rest still shows)."""
-    return Fresh(value=None, fetched_at=datetime.now(tz=UTC), stale=True, stale_reason=error.reason)
+    now = datetime.fromtimestamp(cache.clock(), tz=UTC)
+    return Fresh(value=None, fetched_at=now, stale=True, stale_reason=error.reason)
 
 
 def combined[T](value: T, parts: Iterable[Fresh[Any]]) -> Fresh[T]:
