@@ -161,6 +161,9 @@ def record_response(status_code: int, headers: Mapping[str, str]) -> None:
         _believe_upstream_remaining(remaining, _number(lowered, RESET_HEADERS))
     endpoint_reset = _exhausted_endpoint_reset(lowered)
     if endpoint_reset is not None:
+        # An endpoint's own limit (List Tickets: 100 a minute) is used up. Blocking everything
+        # until it resets is cruder than tracking each endpoint, but the next call there would
+        # be a 429, which blocks everything anyway; meanwhile agents get saved answers.
         block(endpoint_reset)
 
 
