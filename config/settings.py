@@ -128,6 +128,17 @@ ZENDESK_READ_TIMEOUT = env.float("ZENDESK_READ_TIMEOUT", default=10.0)
 ZENDESK_MAX_RETRIES = env.int("ZENDESK_MAX_RETRIES", default=2)
 ZENDESK_RATE_LIMIT_PER_MINUTE = env.int("ZENDESK_RATE_LIMIT_PER_MINUTE", default=200)
 ZENDESK_RATE_BUDGET_SHARE = env.float("ZENDESK_RATE_BUDGET_SHARE", default=0.8)
+# The response cache: seconds each kind of answer is served without asking Zendesk again
+# (ZENDESK_CACHE_TTL_SECONDS="count=30,list=30,ticket=15,comments=15,users=600,activities=20"),
+# how long a last good answer is kept to serve (marked stale) when Zendesk fails, and how long
+# a request waits for an identical one already under way (with nothing saved / with a copy).
+ZENDESK_CACHE_TTL_SECONDS = {
+    kind: float(seconds)
+    for kind, seconds in env.dict("ZENDESK_CACHE_TTL_SECONDS", default={}).items()
+}
+ZENDESK_CACHE_KEEP_STALE_SECONDS = env.int("ZENDESK_CACHE_KEEP_STALE_SECONDS", default=24 * 3600)
+ZENDESK_CACHE_WAIT_SECONDS = env.float("ZENDESK_CACHE_WAIT_SECONDS", default=20.0)
+ZENDESK_CACHE_STALE_WAIT_SECONDS = env.float("ZENDESK_CACHE_STALE_WAIT_SECONDS", default=2.0)
 # Fernet keys (comma-separated, newest first) encrypting agents' tokens at rest. Rotation:
 # put a new key first and keep the old ones; `manage.py rotate_token_keys` re-encrypts.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])

@@ -71,3 +71,10 @@ def test_home_page_sets_a_nonce_csp_and_serves_htmx_from_the_app(client, on_sand
     html = response.content.decode()
     assert "/static/django_htmx/" in html or "htmx" in html
     assert "https://unpkg.com" not in html and "cdn" not in html.lower()
+
+
+def test_home_page_offers_sign_in_to_a_visitor(client, on_sandbox):
+    html = client.get("/").content.decode()
+
+    assert 'href="/auth/signin"' in html
+    assert "Sign in with Zendesk" in html
