@@ -1,9 +1,9 @@
 """`python -m sandbox <command>`: Django's manage.py for the sandbox project.
 
-    python -m sandbox migrate
-    python -m sandbox seed --seed 1 --tickets 600 --agents 6
-    python -m gunicorn sandbox.wsgi ...       (serve: see the Makefile's `sandbox` target)
-    python -m sandbox simulate --rate 10
+python -m sandbox migrate
+python -m sandbox seed --seed 1 --tickets 600 --agents 6
+python -m gunicorn sandbox.wsgi ...       (serve: see the Makefile's `sandbox` target)
+python -m sandbox simulate --rate 10
 """
 
 from __future__ import annotations

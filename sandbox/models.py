@@ -40,7 +40,9 @@ class User(models.Model):
     iana_time_zone = models.CharField(max_length=64, default="Etc/UTC")
     locale = models.CharField(max_length=10, default="en-US")
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL)
-    default_group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    default_group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     groups = models.ManyToManyField(Group, related_name="members", blank=True)
     photo_url = models.URLField(null=True, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True)
@@ -81,13 +83,17 @@ class Ticket(models.Model):
     type = models.CharField(max_length=10, null=True, blank=True)
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="requested_tickets")
     submitter = models.ForeignKey(User, on_delete=models.PROTECT, related_name="submitted_tickets")
-    assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets")
+    assignee = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_tickets"
+    )
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL)
     email_ccs = models.ManyToManyField(User, related_name="ccd_tickets", blank=True)
     followers = models.ManyToManyField(User, related_name="followed_tickets", blank=True)
     tags = models.JSONField(default=list)
-    custom_status = models.ForeignKey(CustomStatus, null=True, blank=True, on_delete=models.SET_NULL)
+    custom_status = models.ForeignKey(
+        CustomStatus, null=True, blank=True, on_delete=models.SET_NULL
+    )
     via_channel = models.CharField(max_length=20, default="web")
     is_public = models.BooleanField(default=True)
     due_at = models.DateTimeField(null=True, blank=True)
@@ -136,7 +142,9 @@ class Activity(models.Model):
     id = models.BigIntegerField(primary_key=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="activities")
     # None means the system (serialized as actor_id -1).
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     verb = models.CharField(max_length=40)
     title = models.CharField(max_length=500)
     object = models.JSONField(default=dict)

@@ -34,7 +34,9 @@ def _dispatcher(views: dict[str, Callable]) -> Callable:
         method = "GET" if request.method == "HEAD" else request.method
         view = views.get(method)
         if view is None:
-            return JsonResponse({"error": "InvalidEndpoint", "description": "Not found"}, status=404)
+            return JsonResponse(
+                {"error": "InvalidEndpoint", "description": "Not found"}, status=404
+            )
         return view(request, **kwargs)
 
     return dispatch

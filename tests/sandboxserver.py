@@ -79,7 +79,10 @@ class SandboxServer:
 
 def sandbox_command(*args: str, env: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, "-m", "sandbox", *args], cwd=ROOT, env=env, check=True,
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
         stdout=subprocess.DEVNULL,
     )
 
@@ -97,11 +100,27 @@ def start_sandbox(
     log = (workdir / "sandbox.log").open("w")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "sandbox.wsgi",
-            "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "16",
-            "--worker-class", "gthread", "--timeout", "120", "--graceful-timeout", "2",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "sandbox.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "16",
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "2",
         ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     server = SandboxServer(base_url=f"http://127.0.0.1:{port}", process=process, db_path=db_path)
     deadline = time.monotonic() + 30
