@@ -15,19 +15,9 @@ from django.core.cache import cache as django_cache
 
 from inbox.zendesk import budget
 from inbox.zendesk.errors import RateBudgetExhausted
+from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0  # the start of a minute
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -24,20 +24,10 @@ from inbox.zendesk.errors import (
     RateLimited,
     UpstreamUnavailable,
 )
+from tests.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://acme.zendesk.com"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
