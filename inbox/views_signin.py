@@ -39,6 +39,7 @@ SESSION_ATTEMPTS_KEY = "zendesk_oauth_attempts"
 MAX_OPEN_ATTEMPTS = 3
 # Long enough to type a password and approve; a code itself lives only 120 s at Zendesk.
 ATTEMPT_MAX_AGE_SECONDS = 15 * 60
+ATTEMPT_TEXT_FIELDS = ("code_verifier", "next", "redirect_uri")
 
 
 def safe_next(request: HttpRequest, candidate: str | None) -> str:
@@ -107,13 +108,32 @@ def signin_start(request: HttpRequest) -> HttpResponse:
 
 
 def _open_attempts(request: HttpRequest) -> dict[str, dict[str, Any]]:
-    """This browser's sign-ins in progress that have not expired yet."""
+    """This browser's sign-ins in progress that have not expired yet.
+
+    A session may hold attempts saved by an earlier version of the app, in another shape:
+    those are dropped (the agent starts again) rather than failing the sign-in with a 500.
+    """
+    stored = request.session.get(SESSION_ATTEMPTS_KEY)
+    if not isinstance(stored, dict):
+        return {}
     oldest_allowed = time.time() - ATTEMPT_MAX_AGE_SECONDS
     return {
         state: attempt
-        for state, attempt in request.session.get(SESSION_ATTEMPTS_KEY, {}).items()
-        if attempt.get("started_at", 0) >= oldest_allowed
+        for state, attempt in stored.items()
+        if _is_current_shape(attempt) and attempt["started_at"] >= oldest_allowed
     }
+
+
+def _is_current_shape(attempt: Any) -> bool:
+    """Saved by signin_start as it is now: text fields and a numeric start time."""
+    if not isinstance(attempt, dict):
+        return False
+    started_at = attempt.get("started_at")
+    return (
+        all(isinstance(attempt.get(name), str) for name in ATTEMPT_TEXT_FIELDS)
+        and isinstance(started_at, int | float)
+        and not isinstance(started_at, bool)
+    )
 
 
 def _failed(
@@ -130,7 +150,12 @@ def _failed(
 @sensitive_variables("attempt", "attempts", "code", "grant", "credentials")
 def signin_callback(request: HttpRequest) -> HttpResponse:
     attempts = _open_attempts(request)
-    attempt = attempts.pop(request.GET.get("state", ""), None)
+    state, code = request.GET.get("state", ""), request.GET.get("code")
+    attempt = attempts.get(state)
+    if attempt is not None and code:
+        # Only an answer with a code spends the attempt: one without (an error, or a stray
+        # request) leaves the sign-in in progress, so Zendesk's real answer can still arrive.
+        del attempts[state]
     request.session[SESSION_ATTEMPTS_KEY] = attempts
     if attempt is None and attempts:
         return _failed(
@@ -149,12 +174,12 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
     next_path = attempt["next"]
     if request.GET.get("error"):
         return _consent_error(request, request.GET["error"], next_path)
-    code = request.GET.get("code")
     if not code:
         return _failed(
             request,
             title="Zendesk sent no authorization",
-            reason="Zendesk came back without an authorization code. Please start again.",
+            reason="Zendesk came back without an authorization code. If Zendesk's page is "
+            "still open in another tab, finish there; otherwise start again.",
             next_path=next_path,
         )
     try:
@@ -189,7 +214,7 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
         )
     refusal = _refusal(user)
     if refusal is not None:
-        _revoke_quietly(client.Credentials(settings.ZENDESK_URL, grant.access_token, user.id or 0))
+        _revoke_quietly(credentials)
         title, reason = refusal
         return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
     agent = _upsert_agent(user, grant)
@@ -227,10 +252,12 @@ SUSPENDED = (
 
 def _refusal(user: User) -> tuple[str, str] | None:
     """Why this Zendesk user may not use the app, or None for an active agent or admin."""
-    if user.id is None:
+    if not isinstance(user.id, int) or isinstance(user.id, bool) or user.id <= 0:
+        # None for the anonymous user; anything but a positive number is not an identity.
         return (
             "Zendesk did not say who you are",
-            "Zendesk answered as an anonymous user. Please sign in again.",
+            "Zendesk answered without your user id (as it does for an anonymous user), so we "
+            "cannot tell who you are. Please sign in again.",
         )
     if user.role not in ("agent", "admin"):
         return (

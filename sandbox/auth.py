@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 from collections.abc import Callable
@@ -52,7 +51,7 @@ def authenticate(request: HttpRequest) -> Caller:
     if scheme == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not base64 (binascii.Error), not ASCII, not UTF-8
             raise errors.unauthorized() from exc
         login, _, secret = decoded.partition(":")
         email, _, kind = login.partition("/")

@@ -27,7 +27,9 @@ import re
 import socket
 import threading
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from sandbox import traffic
 
@@ -198,8 +200,33 @@ class JsonErrorsMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
+        unreadable = unreadable_request(exception)
+        if unreadable is not None:
+            log.warning("unreadable request %s %s: %s", request.method, request.path, exception)
+            return unreadable
         log.exception("sandbox error on %s %s", request.method, request.path)
         return JsonResponse(
             {"error": "InternalError", "description": "Something went wrong in the sandbox."},
             status=500,
         )
+
+
+def unreadable_request(exception: Exception) -> JsonResponse | None:
+    """The client's fault, found while Django parsed the request: a 4xx, never a 500.
+
+    Django raises these when a view first touches `request.GET`/`POST`/`body` (more than
+    1,000 fields, a body over its size limit, a broken multipart body). Its own handler would
+    answer 400 with an HTML page; this middleware catches them first, so it answers them in
+    Zendesk's JSON shape instead of its 500.
+    """
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {"error": "RequestTooLarge", "description": "The request body is too large."},
+            status=413,
+        )
+    if isinstance(exception, (SuspiciousOperation, BadRequest, MultiPartParserError)):
+        return JsonResponse(
+            {"error": "InvalidRequest", "description": "The request could not be read."},
+            status=400,
+        )
+    return None

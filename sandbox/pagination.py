@@ -95,12 +95,23 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     """A sort value back from a cursor; anything this module would not write is refused."""
     if isinstance(value, dict):
-        return dt.datetime.fromisoformat(value["t"])
+        return as_utc(dt.datetime.fromisoformat(value["t"]))
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("unexpected value in cursor")
     if isinstance(value, int) and not -MAX_SQL_INTEGER <= value <= MAX_SQL_INTEGER:
         raise ValueError("number out of range in cursor")
     return value
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A time in UTC (naive ones read as UTC), as the database compares them.
+
+    Raises OverflowError for a time that has no UTC equivalent (9999-12-31T23:00-14:00):
+    converting it here, where callers turn it into a 400, keeps the query from failing later.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def encode_cursor(ordering: Ordering, row: Model) -> str:
@@ -120,7 +131,15 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(ordering.keys):
             raise ValueError("cursor has the wrong shape")
         return [_decode_value(value) for value in values]
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        binascii.Error,
+    ) as exc:
         raise errors.bad_request("InvalidPaginationParameter", "Invalid cursor") from exc
 
 

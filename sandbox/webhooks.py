@@ -72,6 +72,14 @@ def _positive(key: str, value: Any, *, high: float, integer: bool = False) -> fl
     return value
 
 
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def parse_config(raw: Any) -> WebhookConfig:
     """Validate POST /_sandbox/webhooks; `{}` means no webhook. Replaces the whole config."""
     if not isinstance(raw, dict):
@@ -79,7 +87,7 @@ def parse_config(raw: Any) -> WebhookConfig:
     known = {"url", "secret", "retry_base_seconds", "max_attempts", "timeout_seconds"}
     problems = [f"unknown key {key!r}" for key in raw if key not in known]
     url = raw.get("url", "")
-    if not isinstance(url, str) or (url and urlsplit(url).scheme not in ("http", "https")):
+    if not isinstance(url, str) or (url and not _is_http_url(url)):
         problems.append("url must be an http:// or https:// URL")
     secret = raw.get("secret", DEFAULT_SECRET)
     if not isinstance(secret, str) or not secret:

@@ -14,7 +14,6 @@ and `POST /_sandbox/oauth/clients {identifier, secret, redirect_uris}` registers
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -26,8 +25,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -45,6 +46,9 @@ _lifetimes: dict[str, int | None] = {"access_token_ttl": None, "code_ttl": None}
 
 # Signed form state older than this is refused (a person signing in takes minutes, not hours).
 FORM_MAX_AGE = 15 * 60
+# The longest lifetime the control surface accepts (ten years): now + a longer one can
+# overflow a datetime.
+MAX_TTL = 10 * 365 * 86400
 _SIGNING_SALT = "sandbox.oauth.authorize"
 _SUPPORTED_SCOPES = {"read", "write"}
 
@@ -315,12 +319,15 @@ def _token_request_fields(request: HttpRequest) -> dict[str, Any]:
     if "json" in content_type:
         try:
             fields = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise OAuthError("invalid_request", "The request body is not valid JSON.") from exc
         if not isinstance(fields, dict):
             raise OAuthError("invalid_request", "The request body must be a JSON object.")
         return {key: value for key, value in fields.items() if isinstance(value, str)}
-    return {key: request.POST.get(key, "") for key in request.POST}
+    try:
+        return {key: request.POST.get(key, "") for key in request.POST}
+    except (SuspiciousOperation, MultiPartParserError) as exc:  # too many fields, bad multipart
+        raise OAuthError("invalid_request", "The request body could not be read.") from exc
 
 
 def _client_credentials(request: HttpRequest, fields: dict[str, Any]) -> tuple[str, str]:
@@ -329,7 +336,7 @@ def _client_credentials(request: HttpRequest, fields: dict[str, Any]) -> tuple[s
     if header.lower().startswith("basic "):
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # not base64 (binascii.Error), not ASCII, not UTF-8
             raise OAuthError("invalid_client", "Client authentication failed.", 401) from exc
         client_id, _, secret = decoded.partition(":")
         return client_id, secret
@@ -517,9 +524,14 @@ def current_token_revoke(request: HttpRequest) -> HttpResponse:
 def _json_object(request: HttpRequest) -> dict[str, Any] | None:
     try:
         body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return body if isinstance(body, dict) else None
+
+
+def _is_lifetime(value: Any) -> bool:
+    """1 s to MAX_TTL: a longer lifetime would overflow the expiry date (a 500 later)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TTL
 
 
 def _lifetimes_body() -> dict[str, int]:
@@ -538,8 +550,11 @@ def control_lifetimes(request: HttpRequest) -> HttpResponse:
         for name in _lifetimes:
             if name in body:
                 value = body[name]
-                if value is not None and (not isinstance(value, int) or value < 1):
-                    return JsonResponse({"error": f"{name} must be a positive integer"}, status=400)
+                if value is not None and not _is_lifetime(value):
+                    return JsonResponse(
+                        {"error": f"{name} must be a whole number of seconds, 1 to {MAX_TTL}"},
+                        status=400,
+                    )
                 _lifetimes[name] = value
     return JsonResponse(_lifetimes_body())
 

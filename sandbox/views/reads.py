@@ -8,6 +8,7 @@ the caller may see (sandbox.visibility), pages (sandbox.pagination) and renders
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,7 +36,7 @@ from sandbox.models import (
     Ticket,
     User,
 )
-from sandbox.pagination import Ordering, is_cursor_mode, paginate
+from sandbox.pagination import Ordering, as_utc, is_cursor_mode, paginate
 from sandbox.routing import route
 from sandbox.visibility import visible_ticket, visible_tickets
 
@@ -64,16 +65,17 @@ TICKET_OFFSET_SORTS = {
     "updated_at": "updated_at",
 }
 TICKET_INCLUDES = {"users", "groups", "organizations", "comment_count", "custom_statuses"}
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
 
 
 # -- input ------------------------------------------------------------------------------------
 
 
 def parse_id(raw: str, *, name: str = "id") -> int:
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise errors.bad_request("InvalidValue", f"{name} must be a number, got {raw!r}") from None
+    # ASCII digits only: int() would also read Arabic-Indic digits, "1_0" and " 1".
+    if not isinstance(raw, str) or not _ASCII_INTEGER.fullmatch(raw):
+        raise errors.bad_request("InvalidValue", f"{name} must be a number, got {raw!r}")
+    value = int(raw)
     if not 1 <= value <= MAX_ID:
         raise errors.bad_request("InvalidValue", f"{name} must be a positive 64-bit number")
     return value
@@ -92,12 +94,9 @@ def parse_ids(request: HttpRequest) -> list[int]:
 
 def parse_since(raw: str) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
+        return as_utc(dt.datetime.fromisoformat(raw.strip()))
+    except (ValueError, OverflowError):  # OverflowError: no UTC time (year 9999 at -14:00)
         raise errors.bad_request("InvalidValue", "since must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment
 
 
 def includes(request: HttpRequest) -> set[str]:

@@ -37,7 +37,7 @@ def _json_body(request: HttpRequest) -> Any:
         return {}
     try:
         return json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise _BadInput(f"the body is not valid JSON: {error}") from error
 
 

@@ -39,6 +39,7 @@ MAX_BODY_BYTES = 1024 * 1024
 IDEMPOTENCY_TTL = dt.timedelta(hours=2)
 _idempotency_ttl: dict[str, dt.timedelta] = {"current": IDEMPOTENCY_TTL}
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+MAX_TTL = 10 * 365 * 86400  # the longest key lifetime the control accepts: ten years
 
 
 # -- reading the request -------------------------------------------------------------------
@@ -66,7 +67,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise _too_large()
     try:
         body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise errors.bad_request("InvalidJSON", "The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise errors.bad_request("InvalidJSON", "The request body must be a JSON object.")
@@ -211,15 +212,18 @@ def control_idempotency(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         try:
             body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             body = None
         if not isinstance(body, dict):
             return JsonResponse({"error": "body must be a JSON object"}, status=400)
         ttl = body.get("ttl")
         if ttl is None:
             _idempotency_ttl["current"] = IDEMPOTENCY_TTL
-        elif isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
-            return JsonResponse({"error": "ttl must be a positive integer"}, status=400)
+        elif isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL:
+            # A longer ttl would overflow `now - ttl` on the next create (a 500).
+            return JsonResponse(
+                {"error": f"ttl must be a whole number of seconds, 1 to {MAX_TTL}"}, status=400
+            )
         else:
             _idempotency_ttl["current"] = dt.timedelta(seconds=ttl)
     return JsonResponse({"ttl": int(_idempotency_ttl["current"].total_seconds())})
