@@ -151,6 +151,27 @@ ZENDESK_CACHE_STALE_WAIT_SECONDS = env.float("ZENDESK_CACHE_STALE_WAIT_SECONDS",
 # Fernet keys (comma-separated, newest first) encrypting agents' tokens at rest. Rotation:
 # put a new key first and keep the old ones; `manage.py rotate_token_keys` re-encrypts.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+
+
+def _check_token_encryption_keys(keys: list[str]) -> None:
+    """Stop the start on a key Fernet cannot use, instead of failing the first sign-in.
+
+    The message says which key (by position), never the key itself.
+    """
+    from cryptography.fernet import Fernet
+
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.strip())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"Agent Inbox cannot start: TOKEN_ENCRYPTION_KEYS key {position} of {len(keys)} "
+                "is not a Fernet key (32 url-safe base64 bytes). See .env.example for how to "
+                "make one."
+            ) from None
+
+
+_check_token_encryption_keys(TOKEN_ENCRYPTION_KEYS)
 # The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
 
