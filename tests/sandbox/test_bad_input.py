@@ -143,6 +143,15 @@ def test_it_refuses_a_query_string_with_too_many_fields_as_a_bad_request(sandbox
     zendesk_error(response, 400)
 
 
+@pytest.mark.parametrize("host", ["x:abc", "[::1", "127.0.0.1:1:2"])
+def test_a_malformed_host_header_is_a_bad_request_in_json(sandbox, admin, host):
+    # Links in answers are built from the Host header; Django refuses a malformed one
+    # (DisallowedHost), which used to escape as a 500.
+    for path in ("/api/v2/tickets/1", "/_sandbox/"):
+        response = send(sandbox, "GET", path, headers={**admin, "Host": host})
+        zendesk_error(response, 400)
+
+
 # -- credentials -------------------------------------------------------------------------------
 
 
