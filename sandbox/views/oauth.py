@@ -226,7 +226,7 @@ def _password_matches(password: str) -> bool:
 @csrf_exempt
 def authorize(request: HttpRequest) -> HttpResponse:
     """GET shows the sign-in page; POST signs in, then allows or denies (two steps)."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # routing serves HEAD with the GET view
         params = {name: request.GET.get(name, "").strip() for name in _AUTHORIZE_FIELDS}
         params["scope"] = _normalized_scope(params["scope"])
         client, refusal = _check_authorize_request(request, params)

@@ -295,6 +295,16 @@ def test_the_authorize_page_refuses_a_bad_request_with_a_page_not_a_crash(sandbo
     assert "not registered" in response.text
 
 
+def test_head_on_the_authorize_page_answers_like_get(sandbox):
+    # HEAD is served by the GET view; it used to be read as a sign-in form post (a 400).
+    query = (
+        "response_type=code&client_id=agent-inbox-demo&scope=read"
+        "&redirect_uri=http://127.0.0.1:1/auth/callback"
+    )
+    response = send(sandbox, "HEAD", f"/oauth/authorizations/new?{query}")
+    assert response.status_code == 200
+
+
 # -- methods -----------------------------------------------------------------------------------
 
 API_PATHS = [
