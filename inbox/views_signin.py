@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inbox import auth
 from inbox.models import AgentAccount
 from inbox.zendesk import client, oauth
-from inbox.zendesk.errors import Unauthorized, ZendeskError
+from inbox.zendesk.errors import SessionExpired, Unauthorized, ZendeskError
 from inbox.zendesk.records import TokenGrant, User
 
 logger = logging.getLogger(__name__)
@@ -290,14 +290,29 @@ def _revoke_quietly(credentials: client.Credentials) -> None:
         logger.warning("could not revoke a Zendesk token: %s", error)
 
 
+def _credentials_to_revoke(agent: AgentAccount) -> client.Credentials | None:
+    """The agent's live token, refreshed first when it has expired.
+
+    Zendesk refuses to revoke an expired access token (401), and its refresh token would then
+    stay valid for weeks: refreshing first lets the revoke end both. None when nothing is left
+    to revoke (the refresh was refused, or the tokens cannot be read).
+    """
+    try:
+        return auth.credentials_for(agent)
+    except SessionExpired:
+        return None
+    except ZendeskError:
+        try:
+            return auth.stored_credentials(agent)  # Zendesk down: try the revoke anyway
+        except ZendeskError:
+            return None
+
+
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     agent = auth.current_agent(request)
     if agent is not None:
-        try:
-            credentials = auth.stored_credentials(agent)
-        except ZendeskError:
-            credentials = None
+        credentials = _credentials_to_revoke(agent)
         if credentials is not None:
             _revoke_quietly(credentials)
         agent.forget_tokens()

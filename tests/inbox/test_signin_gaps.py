@@ -12,6 +12,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from inbox.auth import (
 from inbox.models import AgentAccount
 from inbox.views_signin import SESSION_ATTEMPTS_KEY
 from inbox.zendesk import client as zendesk_client
+from inbox.zendesk import oauth
 from inbox.zendesk.errors import SessionExpired, ZendeskError
 from tests.inbox import zendesk_signin
 from tests.inbox.zendesk_signin import (
@@ -464,6 +466,44 @@ def test_signing_out_needs_the_csrf_token_of_the_page(zendesk):
     assert endpoint_calls(zendesk, "DELETE /api/v2/oauth/tokens/current") == 1
     assert not AgentAccount.objects.get().has_tokens
     assert SESSION_AGENT_KEY not in strict.session
+
+
+def test_signing_out_with_an_expired_token_still_ends_access_at_zendesk(zendesk, monkeypatch):
+    """An agent idle past the token's life signs out: the refresh token must not stay alive."""
+    zendesk.control("POST", "oauth", json={"access_token_ttl": 1})
+    browser, account = signed_in_browser(zendesk)
+    zendesk.control("POST", "oauth", json={})
+    held_refresh_tokens = [account.refresh_token]
+    real_refresh = oauth.refresh
+
+    def remembering_refresh(*, refresh_token: str):
+        grant = real_refresh(refresh_token=refresh_token)
+        held_refresh_tokens.append(grant.refresh_token)
+        return grant
+
+    monkeypatch.setattr(oauth, "refresh", remembering_refresh)
+    time.sleep(1.2)  # the access token expires at Zendesk (no timing is asserted)
+
+    response = browser.post("/auth/signout")
+
+    assert response.status_code == 200
+    assert "You are signed out" in response.content.decode()
+    assert SESSION_AGENT_KEY not in browser.session
+    assert not AgentAccount.objects.get().has_tokens
+    for refresh_token in held_refresh_tokens:
+        with pytest.raises(oauth.OAuthRefused):
+            real_refresh(refresh_token=refresh_token)
+
+
+def test_the_session_of_a_signed_out_browser_signs_nobody_in(zendesk):
+    browser, account = signed_in_browser(zendesk)
+    session_key = browser.session.session_key
+    browser.post("/auth/signout")
+
+    replayed = Client()
+    replayed.cookies[django_settings.SESSION_COOKIE_NAME] = session_key
+    assert account.name not in replayed.get("/").content.decode()
+    assert not Session.objects.filter(session_key=session_key).exists()
 
 
 @pytest.mark.parametrize("method", ["get", "head", "put", "delete"])
