@@ -19,6 +19,10 @@ sandbox:        ## the sandbox alone, seeded, on SANDBOX_PORT
 	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m gunicorn sandbox.wsgi \
 	  --bind 127.0.0.1:$(SANDBOX_PORT) --workers 1 --threads 16 --worker-class gthread --timeout 120
 
+bench:          ## measure what the cache, single flight and shared budget save a team (~30 s; BENCH_ARGS="--agents 20")
+	@scripts/bootstrap.sh test
+	@.venv/bin/python benchmarks/team_load.py $(BENCH_ARGS)
+
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
 

@@ -1,0 +1,550 @@
+"""What the service layer's cache, single flight and shared budget buy a team, measured.
+
+Starts a seeded sandbox (its own process and port), signs N agents in through its OAuth pages,
+and has every agent "open the inbox" R times from a pool of W workers (a team's concurrent
+requests). Opening the inbox is what the inbox page asks for: ticket_counts, the "assigned" and
+"all" lists, and the unread activity count. The same workload runs as:
+
+  A    naive proxy: the same client calls (inbox.zendesk.client), no cache, no rate budget
+  B    Agent Inbox services (inbox.services) on a local-memory cache, with the shared budget
+  B+r  the same on Redis, when --redis URL or REDIS_TEST_URL is given
+  C-A  A with the sandbox limited to --limit requests a minute (Zendesk Team plan: 200)
+  C-B  B with the same limit and ZENDESK_RATE_LIMIT_PER_MINUTE=--limit, its cache holding the
+       answers of one earlier inbox open per agent, aged past their TTL (a team mid-day)
+
+Upstream calls and 429s are the sandbox's own counts (GET /_sandbox/stats, reset before each
+scenario); latencies are per request (one of the four reads), as the agent waits for it.
+
+    .venv/bin/python benchmarks/team_load.py [--agents 50] [--rounds 3] [--workers 8] [--json]
+
+The benchmark never imports `sandbox`: it runs it as a process, as the tests do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_OUT = ROOT / "benchmarks" / "out" / "latest.json"
+# The sandbox's default account limit (Enterprise plan): the app is told the same in A and B.
+SANDBOX_DEFAULT_LIMIT = 700
+# C-B's cache is aged by this much: past every TTL of an inbox read (30 s at most), well
+# within the time a last good answer is kept for stale-while-error (24 h).
+CACHE_AGE_SECONDS = 60.0
+# Every answer, generation and single-flight outcome of 50 agents fits, with room to spare.
+LOCMEM_ENTRIES = 100_000
+# Outcomes of one answer an agent is shown.
+FRESH, STALE, FAILED = "fresh", "stale", "failed"
+
+
+# -- set-up ----------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=50, help="agents signed in (default 50)")
+    parser.add_argument("--rounds", type=int, default=3, help="inbox opens per agent (default 3)")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent requests (default 8)")
+    parser.add_argument(
+        "--seed-agents", type=int, default=50, help="agents the sandbox is seeded with (default 50)"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=200, help="requests a minute in scenario C (default 200)"
+    )
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("REDIS_TEST_URL", ""),
+        help="also run B on this Redis (default: $REDIS_TEST_URL; FLUSHES that database)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
+    parser.add_argument("--json", action="store_true", help="print the JSON summary, no table")
+    return parser.parse_args(argv)
+
+
+def setup_django(workdir: Path) -> None:
+    """The app's test settings, on a throwaway SQLite file (worker threads share it)."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["TEST_DATABASE_URL"] = f"sqlite:///{workdir / 'app.sqlite3'}"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    # Failures are counted in the results; a log line per 429 would drown the table.
+    logging.disable(logging.WARNING)
+
+
+def point_app_at(base_url: str) -> None:
+    from django.conf import settings
+
+    settings.ZENDESK_URL = base_url
+    settings.ZENDESK_READ_TIMEOUT = 30.0  # two shared cores: slow is not down
+    settings.ZENDESK_CONNECT_TIMEOUT = 5.0
+    settings.ZENDESK_RETRY_BACKOFF = 0.05
+
+
+def sign_in_agents(sandbox: Any, count: int) -> list[Any]:
+    """AgentAccount rows holding real OAuth tokens from the sandbox's pages (four at a time)."""
+    from tests.inbox.service_agents import access_token, agent_account
+
+    signable = [
+        person
+        for person in sandbox.info["agents"]
+        if person["role"] in ("agent", "admin") and not person["suspended"]
+    ]
+    if len(signable) < count:
+        raise SystemExit(
+            f"--agents {count}: the sandbox has only {len(signable)} agents who can sign in "
+            "(raise --seed-agents)."
+        )
+    chosen = signable[:count]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the tokens; SQLite rows one at a time
+        list(pool.map(lambda person: access_token(sandbox, person["email"]), chosen))
+    return [agent_account(sandbox, person) for person in chosen]
+
+
+# -- one inbox open ----------------------------------------------------------------------------
+@dataclass
+class Sample:
+    """One request of an inbox open: how long the agent waited and what each answer was."""
+
+    name: str
+    seconds: float
+    outcomes: list[str]
+
+
+InboxOpen = Callable[[Any], list[Sample]]
+
+
+def timed(name: str, call: Callable[[], list[str]]) -> Sample:
+    started = time.perf_counter()
+    outcomes = call()
+    return Sample(name=name, seconds=time.perf_counter() - started, outcomes=outcomes)
+
+
+def naive_inbox_open(agent: Any) -> list[Sample]:
+    """The four reads straight through the client: every one is a call to Zendesk."""
+    from django.conf import settings
+
+    from inbox.zendesk import client
+    from inbox.zendesk.client import Credentials
+    from inbox.zendesk.errors import ZendeskError
+
+    credentials = Credentials(
+        base_url=settings.ZENDESK_URL,
+        access_token=agent.access_token,
+        user_id=agent.zendesk_user_id,
+    )
+
+    def answer(call: Callable[[], Any]) -> str:
+        try:
+            call()
+        except ZendeskError:
+            return FAILED
+        return FRESH
+
+    def counts() -> list[str]:
+        with ThreadPoolExecutor(max_workers=3) as pool:  # side by side, as the service does
+            views = ("assigned", "ccd", "all")
+            return list(
+                pool.map(
+                    lambda view: answer(
+                        lambda: client.tickets_count(
+                            credentials, view=view, user_id=agent.zendesk_user_id
+                        )
+                    ),
+                    views,
+                )
+            )
+
+    def listing(view: str) -> list[str]:
+        return [
+            answer(
+                lambda: client.tickets_list(credentials, view=view, user_id=agent.zendesk_user_id)
+            )
+        ]
+
+    return [
+        timed("ticket_counts", counts),
+        timed("ticket_list(assigned)", lambda: listing("assigned")),
+        timed("ticket_list(all)", lambda: listing("all")),
+        timed(
+            "activity_unread_count", lambda: [answer(lambda: client.activities_count(credentials))]
+        ),
+    ]
+
+
+def service_inbox_open(agent: Any) -> list[Sample]:
+    """The four reads through the services: cache, single flight and budget in front."""
+    from inbox import services
+    from inbox.zendesk.errors import ZendeskError
+
+    def outcome(fresh: Any) -> str:
+        if fresh.value is None:
+            return FAILED  # a count Zendesk could not give and nothing saved
+        return STALE if fresh.stale else FRESH
+
+    def answers(call: Callable[[], Any], count: int = 1) -> list[str]:
+        try:
+            result = call()
+        except ZendeskError:
+            return [FAILED] * count
+        parts = result.values() if isinstance(result, dict) else [result]
+        return [outcome(part) for part in parts]
+
+    return [
+        timed("ticket_counts", lambda: answers(lambda: services.ticket_counts(agent=agent), 3)),
+        timed(
+            "ticket_list(assigned)",
+            lambda: answers(lambda: services.ticket_list(agent=agent, view="assigned")),
+        ),
+        timed(
+            "ticket_list(all)",
+            lambda: answers(lambda: services.ticket_list(agent=agent, view="all")),
+        ),
+        timed(
+            "activity_unread_count",
+            lambda: answers(lambda: services.activity_unread_count(agent=agent)),
+        ),
+    ]
+
+
+# -- the app's state between scenarios ----------------------------------------------------------
+@contextlib.contextmanager
+def without_budget() -> Iterator[None]:
+    """A naive proxy has no shared budget: nothing refuses a call, nothing learns from a 429."""
+    from inbox.zendesk import budget
+
+    with (
+        mock.patch.object(budget, "reserve", return_value=None),
+        mock.patch.object(budget, "record_response", return_value=None),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def app_limit(per_minute: int) -> Iterator[None]:
+    from django.conf import settings
+
+    before = settings.ZENDESK_RATE_LIMIT_PER_MINUTE
+    settings.ZENDESK_RATE_LIMIT_PER_MINUTE = per_minute
+    try:
+        yield
+    finally:
+        settings.ZENDESK_RATE_LIMIT_PER_MINUTE = before
+
+
+def forget_budget() -> None:
+    """Start the team's budget afresh (windows, 429 block, Zendesk's last count), keeping answers."""
+    from django.core.cache import cache
+
+    from inbox.zendesk import budget
+
+    now = budget.clock()
+    windows = [budget._window_key(now + offset) for offset in (-60, 0, 60, 120)]
+    cache.delete_many(
+        [budget.BLOCKED_KEY, budget.UPSTREAM_KEY, budget.UPSTREAM_SINCE_KEY, *windows]
+    )
+
+
+@contextlib.contextmanager
+def cache_aged(seconds: float) -> Iterator[None]:
+    """The cache's clock moved on by `seconds`: every saved answer is that much older."""
+    from inbox.zendesk import cache
+
+    def aged_clock() -> float:
+        return time.time() + seconds
+
+    with mock.patch.object(cache, "clock", aged_clock):
+        yield
+
+
+@contextlib.contextmanager
+def app_cache(backend: dict[str, Any]) -> Iterator[None]:
+    """The app's cache on `backend` for a scenario, empty at its start and its end."""
+    from django.core.cache import cache
+    from django.test import override_settings
+
+    with override_settings(CACHES={"default": backend}):
+        cache.clear()
+        try:
+            yield
+        finally:
+            cache.clear()
+
+
+def locmem(max_entries: int | None = LOCMEM_ENTRIES) -> dict[str, Any]:
+    """Local memory, sized for the team (Django's default keeps 300 entries, then culls)."""
+    options = {} if max_entries is None else {"OPTIONS": {"MAX_ENTRIES": max_entries}}
+    return {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "team-load",
+        **options,
+    }
+
+
+def redis(url: str) -> dict[str, Any]:
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+
+
+# -- running and measuring ---------------------------------------------------------------------
+@dataclass
+class Result:
+    """One scenario's figures."""
+
+    label: str
+    sandbox_limit: int
+    upstream_calls: int
+    rate_limited: int
+    answers: Counter
+    latencies: list[float] = field(repr=False)
+    wall_seconds: float
+    by_endpoint: dict[str, int]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sandbox_limit_per_minute": self.sandbox_limit,
+            "upstream_calls": self.upstream_calls,
+            "rate_limited_429": self.rate_limited,
+            "answers": {kind: self.answers.get(kind, 0) for kind in (FRESH, STALE, FAILED)},
+            "requests": len(self.latencies),
+            "latency_ms": {
+                "p50": round(percentile(self.latencies, 50) * 1000, 1),
+                "p95": round(percentile(self.latencies, 95) * 1000, 1),
+            },
+            "wall_seconds": round(self.wall_seconds, 2),
+            "upstream_by_endpoint": self.by_endpoint,
+        }
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+
+def run_workload(agents: list[Any], inbox_open: InboxOpen, *, rounds: int, workers: int):
+    """Every agent opens the inbox `rounds` times (round after round), `workers` at a time."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(inbox_open, agent) for _ in range(rounds) for agent in agents]
+        return [sample for future in futures for sample in future.result()]
+
+
+def api_stats(sandbox: Any) -> tuple[int, int, dict[str, int]]:
+    """Calls on /api/v2 since the last reset (OAuth not counted), and how many were 429s."""
+    stats = sandbox.control("GET", "stats").json()
+    by_endpoint = {
+        name: count for name, count in stats["by_endpoint"].items() if " /api/v2/" in name
+    }
+    return sum(by_endpoint.values()), int(stats["rate_limited"]), by_endpoint
+
+
+def set_sandbox_limit(sandbox: Any, per_minute: int | None) -> None:
+    """Replace the sandbox's fault set (which also opens fresh rate-limit windows)."""
+    faults = {} if per_minute is None else {"rate_limit_per_minute": per_minute}
+    sandbox.control("POST", "faults", json=faults).raise_for_status()
+
+
+def measure(
+    sandbox: Any,
+    label: str,
+    agents: list[Any],
+    inbox_open: InboxOpen,
+    *,
+    rounds: int,
+    workers: int,
+    sandbox_limit: int,
+) -> Result:
+    sandbox.control("POST", "stats/reset").raise_for_status()
+    started = time.perf_counter()
+    samples = run_workload(agents, inbox_open, rounds=rounds, workers=workers)
+    wall = time.perf_counter() - started
+    calls, rate_limited, by_endpoint = api_stats(sandbox)
+    return Result(
+        label=label,
+        sandbox_limit=sandbox_limit,
+        upstream_calls=calls,
+        rate_limited=rate_limited,
+        answers=Counter(outcome for sample in samples for outcome in sample.outcomes),
+        latencies=[sample.seconds for sample in samples],
+        wall_seconds=wall,
+        by_endpoint=by_endpoint,
+    )
+
+
+def run_scenarios(sandbox: Any, agents: list[Any], args: argparse.Namespace) -> dict[str, Result]:
+    load = {"rounds": args.rounds, "workers": args.workers}
+    results: dict[str, Result] = {}
+
+    def services_on(name: str, label: str, backend: dict[str, Any]) -> None:
+        set_sandbox_limit(sandbox, None)
+        with app_cache(backend), app_limit(SANDBOX_DEFAULT_LIMIT):
+            results[name] = measure(
+                sandbox, label, agents, service_inbox_open,
+                sandbox_limit=SANDBOX_DEFAULT_LIMIT, **load,
+            )  # fmt: skip
+
+    set_sandbox_limit(sandbox, None)
+    with without_budget():
+        results["A"] = measure(
+            sandbox, "A naive proxy", agents, naive_inbox_open,
+            sandbox_limit=SANDBOX_DEFAULT_LIMIT, **load,
+        )  # fmt: skip
+    services_on("B", "B services (locmem)", locmem())
+    if args.redis:
+        services_on("B_redis", "B services (Redis)", redis(args.redis))
+    services_on("B_locmem_300", "B locmem 300 entries", locmem(None))
+
+    set_sandbox_limit(sandbox, args.limit)
+    with without_budget():
+        results["C_A"] = measure(
+            sandbox, f"C-A naive proxy @{args.limit}/min", agents, naive_inbox_open,
+            sandbox_limit=args.limit, **load,
+        )  # fmt: skip
+
+    # C-B: a team mid-day. One inbox open per agent fills the cache (unlimited, not counted),
+    # then the cache is aged past every TTL and the limit drops to the plan's.
+    set_sandbox_limit(sandbox, None)
+    with app_cache(locmem()):
+        with app_limit(SANDBOX_DEFAULT_LIMIT):
+            run_workload(agents, service_inbox_open, rounds=1, workers=args.workers)
+        set_sandbox_limit(sandbox, args.limit)
+        forget_budget()
+        with app_limit(args.limit), cache_aged(CACHE_AGE_SECONDS):
+            results["C_B"] = measure(
+                sandbox, f"C-B services @{args.limit}/min", agents, service_inbox_open,
+                sandbox_limit=args.limit, **load,
+            )  # fmt: skip
+    set_sandbox_limit(sandbox, None)
+    return results
+
+
+# -- reporting ---------------------------------------------------------------------------------
+def ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 2) if denominator else None
+
+
+def build_summary(
+    args: argparse.Namespace, command: str, results: dict[str, Result], total_seconds: float
+) -> dict[str, Any]:
+    return {
+        "command": command,
+        "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "note": "timings depend on the machine and its load; call counts do not",
+        },
+        "params": {
+            "agents": args.agents,
+            "rounds": args.rounds,
+            "workers": args.workers,
+            "seed_agents": args.seed_agents,
+            "limit_c": args.limit,
+            "redis": bool(args.redis),
+            "c_b_cache_aged_seconds": CACHE_AGE_SECONDS,
+        },
+        "scenarios": {name: result.summary() for name, result in results.items()},
+        "upstream_ratio_a_over_b": ratio(results["A"].upstream_calls, results["B"].upstream_calls),
+        "upstream_ratio_c_a_over_c_b": ratio(
+            results["C_A"].upstream_calls, results["C_B"].upstream_calls
+        ),
+        "total_seconds": round(total_seconds, 1),
+    }
+
+
+def table(summary: dict[str, Any]) -> str:
+    header = (
+        f"{'scenario':<28}{'limit/min':>10}{'upstream':>10}{'429s':>7}{'fresh':>7}"
+        f"{'stale':>7}{'failed':>7}{'p50 ms':>9}{'p95 ms':>9}{'wall s':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in summary["scenarios"].values():
+        answers, latency = row["answers"], row["latency_ms"]
+        lines.append(
+            f"{row['label']:<28}{row['sandbox_limit_per_minute']:>10}{row['upstream_calls']:>10}"
+            f"{row['rate_limited_429']:>7}{answers[FRESH]:>7}{answers[STALE]:>7}"
+            f"{answers[FAILED]:>7}{latency['p50']:>9}{latency['p95']:>9}{row['wall_seconds']:>8}"
+        )
+    return "\n".join(lines)
+
+
+def report(summary: dict[str, Any]) -> str:
+    params = summary["params"]
+    machine = summary["machine"]
+    return "\n".join(
+        [
+            f"Command: {summary['command']}",
+            f"{params['agents']} agents x {params['rounds']} inbox opens, {params['workers']} "
+            "concurrent; one open = ticket_counts (3 answers) + ticket_list(assigned) + "
+            "ticket_list(all) + activity_unread_count",
+            f"Machine: {machine['cpus']} CPUs, Python {machine['python']} ({machine['note']})",
+            "",
+            table(summary),
+            "",
+            f"Upstream calls A/B: {summary['upstream_ratio_a_over_b']}x   "
+            f"C-A/C-B: {summary['upstream_ratio_c_a_over_c_b']}x",
+            "upstream = calls the sandbox answered on /api/v2 (429s included); latency is per "
+            "request (one of the four reads).",
+            f"C-B starts with one earlier open per agent in the cache, aged "
+            f"{params['c_b_cache_aged_seconds']:g} s (past every TTL); app budget "
+            f"{params['limit_c']}/min x share.",
+            f"Total {summary['total_seconds']} s.",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(
+        [os.path.relpath(sys.executable, Path.cwd()), os.path.relpath(__file__, Path.cwd()),
+         *(sys.argv[1:] if argv is None else argv)]
+    )  # fmt: skip
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="team-load-") as tmp:
+        workdir = Path(tmp)
+        setup_django(workdir)
+        from tests.sandboxserver import start_sandbox
+
+        sandbox = start_sandbox(workdir, seed_args=("--agents", str(args.seed_agents)))
+        try:
+            point_app_at(sandbox.base_url)
+            agents = sign_in_agents(sandbox, args.agents)
+            results = run_scenarios(sandbox, agents, args)
+        finally:
+            sandbox.stop()
+    summary = build_summary(args, command, results, time.perf_counter() - started)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(report(summary))
+        print(f"JSON summary: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
