@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from datetime import timedelta
@@ -33,7 +32,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import errors
+from sandbox import errors, jsonbody
 from sandbox.auth import authenticate, token_digest
 from sandbox.models import OAuthClient, OAuthGrant, OAuthToken, User
 from sandbox.routing import route
@@ -318,8 +317,8 @@ def _token_request_fields(request: HttpRequest) -> dict[str, Any]:
     content_type = request.content_type or ""
     if "json" in content_type:
         try:
-            fields = json.loads(request.body or b"{}")
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+            fields = jsonbody.loads(request.body or b"{}")
+        except ValueError as exc:
             raise OAuthError("invalid_request", "The request body is not valid JSON.") from exc
         if not isinstance(fields, dict):
             raise OAuthError("invalid_request", "The request body must be a JSON object.")
@@ -523,8 +522,8 @@ def current_token_revoke(request: HttpRequest) -> HttpResponse:
 
 def _json_object(request: HttpRequest) -> dict[str, Any] | None:
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):  # RecursionError: nested too deep
+        body = jsonbody.loads(request.body or b"{}")
+    except ValueError:
         return None
     return body if isinstance(body, dict) else None
 

@@ -13,12 +13,11 @@ Bad input answers 400 `{"error": "InvalidControl", "description": <what is wrong
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 
-from sandbox import traffic, webhooks
+from sandbox import jsonbody, traffic, webhooks
 from sandbox.models import Ticket
 from sandbox.routing import route
 
@@ -36,8 +35,8 @@ def _json_body(request: HttpRequest) -> Any:
     if not request.body.strip():
         return {}
     try:
-        return json.loads(request.body)
-    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
+        return jsonbody.loads(request.body)
+    except ValueError as error:
         raise _BadInput(f"the body is not valid JSON: {error}") from error
 
 

@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import domain, errors
+from sandbox import domain, errors, jsonbody
 from sandbox.auth import Caller, api_view
 from sandbox.models import IdempotencyRecord
 from sandbox.routing import route
@@ -66,8 +66,8 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise _too_large()
     try:
-        body = json.loads(raw or b"null")
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        body = jsonbody.loads(raw or b"null")
+    except ValueError as exc:
         raise errors.bad_request("InvalidJSON", "The request body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise errors.bad_request("InvalidJSON", "The request body must be a JSON object.")
@@ -211,8 +211,8 @@ def control_idempotency(request: HttpRequest) -> JsonResponse:
     """GET shows, POST sets {"ttl": seconds} for Idempotency-Key lifetimes ({} restores 2 h)."""
     if request.method == "POST":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            body = jsonbody.loads(request.body or b"{}")
+        except ValueError:
             body = None
         if not isinstance(body, dict):
             return JsonResponse({"error": "body must be a JSON object"}, status=400)

@@ -189,6 +189,9 @@ def deeply_nested(depth: int = 100_000) -> bytes:
         (b"null", 400),
         (b"\xff\xfe", 400),
         (deeply_nested(), 400),  # was 500 (RecursionError)
+        (b'{"ticket": {"comment": "\\ud800"}}', 400),  # a lone surrogate: was 500
+        (b'{"ticket": {"comment": "x", "subject": "\\udfff"}}', 400),  # was 500
+        (b'{"ticket": {"comment": "x", "requester": {"email": "\\ud800@x"}}}', 400),  # was 500
         (b'{"ticket": "x"}', 400),
         (b'{"ticket": {"comment": []}}', 422),
         (b'{"ticket": {"comment": "x", "priority": 1}}', 422),
@@ -241,6 +244,7 @@ def test_it_refuses_a_deeply_nested_update_body_as_invalid_json(sandbox, admin):
         ("multipart/form-data", b"--zz\r\nbad"),  # no boundary: was 500
         ("multipart/form-data; boundary=zz", b"a=1&" * 1001),
         ("application/json", deeply_nested()),  # was 500
+        ("application/json", b'{"grant_type": "refresh_token", "refresh_token": "\\ud800"}'),
         ("application/json", b"[]"),
         ("application/json", b'{"grant_type": 5}'),
     ],
@@ -362,6 +366,8 @@ def test_head_answers_like_get_without_a_body(sandbox, admin):
         ("faults", b"[]"),
         ("faults", b"\xff"),
         ("faults", deeply_nested()),  # was 500
+        ("faults", b'{"path_prefix": "/\\ud800"}'),
+        ("webhooks", b'{"url": "http://127.0.0.1:1/", "secret": "\\ud800"}'),
     ],
 )
 def test_the_traffic_controls_refuse_bad_settings_with_invalid_control(
@@ -381,6 +387,7 @@ def test_the_traffic_controls_refuse_bad_settings_with_invalid_control(
         ("oauth", {"code_ttl": True}),  # was taken as 1 s
         ("oauth", {"access_token_ttl": 1.5}),
         ("oauth/clients", {"identifier": "x"}),
+        ("oauth/clients", {"identifier": "\ud800", "secret": "y"}),  # was 500
         ("oauth/clients", {"identifier": "x", "secret": "y", "redirect_uris": "z"}),
     ],
 )
