@@ -29,7 +29,12 @@ from django.views.decorators.http import require_GET, require_POST
 from inbox import auth
 from inbox.models import AgentAccount
 from inbox.zendesk import client, oauth
-from inbox.zendesk.errors import SessionExpired, Unauthorized, ZendeskError
+from inbox.zendesk.errors import (
+    SessionExpired,
+    Unauthorized,
+    UpstreamUnavailable,
+    ZendeskError,
+)
 from inbox.zendesk.records import TokenGrant, User
 
 logger = logging.getLogger(__name__)
@@ -182,6 +187,7 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
             "still open in another tab, finish there; otherwise start again.",
             next_path=next_path,
         )
+    credentials = None
     try:
         grant = oauth.exchange_code(
             code=code, code_verifier=attempt["code_verifier"], redirect_uri=attempt["redirect_uri"]
@@ -205,6 +211,10 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
         return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
     except ZendeskError as error:
         logger.warning("sign-in failed talking to Zendesk: %s", error)
+        if credentials is not None and not isinstance(error, UpstreamUnavailable):
+            # Zendesk granted a token and then answered oddly: give the unused token back
+            # (not when it is down: the revoke would only make the agent wait longer).
+            _revoke_quietly(credentials)
         return _failed(
             request,
             title="Zendesk is not answering",

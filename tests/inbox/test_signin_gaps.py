@@ -289,6 +289,7 @@ def test_a_users_me_that_is_not_a_user_says_zendesk_answered_oddly(client, fake_
     assert response.status_code == 502
     assert "Zendesk sent an answer we could not read" in response.content.decode()
     assert not AgentAccount.objects.exists()
+    assert fake_zendesk.calls[-1] == "DELETE /api/v2/oauth/tokens/current"  # token given back
 
 
 # -- where `next` may lead ---------------------------------------------------------------------
