@@ -448,6 +448,8 @@ def ratio(numerator: int, denominator: int) -> float | None:
 def build_summary(
     args: argparse.Namespace, command: str, results: dict[str, Result], total_seconds: float
 ) -> dict[str, Any]:
+    from django.conf import settings
+
     return {
         "command": command,
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -465,6 +467,7 @@ def build_summary(
             "limit_c": args.limit,
             "redis": bool(args.redis),
             "c_b_cache_aged_seconds": CACHE_AGE_SECONDS,
+            "app_budget_share": settings.ZENDESK_RATE_BUDGET_SHARE,
         },
         "scenarios": {name: result.summary() for name, result in results.items()},
         "upstream_ratio_a_over_b": ratio(results["A"].upstream_calls, results["B"].upstream_calls),
@@ -509,8 +512,9 @@ def report(summary: dict[str, Any]) -> str:
             "upstream = calls the sandbox answered on /api/v2 (429s included); latency is per "
             "request (one of the four reads).",
             f"C-B starts with one earlier open per agent in the cache, aged "
-            f"{params['c_b_cache_aged_seconds']:g} s (past every TTL); app budget "
-            f"{params['limit_c']}/min x share.",
+            f"{params['c_b_cache_aged_seconds']:g} s (past every TTL); the app's budget is "
+            f"{params['limit_c']}/min x {params['app_budget_share']:g} share "
+            f"= {math.floor(params['limit_c'] * params['app_budget_share'])}/min.",
             f"Total {summary['total_seconds']} s.",
         ]
     )
