@@ -108,7 +108,7 @@ def signin_start(request: HttpRequest) -> HttpResponse:
         "started_at": time.time(),
     }
     newest = sorted(attempts.items(), key=lambda item: item[1]["started_at"])[-MAX_OPEN_ATTEMPTS:]
-    request.session[SESSION_ATTEMPTS_KEY] = dict(newest)
+    _save_attempts(request, dict(newest))
     return HttpResponseRedirect(oauth.authorize_url(attempt=attempt, redirect_uri=redirect_uri))
 
 
@@ -127,6 +127,15 @@ def _open_attempts(request: HttpRequest) -> dict[str, dict[str, Any]]:
         for state, attempt in stored.items()
         if _is_current_shape(attempt) and attempt["started_at"] >= oldest_allowed
     }
+
+
+def _save_attempts(request: HttpRequest, attempts: dict[str, dict[str, Any]]) -> None:
+    """Keep the attempts in progress; none left: nothing kept (a visitor who started nothing
+    gets no session row just for opening the callback URL)."""
+    if attempts:
+        request.session[SESSION_ATTEMPTS_KEY] = attempts
+    else:
+        request.session.pop(SESSION_ATTEMPTS_KEY, None)
 
 
 def _is_current_shape(attempt: Any) -> bool:
@@ -161,7 +170,7 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
         # Only an answer with a code spends the attempt: one without (an error, or a stray
         # request) leaves the sign-in in progress, so Zendesk's real answer can still arrive.
         del attempts[state]
-    request.session[SESSION_ATTEMPTS_KEY] = attempts
+    _save_attempts(request, attempts)
     if attempt is None and attempts:
         return _failed(
             request,

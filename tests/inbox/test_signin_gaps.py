@@ -292,6 +292,17 @@ def test_a_users_me_that_is_not_a_user_says_zendesk_answered_oddly(client, fake_
     assert fake_zendesk.calls[-1] == "DELETE /api/v2/oauth/tokens/current"  # token given back
 
 
+@pytest.mark.parametrize(
+    "url", ["/auth/signin?next=/tickets", "/auth/callback?code=a&state=b", "/auth/callback"]
+)
+def test_a_visitor_who_started_nothing_gets_no_session_row(zendesk, url):
+    """Bots hitting the sign-in pages must not fill the session table."""
+    response = Client().get(url)
+    assert response.status_code in (200, 400)
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    assert not Session.objects.exists()
+
+
 # -- where `next` may lead ---------------------------------------------------------------------
 
 OFF_SITE = ["//evil.com", "https://evil.com", "/\\evil.com", "javascript:alert(1)"]
