@@ -228,7 +228,9 @@ class FakeZendesk:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -342,6 +344,15 @@ def test_a_signed_in_agent_on_the_signin_page_is_never_sent_off_site(zendesk, ne
     response = browser.get("/auth/signin", {"next": next_path})
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def test_a_line_break_in_next_cannot_add_a_header(client, zendesk):
+    next_path = "/tickets\r\nSet-Cookie: planted=1"
+    response = sign_in(client, zendesk, zendesk.agent(role="admin")["email"], next_path=next_path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/tickets")
+    assert "\n" not in response["Location"]
+    assert "planted" not in response.cookies
 
 
 def test_next_inside_the_app_is_kept_with_its_query(client, zendesk):
