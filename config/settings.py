@@ -80,6 +80,10 @@ if _redis_url:
     }
 else:
     CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://agent-inbox")}
+    if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        # Django's default of 300 entries is a handful of agents' answers: a 50-agent team
+        # would keep evicting its cache and spend the whole rate budget (see benchmarks/).
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
