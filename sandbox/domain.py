@@ -125,34 +125,31 @@ def parse_id(value: Any) -> int | None:
     return None
 
 
-def _assignee(fields: dict, problems: _Problems) -> tuple[bool, User | None]:
-    """(given, user); an assignee must be an active agent."""
-    if "assignee_id" not in fields:
+def _referenced(fields: dict, key: str, model: type, problems: _Problems, field: str):
+    """(given, row) for an id field such as assignee_id; an unknown id is a problem."""
+    if key not in fields:
         return False, None
-    raw = fields["assignee_id"]
+    raw = fields[key]
     if raw is None:
         return True, None
-    user_id = parse_id(raw)
-    user = User.objects.filter(id=user_id).first() if user_id is not None else None
-    if user is None:
-        problems.add("assignee", "Assignee: is invalid")
-    elif not user.is_agent or not user.active or user.suspended:
+    row_id = parse_id(raw)
+    row = model.objects.filter(id=row_id).first() if row_id is not None else None
+    if row is None:
+        problems.add(field, f"{field.capitalize()}: is invalid")
+    return True, row
+
+
+def _assignee(fields: dict, problems: _Problems) -> tuple[bool, User | None]:
+    """(given, user); an assignee must be an active agent."""
+    given, user = _referenced(fields, "assignee_id", User, problems, "assignee")
+    if user is not None and (not user.is_agent or not user.active or user.suspended):
         problems.add("assignee", f"Assignee: {user.name} is not an agent")
         user = None
-    return True, user
+    return given, user
 
 
 def _group(fields: dict, problems: _Problems) -> tuple[bool, Group | None]:
-    if "group_id" not in fields:
-        return False, None
-    raw = fields["group_id"]
-    if raw is None:
-        return True, None
-    group_id = parse_id(raw)
-    group = Group.objects.filter(id=group_id).first() if group_id is not None else None
-    if group is None:
-        problems.add("group", "Group: is invalid")
-    return True, group
+    return _referenced(fields, "group_id", Group, problems, "group")
 
 
 def _tags(fields: dict, problems: _Problems) -> list[str] | None:
