@@ -40,7 +40,7 @@ def activity_feed(
     agent: AgentAccount,
     after: str | None = None,
     page_size: int = 50,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Fresh[Page]:
     """One page of the agent's activities, newest first (actors in `users`)."""
 
@@ -53,7 +53,7 @@ def activity_feed(
             params={"after": after, "page_size": page_size},
             families=[activities_family(credentials.base_url, agent.zendesk_user_id)],
             fetch=lambda: client.activities_list(
-                credentials, after=after, page_size=page_size, priority=priority
+                credentials, after=after, page_size=page_size, lane=lane
             ),
         )
 
@@ -61,17 +61,17 @@ def activity_feed(
 
 
 def activity_unread_count(
-    *, agent: AgentAccount, priority: str = budget.INTERACTIVE
+    *, agent: AgentAccount, lane: str = budget.INTERACTIVE
 ) -> Fresh[UnreadCount]:
     """Activities newer than the agent's last-seen mark (all of the last 30 days if none)."""
     seen_at = agent.activities_seen_at
 
     def fetch_unread(credentials: Credentials) -> UnreadCount:
         if seen_at is None:
-            count = client.activities_count(credentials, priority=priority)
+            count = client.activities_count(credentials, lane=lane)
             return UnreadCount(value=count.value)
         page = client.activities_list(
-            credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, priority=priority
+            credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, lane=lane
         )
         newer = [
             activity

@@ -84,7 +84,7 @@ def ticket_list(
     before: str | None = None,
     page_size: int = 25,
     organization_id: int | None = None,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Fresh[Page]:
     """One page of one of the agent's ticket lists (tickets in `items`, people in `users`)."""
     if view not in TICKET_LIST_VIEWS:
@@ -118,7 +118,7 @@ def ticket_list(
                 after=after,
                 before=before,
                 include=LIST_INCLUDE,
-                priority=priority,
+                lane=lane,
             ),
         )
 
@@ -126,7 +126,7 @@ def ticket_list(
 
 
 def _ticket_count(
-    agent: AgentAccount, credentials: Credentials, view: str, priority: str
+    agent: AgentAccount, credentials: Credentials, view: str, lane: str
 ) -> Fresh[Count | None]:
     try:
         return cached_as_agent(
@@ -138,7 +138,7 @@ def _ticket_count(
             shareable=view in SHARED_VIEWS,
             families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
             fetch=lambda: client.tickets_count(
-                credentials, view=view, user_id=agent.zendesk_user_id, priority=priority
+                credentials, view=view, user_id=agent.zendesk_user_id, lane=lane
             ),
         )
     except ZendeskUnavailable as error:
@@ -146,7 +146,7 @@ def _ticket_count(
 
 
 def ticket_counts(
-    *, agent: AgentAccount, priority: str = budget.INTERACTIVE
+    *, agent: AgentAccount, lane: str = budget.INTERACTIVE
 ) -> dict[str, Fresh[Count | None]]:
     """The agent's inbox counts by view (assigned, ccd, all), fetched side by side.
 
@@ -157,7 +157,7 @@ def ticket_counts(
     def fetch_as(credentials: Credentials) -> dict[str, Fresh[Count | None]]:
         with ThreadPoolExecutor(max_workers=len(COUNT_VIEWS)) as pool:
             futures = {
-                view: pool.submit(_ticket_count, agent, credentials, view, priority)
+                view: pool.submit(_ticket_count, agent, credentials, view, lane)
                 for view in COUNT_VIEWS
             }
             return {view: future.result() for view, future in futures.items()}
@@ -165,14 +165,14 @@ def ticket_counts(
     return with_agent_credentials(agent, fetch_as)
 
 
-def _all_comments(credentials: Credentials, ticket_id: int, priority: str) -> Page:
+def _all_comments(credentials: Credentials, ticket_id: int, lane: str) -> Page:
     """Every comment of a ticket (up to MAX_COMMENT_PAGES pages), as one Page."""
     comments: list[Comment] = []
     users: dict[int, User] = {}
     after = None
     for _ in range(MAX_COMMENT_PAGES):
         page = client.ticket_comments(
-            credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, priority=priority
+            credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, lane=lane
         )
         comments.extend(page.items)
         users.update(page.users)
@@ -191,7 +191,7 @@ def _all_comments(credentials: Credentials, ticket_id: int, priority: str) -> Pa
 
 
 def ticket_detail(
-    *, agent: AgentAccount, ticket_id: int, priority: str = budget.INTERACTIVE
+    *, agent: AgentAccount, ticket_id: int, lane: str = budget.INTERACTIVE
 ) -> Fresh[TicketThread]:
     """A ticket, its conversation and the people in it; the ticket and comments fetched side by side.
 
@@ -219,7 +219,7 @@ def ticket_detail(
                 kind="ticket",
                 operation="ticket_show",
                 fetch=lambda: client.ticket_show(
-                    credentials, ticket_id, include=TICKET_INCLUDE, priority=priority
+                    credentials, ticket_id, include=TICKET_INCLUDE, lane=lane
                 ),
                 **common,
             )
@@ -227,7 +227,7 @@ def ticket_detail(
                 cached_as_agent,
                 kind="comments",
                 operation="ticket_comments",
-                fetch=lambda: _all_comments(credentials, ticket_id, priority),
+                fetch=lambda: _all_comments(credentials, ticket_id, lane),
                 **common,
             )
             detail, conversation = shown.result(), comments.result()

@@ -5,7 +5,7 @@ from one counter kept in the cache backend (Redis in production), so the deploym
 ZENDESK_RATE_LIMIT_PER_MINUTE x ZENDESK_RATE_BUDGET_SHARE (the rest is left for Zendesk's own
 agent interface and other integrations). The transport in http.py calls:
 
-    reserve(priority)                        before every request: takes one, or raises
+    reserve(lane)                            before every request: takes one, or raises
                                              RateBudgetExhausted(retry_after=...)
     record_response(status_code, headers)    after every response: believes Zendesk's own
                                              count when it is lower, and after a 429 blocks
@@ -17,8 +17,9 @@ ratelimit-remaining, minus the share we leave to others) until its window resets
 (ratelimit-reset). Zendesk's windows need not line up with ours; its count also sees every
 other caller of the account, so near a boundary it is the one that keeps us clear of a 429.
 
-Interactive requests (an agent waiting on a page) may use the whole window; background ones
-(warming, polling) only its first BACKGROUND_SHARE, so they can never starve an agent.
+Every request travels in a *lane*: interactive requests (an agent waiting on a page) may use the
+whole window; background ones (warming, polling) only its first BACKGROUND_SHARE, so they can
+never starve an agent.
 """
 
 from __future__ import annotations
@@ -71,9 +72,9 @@ def deployment_limit() -> int:
     return max(1, math.floor(share))
 
 
-def limit_for(priority: str) -> int:
-    """The part of a window a request of this priority may use."""
-    if priority == BACKGROUND:
+def limit_for(lane: str) -> int:
+    """The part of a window a request in this lane may use."""
+    if lane == BACKGROUND:
         return max(1, math.floor(deployment_limit() * BACKGROUND_SHARE))
     return deployment_limit()
 
@@ -110,7 +111,7 @@ def blocked_for() -> float:
     return max(0.0, float(blocked_until) - clock())
 
 
-def reserve(priority: str = INTERACTIVE) -> None:
+def reserve(lane: str = INTERACTIVE) -> None:
     """Take one request from the shared budget, or raise RateBudgetExhausted.
 
     Raises before any network traffic, so a caller can answer from its cache instead.
@@ -122,7 +123,7 @@ def reserve(priority: str = INTERACTIVE) -> None:
             f"Zendesk asked the team to wait; {math.ceil(wait)} s left.", retry_after=wait
         )
     key = _window_key(now)
-    if _increment(key) > limit_for(priority):
+    if _increment(key) > limit_for(lane):
         # Give the slot back: a refused background request must not eat interactive budget.
         _give_back(key)
         raise RateBudgetExhausted(retry_after=_seconds_left_in_window(now))

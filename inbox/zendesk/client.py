@@ -1,6 +1,6 @@
 """Zendesk Support API: one plain function per operation the app uses.
 
-Each takes the agent's `Credentials` first, keyword-only arguments after, and a `priority`
+Each takes the agent's `Credentials` first, keyword-only arguments after, and a `lane`
 for the team's rate budget (interactive page loads before background refreshes). Each returns
 typed records (inbox.zendesk.records) and raises only inbox.zendesk.errors exceptions.
 Callers get credentials from `inbox.auth.credentials_for(agent)`, or run a call through
@@ -47,13 +47,13 @@ class Credentials:
 # -- plumbing -------------------------------------------------------------------------------
 
 
-def _get(credentials: Credentials, path: str, *, priority: str, params: dict | None = None) -> Any:
+def _get(credentials: Credentials, path: str, *, lane: str, params: dict | None = None) -> Any:
     reply = http.request(
         "GET",
         f"{credentials.base_url}/api/v2/{path}",
         access_token=credentials.access_token,
         params=params,
-        priority=priority,
+        lane=lane,
     )
     return _expect_object(reply.body)
 
@@ -127,28 +127,26 @@ def iterate_pages(
 # -- users ----------------------------------------------------------------------------------
 
 
-def users_me(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> User:
+def users_me(credentials: Credentials, *, lane: str = budget.INTERACTIVE) -> User:
     """The user behind the token. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user
 
     Answers 200 with an "Anonymous user" (id None) without valid credentials: check `is_agent`.
     """
-    body = _get(credentials, "users/me", priority=priority)
+    body = _get(credentials, "users/me", lane=lane)
     return _parse(lambda: User.from_api(body["user"]))
 
 
-def user_show(
-    credentials: Credentials, user_id: int, *, priority: str = budget.INTERACTIVE
-) -> User:
+def user_show(credentials: Credentials, user_id: int, *, lane: str = budget.INTERACTIVE) -> User:
     """One user. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-user"""
-    body = _get(credentials, f"users/{int(user_id)}", priority=priority)
+    body = _get(credentials, f"users/{int(user_id)}", lane=lane)
     return _parse(lambda: User.from_api(body["user"]))
 
 
 def users_show_many(
-    credentials: Credentials, *, ids: Iterable[int], priority: str = budget.INTERACTIVE
+    credentials: Credentials, *, ids: Iterable[int], lane: str = budget.INTERACTIVE
 ) -> tuple[User, ...]:
     """Up to 100 users by id. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users"""
-    body = _get(credentials, "users/show_many", params={"ids": _ids_param(ids)}, priority=priority)
+    body = _get(credentials, "users/show_many", params={"ids": _ids_param(ids)}, lane=lane)
     return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
 
 
@@ -182,7 +180,7 @@ def tickets_list(
     after: str | None = None,
     before: str | None = None,
     include: Iterable[str] = ("users",),
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Page:
     """One cursor page of a ticket list; `items` are Tickets, `users` the sideloaded people.
 
@@ -196,7 +194,7 @@ def tickets_list(
     }
     if sort:
         params["sort"] = sort
-    body = _get(credentials, path, params=params, priority=priority)
+    body = _get(credentials, path, params=params, lane=lane)
     return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket))
 
 
@@ -206,13 +204,13 @@ def tickets_count(
     view: TicketCountView,
     user_id: int | None = None,
     organization_id: int | None = None,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Count:
     """An approximate ticket count. https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets"""
     if view not in ("all", "assigned", "ccd", "organization"):
         raise ValueError(f"Zendesk has no count for the {view!r} view.")
     path = _ticket_list_path(credentials, view, user_id, organization_id) + "/count"
-    body = _get(credentials, path, priority=priority)
+    body = _get(credentials, path, lane=lane)
     return _parse(lambda: Count.from_api(body))
 
 
@@ -221,15 +219,13 @@ def ticket_show(
     ticket_id: int,
     *,
     include: Iterable[str] = ("users", "groups", "organizations", "custom_statuses"),
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> TicketDetail:
     """One ticket (without comments) and its sideloads, as a TicketDetail.
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-ticket
     """
-    body = _get(
-        credentials, f"tickets/{int(ticket_id)}", params=_include(include), priority=priority
-    )
+    body = _get(credentials, f"tickets/{int(ticket_id)}", params=_include(include), lane=lane)
     return _parse(lambda: TicketDetail.from_api(body))
 
 
@@ -238,14 +234,14 @@ def tickets_show_many(
     *,
     ids: Iterable[int],
     include: Iterable[str] = ("users",),
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Page:
     """Up to 100 tickets by id, as one Page without more (tickets the caller may not see are left out).
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
     """
     params = {"ids": _ids_param(ids), **_include(include)}
-    body = _get(credentials, "tickets/show_many", params=params, priority=priority)
+    body = _get(credentials, "tickets/show_many", params=params, lane=lane)
     return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket))
 
 
@@ -257,14 +253,14 @@ def ticket_comments(
     page_size: int = 100,
     sort: str = "created_at",
     include: Iterable[str] = ("users",),
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Page:
     """One cursor page of a ticket's comments (oldest first by default), with their authors.
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_comments/#list-comments
     """
     params = {**_cursor_params(page_size=page_size, after=after), "sort": sort, **_include(include)}
-    body = _get(credentials, f"tickets/{int(ticket_id)}/comments", params=params, priority=priority)
+    body = _get(credentials, f"tickets/{int(ticket_id)}/comments", params=params, lane=lane)
     return _parse(lambda: Page.from_api(body, key="comments", record=Comment))
 
 
@@ -273,7 +269,7 @@ def ticket_create(
     *,
     ticket: dict[str, Any],
     idempotency_key: str,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Ticket:
     """Create a ticket at most once per `idempotency_key` (safe to retry after a lost answer).
 
@@ -286,7 +282,7 @@ def ticket_create(
         access_token=credentials.access_token,
         json={"ticket": ticket},
         headers={"Idempotency-Key": idempotency_key},
-        priority=priority,
+        lane=lane,
     )
     body = _expect_object(reply.body)
     return _parse(lambda: Ticket.from_api(body["ticket"]))
@@ -298,7 +294,7 @@ def ticket_update(
     *,
     ticket: dict[str, Any],
     safe_update_stamp: str | None = None,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Ticket:
     """Update a ticket (add a comment, change status...). Never retried: a PUT with a comment is
     not idempotent. With `safe_update_stamp` (the `updated_at` the agent saw) a concurrent
@@ -315,7 +311,7 @@ def ticket_update(
         f"{credentials.base_url}/api/v2/tickets/{int(ticket_id)}",
         access_token=credentials.access_token,
         json={"ticket": payload},
-        priority=priority,
+        lane=lane,
     )
     body = _expect_object(reply.body)
     return _parse(lambda: Ticket.from_api(body["ticket"]))
@@ -330,7 +326,7 @@ def activities_list(
     since: dt.datetime | str | None = None,
     after: str | None = None,
     page_size: int = 50,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
 ) -> Page:
     """One cursor page of the caller's ticket activities (newest first), actors in `users`.
 
@@ -339,21 +335,21 @@ def activities_list(
     params = _cursor_params(page_size=page_size, after=after)
     if since is not None:
         params["since"] = _iso(since)
-    body = _get(credentials, "activities", params=params, priority=priority)
+    body = _get(credentials, "activities", params=params, lane=lane)
     return _parse(lambda: Page.from_api(body, key="activities", record=Activity))
 
 
 def activity_show(
-    credentials: Credentials, activity_id: int, *, priority: str = budget.INTERACTIVE
+    credentials: Credentials, activity_id: int, *, lane: str = budget.INTERACTIVE
 ) -> Activity:
     """One activity. https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/#show-activity"""
-    body = _get(credentials, f"activities/{int(activity_id)}", priority=priority)
+    body = _get(credentials, f"activities/{int(activity_id)}", lane=lane)
     return _parse(lambda: Activity.from_api(body["activity"]))
 
 
-def activities_count(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> Count:
+def activities_count(credentials: Credentials, *, lane: str = budget.INTERACTIVE) -> Count:
     """Approximate number of the caller's activities. https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/#count-activities"""
-    body = _get(credentials, "activities/count", priority=priority)
+    body = _get(credentials, "activities/count", lane=lane)
     return _parse(lambda: Count.from_api(body))
 
 
@@ -361,16 +357,16 @@ def activities_count(credentials: Credentials, *, priority: str = budget.INTERAC
 
 
 def custom_statuses(
-    credentials: Credentials, *, priority: str = budget.INTERACTIVE
+    credentials: Credentials, *, lane: str = budget.INTERACTIVE
 ) -> tuple[CustomStatus, ...]:
     """The account's ticket status labels. https://developer.zendesk.com/api-reference/ticketing/tickets/custom_ticket_statuses/#list-custom-ticket-statuses"""
-    body = _get(credentials, "custom_statuses", priority=priority)
+    body = _get(credentials, "custom_statuses", lane=lane)
     return _parse(
         lambda: tuple(CustomStatus.from_api(status) for status in body["custom_statuses"])
     )
 
 
-def token_revoke(credentials: Credentials, *, priority: str = budget.INTERACTIVE) -> None:
+def token_revoke(credentials: Credentials, *, lane: str = budget.INTERACTIVE) -> None:
     """Revoke the access token the call is made with (sign-out).
 
     https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/#revoke-token
@@ -379,5 +375,5 @@ def token_revoke(credentials: Credentials, *, priority: str = budget.INTERACTIVE
         "DELETE",
         f"{credentials.base_url}/api/v2/oauth/tokens/current",
         access_token=credentials.access_token,
-        priority=priority,
+        lane=lane,
     )

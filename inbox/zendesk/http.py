@@ -106,7 +106,7 @@ def request(
     params: dict[str, Any] | None = None,
     json: Any = None,
     headers: dict[str, str] | None = None,
-    priority: str = budget.INTERACTIVE,
+    lane: str = budget.INTERACTIVE,
     budgeted: bool = True,
 ) -> Reply:
     """Send one logical request (with its bounded retries) and return the parsed answer.
@@ -126,7 +126,7 @@ def request(
         if attempt:
             time.sleep(backoff_seconds(attempt))
         if budgeted:
-            budget.reserve(priority)
+            budget.reserve(lane)
         started = time.monotonic()
         try:
             response = session().request(

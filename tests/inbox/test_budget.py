@@ -37,11 +37,11 @@ def small_budget(settings):
     django_cache.clear()
 
 
-def reserve_until_refused(priority: str = budget.INTERACTIVE) -> int:
+def reserve_until_refused(lane: str = budget.INTERACTIVE) -> int:
     granted = 0
     while True:
         try:
-            budget.reserve(priority)
+            budget.reserve(lane)
         except RateBudgetExhausted:
             return granted
         granted += 1

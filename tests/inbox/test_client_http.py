@@ -28,7 +28,7 @@ zendesk = zendesk_signin.zendesk
 @pytest.fixture
 def without_budget(monkeypatch):
     """Zendesk's own 429s, unshielded: the team budget (issue E) would refuse the call first."""
-    monkeypatch.setattr("inbox.zendesk.budget.reserve", lambda priority="interactive": None)
+    monkeypatch.setattr("inbox.zendesk.budget.reserve", lambda lane="interactive": None)
     monkeypatch.setattr("inbox.zendesk.budget.record_response", lambda status, headers: None)
 
 

@@ -67,20 +67,18 @@ def test_a_cookie_set_for_one_agent_never_rides_on_another_agents_call(server):
 def test_every_call_asks_the_budget_first_and_reports_the_answer(server, monkeypatch):
     base, _recorder = server
     calls: list[tuple] = []
-    monkeypatch.setattr(
-        http.budget, "reserve", lambda priority: calls.append(("reserve", priority))
-    )
+    monkeypatch.setattr(http.budget, "reserve", lambda lane: calls.append(("reserve", lane)))
     monkeypatch.setattr(
         http.budget, "record_response", lambda status, headers: calls.append(("record", status))
     )
-    http.request("GET", f"{base}/x", access_token="t", priority="background")
+    http.request("GET", f"{base}/x", access_token="t", lane="background")
     assert calls == [("reserve", "background"), ("record", 200)]
 
 
 def test_an_exhausted_budget_sends_nothing(server, monkeypatch):
     base, recorder = server
 
-    def exhausted(priority):
+    def exhausted(lane):
         raise RateBudgetExhausted(retry_after=12)
 
     monkeypatch.setattr(http.budget, "reserve", exhausted)
