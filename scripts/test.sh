@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh test
 py=.venv/bin/python
 
-echo "==> Lint (ruff)"
+echo "==> Lint (ruff check, ruff format --check)"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 workdir=$(mktemp -d)
 redis_pid=""
