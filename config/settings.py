@@ -139,6 +139,11 @@ ZENDESK_OAUTH_SCOPE = env("ZENDESK_OAUTH_SCOPE", default="read write")
 ZENDESK_CONNECT_TIMEOUT = env.float("ZENDESK_CONNECT_TIMEOUT", default=3.05)
 ZENDESK_READ_TIMEOUT = env.float("ZENDESK_READ_TIMEOUT", default=10.0)
 ZENDESK_MAX_RETRIES = env.int("ZENDESK_MAX_RETRIES", default=2)
+# The most one call to Zendesk may take, retries and the pauses between them included: an agent
+# waiting on a page (interactive), and background work (warming, polling). Each attempt's
+# timeouts are clipped to what is left; no retry starts that could not finish in time.
+ZENDESK_DEADLINE_SECONDS = env.float("ZENDESK_DEADLINE_SECONDS", default=5.0)
+ZENDESK_BACKGROUND_DEADLINE_SECONDS = env.float("ZENDESK_BACKGROUND_DEADLINE_SECONDS", default=20.0)
 ZENDESK_RATE_LIMIT_PER_MINUTE = env.int("ZENDESK_RATE_LIMIT_PER_MINUTE", default=200)
 ZENDESK_RATE_BUDGET_SHARE = env.float("ZENDESK_RATE_BUDGET_SHARE", default=0.8)
 # The response cache: seconds each kind of answer is served without asking Zendesk again

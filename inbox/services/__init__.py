@@ -28,7 +28,8 @@ from inbox.services.tickets import (
     updated_stamp,
     user_lookup,
 )
-from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.cache import Fresh
+from inbox.zendesk.errors import ZendeskUnavailable
 
 __all__ = [
     "TICKET_LIST_VIEWS",

@@ -19,8 +19,9 @@ from typing import Any
 
 from inbox.models import AgentAccount
 from inbox.zendesk import cache
-from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
+from inbox.zendesk.errors import ZendeskUnavailable
 
 
 def tickets_family(base_url: str) -> str:

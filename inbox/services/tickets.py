@@ -29,8 +29,9 @@ from inbox.services.freshness import (
     unavailable,
 )
 from inbox.zendesk import budget, cache, client
-from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
+from inbox.zendesk.errors import ZendeskUnavailable
 from inbox.zendesk.records import (
     Comment,
     Count,

@@ -38,11 +38,13 @@ from django.conf import settings
 from django.core.cache import caches
 
 from inbox.zendesk.errors import (
+    STALE_MESSAGES,
     InvalidResponse,
     RateBudgetExhausted,
     RateLimited,
     UpstreamUnavailable,
     ZendeskError,
+    ZendeskUnavailable,
 )
 
 DEFAULT_TTL_SECONDS: dict[str, float] = {
@@ -74,13 +76,6 @@ SERVE_STALE_ON: tuple[type[ZendeskError], ...] = (
     RateBudgetExhausted,
 )
 
-STALE_MESSAGES = {
-    "upstream_unavailable": "Zendesk is not answering right now.",
-    "rate_limited": "Zendesk asked the team to slow down.",
-    "budget_exhausted": "The team has used this minute's share of Zendesk requests.",
-    "invalid_response": "Zendesk sent an answer we could not read.",
-    "waiting": "Zendesk is slow to answer.",
-}
 
 # The wall clock; tests replace it with a fake one.
 clock: Callable[[], float] = time.time
@@ -109,23 +104,6 @@ class Fresh[T]:
         if not self.stale:
             return None
         return STALE_MESSAGES.get(self.stale_reason or "", STALE_MESSAGES["upstream_unavailable"])
-
-
-class ZendeskUnavailable(UpstreamUnavailable):
-    """Zendesk could not answer and there is no saved copy to show instead."""
-
-    user_message = (
-        "Zendesk is not answering and there is no saved copy of this page yet. "
-        "Please try again in a minute."
-    )
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        self.reason = reason
-        self.retry_after = retry_after
-        because = STALE_MESSAGES.get(reason, STALE_MESSAGES["upstream_unavailable"])
-        super().__init__(
-            f"{because} There is no saved copy of this yet; please try again in a minute."
-        )
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# Why a saved answer is shown instead of a fresh one (or why nothing could be shown): a sentence
+# for the agent per reason the response cache records.
+STALE_MESSAGES = {
+    "upstream_unavailable": "Zendesk is not answering right now.",
+    "rate_limited": "Zendesk asked the team to slow down.",
+    "budget_exhausted": "The team has used this minute's share of Zendesk requests.",
+    "invalid_response": "Zendesk sent an answer we could not read.",
+    "waiting": "Zendesk is slow to answer.",
+}
+
 
 class ZendeskError(Exception):
     """Base of every failure of a call to Zendesk."""
@@ -81,6 +91,38 @@ class UpstreamUnavailable(ZendeskError):
     """Timeouts, refused connections and 5xx answers that outlived the retries."""
 
     user_message = "Zendesk is not answering right now. Please try again in a moment."
+
+
+class ZendeskUnavailable(UpstreamUnavailable):
+    """Zendesk could not answer and there is no saved copy to show instead (the response cache
+    raises it; `reason` is a key of STALE_MESSAGES)."""
+
+    user_message = (
+        "Zendesk is not answering and there is no saved copy of this page yet. "
+        "Please try again in a minute."
+    )
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        because = STALE_MESSAGES.get(reason, STALE_MESSAGES["upstream_unavailable"])
+        super().__init__(
+            f"{because} There is no saved copy of this yet; please try again in a minute."
+        )
+
+
+class PaginationTooDeep(ZendeskError):
+    """400 InvalidPaginationDepth: offset pagination stops at 10,000 records; use a cursor (or a
+    narrower list) to go further.
+
+    https://developer.zendesk.com/api-reference/introduction/pagination/#using-offset-pagination
+    """
+
+    status_code = 400
+    user_message = (
+        "Zendesk shows at most the first 10,000 tickets of a list page by page. "
+        "Narrow the list or sort it the other way to reach the rest."
+    )
 
 
 class InvalidResponse(ZendeskError):

@@ -6,12 +6,18 @@
   POST that carries an `Idempotency-Key` (Zendesk creates at most one ticket per key). Only for
   connection errors and 502/503/504; a read timeout is not retried (a hung upstream would just
   hang again while the agent waits).
+- A deadline on each logical request, retries and backoff included: ZENDESK_DEADLINE_SECONDS
+  in the interactive lane (an agent waits on the page), ZENDESK_BACKGROUND_DEADLINE_SECONDS in
+  the background lane. Each attempt's timeouts are clipped to what is left, and no retry (nor
+  the pause before it) starts when it could not finish in time. requests' read timeout bounds
+  each wait for bytes, not the whole body: a server dripping bytes can still overrun a little.
 - The team's rate budget is asked before every call (`budget.reserve`) and told about every
   answer (`budget.record_response`).
 - Bodies are never assumed to be JSON: Zendesk's edge answers in plain text or HTML at times.
 - Tokens never reach a log line: only method, path, status and duration are logged.
 - No cookies are kept: the session is shared by all agents' calls.
-- Settings: ZENDESK_CONNECT_TIMEOUT, ZENDESK_READ_TIMEOUT, ZENDESK_MAX_RETRIES, and (tests only)
+- Settings: ZENDESK_CONNECT_TIMEOUT, ZENDESK_READ_TIMEOUT, ZENDESK_MAX_RETRIES,
+  ZENDESK_DEADLINE_SECONDS, ZENDESK_BACKGROUND_DEADLINE_SECONDS, and (tests only)
   ZENDESK_RETRY_BACKOFF, the base of the jittered backoff in seconds (default 0.25).
 """
 
@@ -21,6 +27,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -38,6 +45,7 @@ from inbox.zendesk.errors import (
     Invalid,
     InvalidResponse,
     NotFound,
+    PaginationTooDeep,
     RateLimited,
     Unauthorized,
     UpstreamUnavailable,
@@ -54,7 +62,15 @@ STATUS_ERRORS: dict[int, type[ZendeskError]] = {
     404: NotFound,
     409: Conflict,
 }
+# Zendesk error codes (from a 4xx body) that mean something more precise than their status.
+CODE_ERRORS: dict[str, type[ZendeskError]] = {"InvalidPaginationDepth": PaginationTooDeep}
+# An attempt is not started with less time than this left before the deadline.
+MIN_ATTEMPT_SECONDS = 0.1
 USER_AGENT = "AgentInbox/0.1 (+https://github.com/agent-inbox)"
+
+# The monotonic clock and the pause between attempts; tests replace them with a fake clock.
+clock: Callable[[], float] = time.monotonic
+sleep: Callable[[float], None] = time.sleep
 
 _session: requests.Session | None = None
 _session_lock = threading.Lock()
@@ -91,6 +107,37 @@ def timeouts() -> tuple[float, float]:
     return (settings.ZENDESK_CONNECT_TIMEOUT, settings.ZENDESK_READ_TIMEOUT)
 
 
+def deadline_seconds(lane: str) -> float:
+    """How long one logical request may take in this lane, retries and backoff included."""
+    if lane == budget.BACKGROUND:
+        return float(settings.ZENDESK_BACKGROUND_DEADLINE_SECONDS)
+    return float(settings.ZENDESK_DEADLINE_SECONDS)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The moment (on `clock`) a logical request must be over by."""
+
+    seconds: float
+    ends_at: float
+
+    @classmethod
+    def starting_now(cls, seconds: float) -> Deadline:
+        return cls(seconds=seconds, ends_at=clock() + seconds)
+
+    def left(self) -> float:
+        return self.ends_at - clock()
+
+    def allows(self, pause: float) -> bool:
+        """Could an attempt that starts after `pause` seconds still have time to run?"""
+        return self.left() - pause >= MIN_ATTEMPT_SECONDS
+
+    def clip(self, connect: float, read: float) -> tuple[float, float]:
+        """The attempt's (connect, read) timeouts, neither longer than what is left."""
+        left = max(MIN_ATTEMPT_SECONDS, self.left())
+        return (min(connect, left), min(read, left))
+
+
 def backoff_seconds(attempt: int) -> float:
     """Full jitter: anywhere between 0 and base * 2**attempt, capped (AWS's recipe)."""
     base = getattr(settings, "ZENDESK_RETRY_BACKOFF", 0.25)
@@ -121,26 +168,42 @@ def request(
     retryable = method == "GET" or (method == "POST" and "Idempotency-Key" in all_headers)
     attempts = 1 + (max(0, settings.ZENDESK_MAX_RETRIES) if retryable else 0)
     path = urlsplit(url).path
+    deadline = Deadline.starting_now(deadline_seconds(lane))
     failure = ""
+    tried = 0
     for attempt in range(attempts):
         if attempt:
-            time.sleep(backoff_seconds(attempt))
+            pause = backoff_seconds(attempt)
+            if not deadline.allows(pause):
+                raise _out_of_time(method, path, failure, deadline, tried)
+            sleep(pause)
         if budgeted:
             budget.reserve(lane)
+        connect_timeout, read_timeout = deadline.clip(*timeouts())
         started = time.monotonic()
+        tried += 1
         try:
             response = session().request(
-                method, url, params=params, json=json, headers=all_headers, timeout=timeouts()
+                method,
+                url,
+                params=params,
+                json=json,
+                headers=all_headers,
+                timeout=(connect_timeout, read_timeout),
             )
         except requests.ConnectTimeout:
-            failure = f"Zendesk did not accept a connection within {timeouts()[0]:g} s"
+            failure = f"Zendesk did not accept a connection within {connect_timeout:g} s"
         except requests.ReadTimeout:
             logger.warning("zendesk %s %s timed out reading", method, path)
+            if read_timeout < timeouts()[1]:
+                raise _out_of_time(
+                    method, path, "Zendesk was still answering", deadline, tried
+                ) from None
             raise UpstreamUnavailable(
-                f"Zendesk did not answer {method} {path} within {timeouts()[1]:g} s."
+                f"Zendesk did not answer {method} {path} within {read_timeout:g} s."
             ) from None
         except requests.ConnectionError as error:
-            failure = f"Could not connect to Zendesk ({error.__class__.__name__})"
+            failure = f"Cannot connect to {_origin(url)} ({error.__class__.__name__})"
         except requests.RequestException as error:
             raise UpstreamUnavailable(
                 f"The request to Zendesk failed ({error.__class__.__name__})."
@@ -159,8 +222,27 @@ def request(
         logger.warning(
             "zendesk %s %s: %s (attempt %d of %d)", method, path, failure, attempt + 1, attempts
         )
-    tries = "once" if attempts == 1 else f"{attempts} times"
-    raise UpstreamUnavailable(f"{failure} for {method} {path} (tried {tries}).")
+    raise UpstreamUnavailable(f"{failure} for {method} {path} (tried {_times(tried)}).")
+
+
+def _times(tried: int) -> str:
+    return "once" if tried == 1 else f"{tried} times"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _out_of_time(
+    method: str, path: str, failure: str, deadline: Deadline, tried: int
+) -> UpstreamUnavailable:
+    """The deadline is spent (or would be before another attempt could finish): the error."""
+    logger.warning("zendesk %s %s: out of time after %s (%s)", method, path, _times(tried), failure)
+    return UpstreamUnavailable(
+        f"Zendesk did not answer {method} {path} within the {deadline.seconds:g} s allowed "
+        f"(tried {_times(tried)}; last: {failure})."
+    )
 
 
 def _parse_body(response: requests.Response) -> Any:
@@ -185,8 +267,15 @@ def _opaque_body(response: requests.Response) -> Any:
 
 
 def _error_code(body: Any) -> str | None:
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
+    """Zendesk's error code: `{"error": "Code"}`, or the first of `{"errors": [{"code"}]}`."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("error"), str):
         return body["error"]
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("code")
+        return code if isinstance(code, str) else None
     return None
 
 
@@ -204,8 +293,11 @@ def _reply(response: requests.Response, *, method: str, path: str) -> Reply:
         headers = {name.lower(): value for name, value in response.headers.items()}
         return Reply(status_code=status, headers=headers, body=body)
     body = _opaque_body(response)
+    code = _error_code(body)
     error: ZendeskError
-    if status in STATUS_ERRORS:
+    if code in CODE_ERRORS:
+        error = CODE_ERRORS[code]()
+    elif status in STATUS_ERRORS:
         error = STATUS_ERRORS[status]()
     elif status == 422:
         error = Invalid(details=invalid_details(body))
@@ -219,5 +311,5 @@ def _reply(response: requests.Response, *, method: str, path: str) -> Reply:
         error = ZendeskError(
             f"Zendesk refused {method} {path} with {status} {response.reason}.", status_code=status
         )
-    error.error_code = _error_code(body)
+    error.error_code = code
     raise error

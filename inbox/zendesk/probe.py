@@ -1,9 +1,11 @@
 """Is the configured Zendesk reachable? For the home page and /healthz.
 
 `GET /api/v2/users/me` without credentials answers the anonymous user with 200 on every
-Zendesk (API-NOTES, "Authentication"), so it proves reachability without a token and without
-touching any agent's data. The answer is cached briefly so health checks from a load
-balancer cost the team's rate budget almost nothing.
+Zendesk, so it proves reachability without a token and without touching any agent's data
+(https://developer.zendesk.com/api-reference/ticketing/users/users/#show-the-currently-authenticated-user).
+It goes through the one transport (inbox.zendesk.http) in the budget's background lane, so it
+shares the team's rate budget, its timeouts and its deadline. The answer is cached briefly so
+health checks from a load balancer cost the team's rate budget almost nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from inbox.zendesk import budget
+from inbox.zendesk import budget, http
+from inbox.zendesk.errors import InvalidResponse, ZendeskError
 
 PROBE_CACHE_SECONDS = 15
+NOT_THE_API = "Zendesk answered, but not with the API's JSON."
 
 
 @dataclass(frozen=True)
@@ -44,27 +47,21 @@ def zendesk_reachability() -> Reachability:
 def _probe(base_url: str) -> Reachability:
     started = time.monotonic()
     try:
-        budget.reserve(budget.BACKGROUND)
-        response = requests.get(
-            f"{base_url}/api/v2/users/me.json",
-            timeout=(settings.ZENDESK_CONNECT_TIMEOUT, settings.ZENDESK_READ_TIMEOUT),
-            headers={"Accept": "application/json"},
-        )
-        budget.record_response(response.status_code, response.headers)
-    except requests.Timeout:
-        return _unreachable(base_url, "Zendesk did not answer in time.")
-    except requests.ConnectionError:
-        return _unreachable(base_url, f"Cannot connect to {base_url}.")
-    except Exception as error:  # RateBudgetExhausted and friends: say it, don't crash /healthz
-        return _unreachable(base_url, str(error) or error.__class__.__name__)
-    latency_ms = int((time.monotonic() - started) * 1000)
-    if response.status_code != 200:
-        return _unreachable(base_url, f"Zendesk answered HTTP {response.status_code}.", latency_ms)
-    try:
-        response.json()["user"]
-    except (ValueError, KeyError, TypeError):
-        return _unreachable(base_url, "Zendesk answered, but not with the API's JSON.", latency_ms)
-    return Reachability(base_url, True, None, latency_ms, time.time())
+        reply = http.request("GET", f"{base_url}/api/v2/users/me.json", lane=budget.BACKGROUND)
+    except InvalidResponse:
+        return _unreachable(base_url, NOT_THE_API, _since(started))
+    except ZendeskError as error:  # down, refused, rate limited, budget spent: say it
+        reason = str(error) or error.__class__.__name__
+        if error.status_code is not None:
+            reason = f"Zendesk answered HTTP {error.status_code}: {reason}"
+        return _unreachable(base_url, reason)
+    if not isinstance(reply.body, dict) or "user" not in reply.body:
+        return _unreachable(base_url, NOT_THE_API, _since(started))
+    return Reachability(base_url, True, None, _since(started), time.time())
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def _unreachable(base_url: str, error: str, latency_ms: int | None = None) -> Reachability:

@@ -1,10 +1,11 @@
-"""The transport against a tiny local server: cookies, budget calls, odd answers."""
+"""The transport against a tiny local server: cookies, budget calls, odd answers, deadlines."""
 
 from __future__ import annotations
 
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,22 +13,34 @@ import pytest
 from inbox.zendesk import http
 from inbox.zendesk.errors import (
     InvalidResponse,
+    PaginationTooDeep,
     RateBudgetExhausted,
     UpstreamUnavailable,
     ZendeskError,
 )
+from tests.fakes import FakeClock
 
 
 class Recorder(BaseHTTPRequestHandler):
     """Answers what the test scripted for each path and remembers the requests it saw."""
 
     answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    # Run before answering a path: advance a fake clock (a slow Zendesk), or hang.
+    before_answer: dict[str, Callable[[], None]] = {}
     seen: list[dict[str, str]] = []
 
     def do_GET(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body_sent = self.rfile.read(length).decode() if length else ""
         type(self).seen.append(
-            {"path": self.path, **{k.lower(): v for k, v in self.headers.items()}}
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": body_sent,
+                **{k.lower(): v for k, v in self.headers.items()},
+            }
         )
+        type(self).before_answer.get(self.path, lambda: None)()
         status, headers, body = type(self).answers.get(self.path, (200, {}, b"{}"))
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -36,19 +49,43 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_PUT = do_POST = do_DELETE = do_GET
+
     def log_message(self, *args) -> None:
         pass
 
 
+# Set when a test ends: a handler told to hang stops hanging, so the server can shut down.
+released = threading.Event()
+
+
+def hang() -> None:
+    released.wait(timeout=30)
+
+
 @pytest.fixture
 def server():
-    Recorder.answers, Recorder.seen = {}, []
+    Recorder.answers, Recorder.before_answer, Recorder.seen = {}, {}, []
+    released.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", Recorder
+    released.set()
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch) -> FakeClock:
+    """The transport's deadline clock, moved by the test (and by the server: a slow Zendesk).
+
+    Pauses between attempts move it instead of sleeping.
+    """
+    clock = FakeClock()
+    monkeypatch.setattr(http, "clock", clock)
+    monkeypatch.setattr(http, "sleep", clock.advance)
+    return clock
 
 
 def test_a_cookie_set_for_one_agent_never_rides_on_another_agents_call(server):
@@ -147,3 +184,75 @@ def test_a_crash_report_does_not_show_the_token(server, monkeypatch):
         page = report.get_traceback_html()
     assert "inbox/zendesk/http.py" in page  # the transport's frame is shown, its secrets masked
     assert SECRET_TOKEN not in page
+
+
+def test_offset_pagination_past_zendesks_depth_is_its_own_error(server):
+    base, recorder = server
+    body = {"errors": [{"code": "InvalidPaginationDepth", "title": "Offset Pagination limited"}]}
+    recorder.answers["/deep"] = (400, {}, json.dumps(body).encode())
+    with pytest.raises(PaginationTooDeep) as raised:
+        http.request("GET", f"{base}/deep", access_token="t")
+    assert "10,000" in raised.value.user_message
+
+
+# -- the deadline ---------------------------------------------------------------------------
+
+
+def test_a_slow_failing_zendesk_is_retried_only_while_the_deadline_allows(
+    server, settings, fake_clock, monkeypatch
+):
+    base, recorder = server
+    settings.ZENDESK_DEADLINE_SECONDS = 5
+    settings.ZENDESK_MAX_RETRIES = 10
+    monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 0.0)
+    recorder.answers["/slow"] = (503, {}, b"{}")
+    recorder.before_answer["/slow"] = lambda: fake_clock.advance(2)  # each answer takes 2 s
+    with pytest.raises(UpstreamUnavailable) as raised:
+        http.request("GET", f"{base}/slow", access_token="t")
+    # Attempts start at 0, 2 and 4 s; at 6 s the 5 s deadline is spent.
+    assert len(recorder.seen) == 3
+    assert "within the 5 s allowed" in str(raised.value)
+    assert "503" in str(raised.value)
+
+
+def test_no_pause_before_a_retry_starts_when_the_retry_could_not_finish_in_time(
+    server, settings, fake_clock, monkeypatch
+):
+    base, recorder = server
+    settings.ZENDESK_DEADLINE_SECONDS = 5
+    settings.ZENDESK_MAX_RETRIES = 10
+    monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 3.0)
+    recorder.answers["/down"] = (502, {}, b"{}")
+    with pytest.raises(UpstreamUnavailable) as raised:
+        http.request("GET", f"{base}/down", access_token="t")
+    # First attempt at 0 s, a 3 s pause, the second at 3 s; another 3 s pause would end past 5 s.
+    assert len(recorder.seen) == 2
+    assert fake_clock.now == FakeClock().now + 3
+    assert "tried 2 times" in str(raised.value)
+
+
+def test_background_work_gets_the_longer_deadline(server, settings, fake_clock, monkeypatch):
+    base, recorder = server
+    settings.ZENDESK_DEADLINE_SECONDS = 5
+    settings.ZENDESK_BACKGROUND_DEADLINE_SECONDS = 20
+    settings.ZENDESK_MAX_RETRIES = 10
+    monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 0.0)
+    recorder.answers["/slow"] = (504, {}, b"{}")
+    recorder.before_answer["/slow"] = lambda: fake_clock.advance(2)
+    with pytest.raises(UpstreamUnavailable) as raised:
+        http.request("GET", f"{base}/slow", access_token="t", lane="background")
+    assert len(recorder.seen) == 10  # attempts at 0, 2, ... 18 s
+    assert "within the 20 s allowed" in str(raised.value)
+
+
+def test_a_hanging_zendesk_is_given_up_on_at_the_deadline_not_the_read_timeout(server, settings):
+    base, recorder = server
+    settings.ZENDESK_READ_TIMEOUT = 30
+    settings.ZENDESK_DEADLINE_SECONDS = 0.5
+    settings.ZENDESK_MAX_RETRIES = 2
+    recorder.before_answer["/hang"] = hang
+    with pytest.raises(UpstreamUnavailable) as raised:
+        http.request("GET", f"{base}/hang", access_token="t")
+    assert len(recorder.seen) == 1  # a read timeout is never retried
+    assert "within the 0.5 s allowed" in str(raised.value)
+    assert "still answering" in str(raised.value)
