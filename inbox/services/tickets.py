@@ -11,8 +11,7 @@ for every unrestricted agent, so those are cached once for all of them; "my" lis
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,80 +306,58 @@ def _after_ticket_write(
 def updated_stamp(ticket: Ticket) -> str | None:
     """The ticket's `updated_at` as Zendesk writes it: what a form sends back as `updated_stamp`
     so that a change made meanwhile by someone else is refused (409) instead of overwritten."""
-    if ticket.updated_at is None:
-        return None
-    return ticket.updated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def ticket_reply(
-    *,
-    agent: AgentAccount,
-    ticket_id: int,
-    body: str,
-    public: bool,
-    status: str | None = None,
-    updated_stamp: str | None = None,
-) -> Ticket:
-    """Add the agent's comment (public reply or internal note), optionally setting the status.
-
-    With `updated_stamp` (the ticket's updated_at the agent saw) a change made meanwhile by
-    someone else raises Conflict instead of being overwritten.
-    """
-    changes: dict[str, Any] = {"comment": {"body": body, "public": bool(public)}}
-    if status:
-        changes["status"] = status
-    return _update(agent=agent, ticket_id=ticket_id, changes=changes, updated_stamp=updated_stamp)
+    return ticket.updated_stamp
 
 
 def ticket_update(
     *,
     agent: AgentAccount,
     ticket_id: int,
+    comment_body: str | None = None,
+    public: bool = True,
+    upload_tokens: Sequence[str] = (),
     status: str | None = None,
+    custom_status_id: int | None = None,
     priority: str | None = None,
-    type: str | None = None,
+    ticket_type: str | None = None,
     assignee_id: int | None = None,
     group_id: int | None = None,
     tags: Iterable[str] | None = None,
+    email_ccs: Sequence[client.EmailCC] = (),
+    custom_fields: Sequence[client.CustomField] = (),
     updated_stamp: str | None = None,
     previous_assignee_id: int | None = None,
 ) -> Ticket:
-    """Change a ticket's fields without a comment. `previous_assignee_id` (when the caller knows
-    it) lets the agent who lost the ticket see their counts change at once too."""
-    changes: dict[str, Any] = {
-        name: value
-        for name, value in {
-            "status": status,
-            "priority": priority,
-            "type": type,
-            "assignee_id": assignee_id,
-            "group_id": group_id,
-        }.items()
-        if value is not None
+    """One update as an agent's form submits it: a comment (public reply or internal note, with
+    uploaded files) and any field changes, sent to Zendesk in one request.
+
+    None (or an empty list) leaves a field as it is. With `updated_stamp` (the ticket's
+    updated_at the agent saw) a change made meanwhile by someone else raises Conflict instead of
+    being overwritten. `previous_assignee_id` (when the caller knows it) lets the agent who lost
+    the ticket see their counts change at once too.
+    """
+    fields: client.TicketFields = {
+        "status": status,
+        "custom_status_id": custom_status_id,
+        "priority": priority,
+        "ticket_type": ticket_type,
+        "assignee_id": assignee_id,
+        "group_id": group_id,
     }
+    if comment_body is not None:
+        fields.update(comment_body=comment_body, public=public, upload_tokens=tuple(upload_tokens))
     if tags is not None:
-        changes["tags"] = list(tags)
-    return _update(
-        agent=agent,
-        ticket_id=ticket_id,
-        changes=changes,
-        updated_stamp=updated_stamp,
-        also=[previous_assignee_id] if previous_assignee_id else [],
-    )
+        fields["tags"] = tuple(tags)
+    if email_ccs:
+        fields["email_ccs"] = tuple(email_ccs)
+    if custom_fields:
+        fields["custom_fields"] = tuple(custom_fields)
 
-
-def _update(
-    *,
-    agent: AgentAccount,
-    ticket_id: int,
-    changes: dict[str, Any],
-    updated_stamp: str | None,
-    also: Iterable[int] = (),
-) -> Ticket:
     def update_as(credentials: Credentials) -> Ticket:
         ticket = client.ticket_update(
-            credentials, int(ticket_id), ticket=changes, safe_update_stamp=updated_stamp
+            credentials, int(ticket_id), safe_update_stamp=updated_stamp, **fields
         )
+        also = [previous_assignee_id] if previous_assignee_id else []
         _after_ticket_write(credentials, agent, ticket, also=also)
         return ticket
 
@@ -391,37 +368,38 @@ def ticket_create(
     *,
     agent: AgentAccount,
     subject: str,
-    body: str,
+    comment_body: str,
     idempotency_key: str,
     requester_id: int | None = None,
     requester_name: str | None = None,
     requester_email: str | None = None,
     public: bool = True,
     priority: str | None = None,
-    type: str | None = None,
+    ticket_type: str | None = None,
     assignee_id: int | None = None,
     group_id: int | None = None,
     tags: Iterable[str] = (),
 ) -> Ticket:
     """Open a ticket. The same `idempotency_key` (one per form shown) never creates two, so a
     double submit or a retry after a lost answer is safe."""
-    ticket: dict[str, Any] = {"subject": subject, "comment": {"body": body, "public": public}}
-    if requester_id is not None:
-        ticket["requester_id"] = int(requester_id)
-    elif requester_email:
-        ticket["requester"] = {"email": requester_email, "name": requester_name or requester_email}
-    optional = {
+    fields: client.TicketFields = {
+        "subject": subject,
+        "comment_body": comment_body,
+        "public": public,
         "priority": priority,
-        "type": type,
+        "ticket_type": ticket_type,
         "assignee_id": assignee_id,
         "group_id": group_id,
     }
-    ticket.update({name: value for name, value in optional.items() if value is not None})
+    if requester_id is not None:
+        fields["requester_id"] = int(requester_id)
+    elif requester_email:
+        fields["requester"] = {"email": requester_email, "name": requester_name or requester_email}
     if tags:
-        ticket["tags"] = list(tags)
+        fields["tags"] = tuple(tags)
 
     def create_as(credentials: Credentials) -> Ticket:
-        created = client.ticket_create(credentials, ticket=ticket, idempotency_key=idempotency_key)
+        created = client.ticket_create(credentials, idempotency_key=idempotency_key, **fields)
         _after_ticket_write(credentials, agent, created)
         return created
 

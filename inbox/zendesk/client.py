@@ -10,9 +10,9 @@ Callers get credentials from `inbox.auth.credentials_for(agent)`, or run a call 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from inbox.zendesk import budget, http
 from inbox.zendesk.errors import InvalidResponse
@@ -25,6 +25,7 @@ from inbox.zendesk.records import (
     Ticket,
     TicketDetail,
     User,
+    zendesk_time,
 )
 
 TicketListView = Literal[
@@ -95,12 +96,6 @@ def _ids_param(ids: Iterable[int]) -> str:
     if len(id_list) > MAX_SHOW_MANY:
         raise ValueError(f"Zendesk shows at most {MAX_SHOW_MANY} records at once.")
     return ",".join(str(i) for i in id_list)
-
-
-def _iso(moment: dt.datetime | str) -> str:
-    if isinstance(moment, str):
-        return moment
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iterate_pages(
@@ -264,57 +259,146 @@ def ticket_comments(
     return _parse(lambda: Page.from_api(body, key="comments", record=Comment))
 
 
+class EmailCC(TypedDict, total=False):
+    """One change to a ticket's email CCs: `action` "put" adds, "delete" removes (by id or email).
+
+    https://developer.zendesk.com/documentation/ticketing/managing-tickets/creating-and-updating-tickets/#setting-email-ccs
+    """
+
+    user_id: int
+    user_email: str
+    user_name: str
+    action: Literal["put", "delete"]
+
+
+class Requester(TypedDict, total=False):
+    """A requester by email (found, or created as an end user), for a new ticket."""
+
+    email: str
+    name: str
+
+
+class CustomField(TypedDict):
+    id: int
+    value: Any
+
+
+class TicketFields(TypedDict, total=False):
+    """What a ticket write may send, named as in Zendesk's ticket body (`ticket_type` is
+    Zendesk's `type`; `comment_body`, `public` and `upload_tokens` make up the `comment`).
+    Fields left out (or None) are not sent, so Zendesk leaves them as they are.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format
+    """
+
+    comment_body: str | None
+    public: bool
+    upload_tokens: Sequence[str] | None
+    subject: str | None
+    status: str | None
+    custom_status_id: int | None
+    priority: str | None
+    ticket_type: str | None
+    assignee_id: int | None
+    group_id: int | None
+    tags: Sequence[str] | None
+    email_ccs: Sequence[EmailCC] | None
+    custom_fields: Sequence[CustomField] | None
+    requester_id: int | None
+    requester: Requester | None
+    external_id: str | None
+    due_at: dt.datetime | None
+
+
+def _ticket_body(fields: TicketFields) -> dict[str, Any]:
+    """The `ticket` object Zendesk takes, from the typed fields. None is left out (unchanged);
+    an empty `tags` list is sent (it clears the tags)."""
+    given: dict[str, Any] = {name: value for name, value in fields.items() if value is not None}
+    body: dict[str, Any] = {}
+    comment_body = given.pop("comment_body", None)
+    public = given.pop("public", True)
+    upload_tokens = list(given.pop("upload_tokens", ()))
+    if upload_tokens and comment_body is None:
+        raise ValueError("Uploaded files are attached by a comment: give comment_body too.")
+    if comment_body is not None:
+        comment: dict[str, Any] = {"body": comment_body, "public": bool(public)}
+        if upload_tokens:
+            comment["uploads"] = upload_tokens
+        body["comment"] = comment
+    if "ticket_type" in given:
+        given["type"] = given.pop("ticket_type")
+    for name in ("tags", "email_ccs", "custom_fields"):
+        if name in given:
+            given[name] = [dict(item) if isinstance(item, dict) else item for item in given[name]]
+    if "due_at" in given:
+        given["due_at"] = zendesk_time(given["due_at"])
+    body.update(given)
+    return body
+
+
+def _ticket_write(
+    credentials: Credentials,
+    method: str,
+    path: str,
+    ticket: dict[str, Any],
+    *,
+    lane: str,
+    headers: dict[str, str] | None = None,
+) -> Ticket:
+    reply = http.request(
+        method,
+        f"{credentials.base_url}/api/v2/{path}",
+        access_token=credentials.access_token,
+        json={"ticket": ticket},
+        headers=headers,
+        lane=lane,
+    )
+    body = _expect_object(reply.body)
+    return _parse(lambda: Ticket.from_api(body["ticket"]))
+
+
 def ticket_create(
     credentials: Credentials,
     *,
-    ticket: dict[str, Any],
     idempotency_key: str,
     lane: str = budget.INTERACTIVE,
+    **fields: Unpack[TicketFields],
 ) -> Ticket:
     """Create a ticket at most once per `idempotency_key` (safe to retry after a lost answer).
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket
     https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency
     """
-    reply = http.request(
+    return _ticket_write(
+        credentials,
         "POST",
-        f"{credentials.base_url}/api/v2/tickets",
-        access_token=credentials.access_token,
-        json={"ticket": ticket},
+        "tickets",
+        _ticket_body(fields),
         headers={"Idempotency-Key": idempotency_key},
         lane=lane,
     )
-    body = _expect_object(reply.body)
-    return _parse(lambda: Ticket.from_api(body["ticket"]))
 
 
 def ticket_update(
     credentials: Credentials,
     ticket_id: int,
     *,
-    ticket: dict[str, Any],
     safe_update_stamp: str | None = None,
     lane: str = budget.INTERACTIVE,
+    **fields: Unpack[TicketFields],
 ) -> Ticket:
-    """Update a ticket (add a comment, change status...). Never retried: a PUT with a comment is
-    not idempotent. With `safe_update_stamp` (the `updated_at` the agent saw) a concurrent
-    change makes Zendesk answer 409, raised as Conflict.
+    """Update a ticket: a comment and field changes in one request, as Zendesk takes them.
+
+    Never retried: a PUT with a comment is not idempotent. With `safe_update_stamp` (the
+    `updated_at` the agent saw) a concurrent change makes Zendesk answer 409, raised as Conflict.
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions
     """
-    payload = dict(ticket)
+    ticket = _ticket_body(fields)
     if safe_update_stamp:
-        payload.update({"safe_update": True, "updated_stamp": safe_update_stamp})
-    reply = http.request(
-        "PUT",
-        f"{credentials.base_url}/api/v2/tickets/{int(ticket_id)}",
-        access_token=credentials.access_token,
-        json={"ticket": payload},
-        lane=lane,
-    )
-    body = _expect_object(reply.body)
-    return _parse(lambda: Ticket.from_api(body["ticket"]))
+        ticket.update({"safe_update": True, "updated_stamp": safe_update_stamp})
+    return _ticket_write(credentials, "PUT", f"tickets/{int(ticket_id)}", ticket, lane=lane)
 
 
 # -- activities -----------------------------------------------------------------------------
@@ -334,7 +418,7 @@ def activities_list(
     """
     params = _cursor_params(page_size=page_size, after=after)
     if since is not None:
-        params["since"] = _iso(since)
+        params["since"] = since if isinstance(since, str) else zendesk_time(since)
     body = _get(credentials, "activities", params=params, lane=lane)
     return _parse(lambda: Page.from_api(body, key="activities", record=Activity))
 

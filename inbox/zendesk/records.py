@@ -24,6 +24,14 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
+def zendesk_time(moment: dt.datetime) -> str:
+    """A datetime as Zendesk writes times (`2023-09-18T23:26:01Z`, UTC, whole seconds): for
+    parameters such as `since`, and the `updated_stamp` a safe update sends back."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _ids(values: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in values or ())
 
@@ -154,7 +162,7 @@ class Ticket:
         """The `updated_at` text to send back as `updated_stamp` for a safe update."""
         if self.updated_at is None:
             return None
-        return self.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return zendesk_time(self.updated_at)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Ticket:

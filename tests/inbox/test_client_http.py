@@ -121,9 +121,9 @@ def test_it_reads_the_custom_statuses(admin):
 
 def test_it_creates_a_ticket_once_per_idempotency_key(admin, zendesk):
     key = str(uuid.uuid4())
-    ticket = {"subject": "Printer on fire", "comment": {"body": "Smoke everywhere."}}
-    first = client.ticket_create(admin, ticket=ticket, idempotency_key=key)
-    again = client.ticket_create(admin, ticket=ticket, idempotency_key=key)
+    ticket = {"subject": "Printer on fire", "comment_body": "Smoke everywhere."}
+    first = client.ticket_create(admin, idempotency_key=key, **ticket)
+    again = client.ticket_create(admin, idempotency_key=key, **ticket)
     assert first.id == again.id
     assert first.subject == "Printer on fire"
 
@@ -131,20 +131,22 @@ def test_it_creates_a_ticket_once_per_idempotency_key(admin, zendesk):
 def test_a_stale_safe_update_is_a_conflict(admin):
     ticket = client.ticket_create(
         admin,
-        ticket={"subject": "Safe update", "comment": {"body": "first"}},
+        subject="Safe update",
+        comment_body="first",
         idempotency_key=str(uuid.uuid4()),
     )
     updated = client.ticket_update(
         admin,
         ticket.id,
-        ticket={"comment": {"body": "second", "public": False}},
+        comment_body="second",
+        public=False,
         safe_update_stamp=ticket.updated_stamp,
     )
     assert updated.id == ticket.id
-    client.ticket_update(admin, ticket.id, ticket={"priority": "high"})
+    client.ticket_update(admin, ticket.id, priority="high")
     with pytest.raises(Conflict) as raised:
         client.ticket_update(
-            admin, ticket.id, ticket={"priority": "low"}, safe_update_stamp=ticket.updated_stamp
+            admin, ticket.id, priority="low", safe_update_stamp=ticket.updated_stamp
         )
     assert "Someone else changed this ticket" in raised.value.user_message
 
@@ -154,7 +156,7 @@ def test_a_comment_on_a_closed_ticket_is_refused_with_the_reason(admin):
     ticket = closed.items[0]
     assert ticket.status == "closed"
     with pytest.raises(Invalid) as raised:
-        client.ticket_update(admin, ticket.id, ticket={"comment": {"body": "Too late"}})
+        client.ticket_update(admin, ticket.id, comment_body="Too late")
     assert raised.value.details
     assert "closed" in str(raised.value).lower()
 
@@ -235,11 +237,9 @@ def test_a_ticket_create_with_an_idempotency_key_is_retried_but_an_update_is_not
     zendesk.control("POST", "faults", json={"outage": True}).raise_for_status()
     zendesk.control("POST", "stats/reset")
     with pytest.raises(UpstreamUnavailable):
-        client.ticket_create(
-            admin, ticket={"subject": "x", "comment": {"body": "y"}}, idempotency_key="k-1"
-        )
+        client.ticket_create(admin, subject="x", comment_body="y", idempotency_key="k-1")
     with pytest.raises(UpstreamUnavailable):
-        client.ticket_update(admin, ticket.id, ticket={"comment": {"body": "z"}})
+        client.ticket_update(admin, ticket.id, comment_body="z")
     assert endpoint_calls(zendesk, "POST /api/v2/tickets") == 3
     assert endpoint_calls(zendesk, "PUT /api/v2/tickets/{id}") == 1
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from inbox.zendesk import http
+from inbox.zendesk import client, http
 from inbox.zendesk.errors import (
     InvalidResponse,
     PaginationTooDeep,
@@ -256,3 +256,52 @@ def test_a_hanging_zendesk_is_given_up_on_at_the_deadline_not_the_read_timeout(s
     assert len(recorder.seen) == 1  # a read timeout is never retried
     assert "within the 0.5 s allowed" in str(raised.value)
     assert "still answering" in str(raised.value)
+
+
+# -- what the client's writes send ----------------------------------------------------------
+
+
+def test_a_ticket_update_sends_comment_files_and_fields_in_one_body_named_as_zendesk_names_them(
+    server,
+):
+    base, recorder = server
+    answer = {"ticket": {"id": 7, "subject": "s", "status": "pending"}}
+    recorder.answers["/api/v2/tickets/7"] = (200, {}, json.dumps(answer).encode())
+    credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
+    client.ticket_update(
+        credentials,
+        7,
+        comment_body="See the attached log.",
+        public=False,
+        upload_tokens=["tok-1"],
+        status="pending",
+        ticket_type="problem",
+        assignee_id=42,
+        email_ccs=[{"user_email": "boss@example.com", "action": "put"}],
+        custom_fields=[{"id": 360001, "value": "gold"}],
+        tags=[],
+        safe_update_stamp="2026-11-27T10:00:00Z",
+    )
+    (sent,) = recorder.seen
+    assert sent["method"] == "PUT"
+    assert json.loads(sent["body"]) == {
+        "ticket": {
+            "comment": {"body": "See the attached log.", "public": False, "uploads": ["tok-1"]},
+            "status": "pending",
+            "type": "problem",
+            "assignee_id": 42,
+            "email_ccs": [{"user_email": "boss@example.com", "action": "put"}],
+            "custom_fields": [{"id": 360001, "value": "gold"}],
+            "tags": [],
+            "safe_update": True,
+            "updated_stamp": "2026-11-27T10:00:00Z",
+        }
+    }
+
+
+def test_files_without_a_comment_are_refused_before_anything_is_sent(server):
+    base, recorder = server
+    credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
+    with pytest.raises(ValueError, match="comment_body"):
+        client.ticket_update(credentials, 7, upload_tokens=["tok-1"])
+    assert recorder.seen == []

@@ -163,7 +163,7 @@ def test_a_reply_shows_in_the_writers_next_read_at_once(on_sandbox, alice):
     ticket_id = open_ticket_of(alice)
     services.ticket_detail(agent=alice, ticket_id=ticket_id)
     body = f"Checked the logs {uuid.uuid4().hex[:8]}"
-    services.ticket_reply(agent=alice, ticket_id=ticket_id, body=body, public=False)
+    services.ticket_update(agent=alice, ticket_id=ticket_id, comment_body=body, public=False)
     thread = services.ticket_detail(agent=alice, ticket_id=ticket_id)
     assert not thread.stale
     assert body in [comment.body for comment in thread.value.comments]
@@ -183,12 +183,40 @@ def test_assigning_a_ticket_updates_the_assignees_counts_at_once(on_sandbox, ali
     assert after == before + 1
 
 
+def test_a_comment_and_field_changes_go_to_zendesk_as_one_update(on_sandbox, alice, bob):
+    ticket_id = open_ticket_of(alice)
+    seen = services.ticket_detail(agent=alice, ticket_id=ticket_id).value.ticket
+    priority = "low" if seen.priority == "urgent" else "urgent"
+    on_sandbox.control("POST", "stats/reset")
+    body = f"Handing over {uuid.uuid4().hex[:8]}"
+    updated = services.ticket_update(
+        agent=alice,
+        ticket_id=ticket_id,
+        comment_body=body,
+        public=False,
+        status="pending",
+        priority=priority,
+        ticket_type="task",
+        assignee_id=bob.zendesk_user_id,
+        tags=["handover", "vip"],
+        updated_stamp=services.updated_stamp(seen),
+        previous_assignee_id=seen.assignee_id,
+    )
+    assert api_calls(on_sandbox, "PUT /api/v2/tickets/{id}") == 1
+    assert (updated.status, updated.priority, updated.type) == ("pending", priority, "task")
+    assert updated.assignee_id == bob.zendesk_user_id
+    assert set(updated.tags) == {"handover", "vip"}
+    thread = services.ticket_detail(agent=bob, ticket_id=ticket_id).value
+    note = next(comment for comment in thread.comments if comment.body == body)
+    assert note.public is False
+
+
 def test_a_created_ticket_appears_in_the_creators_requested_list_at_once(on_sandbox, alice):
     services.ticket_list(agent=alice, view="requested", page_size=100)
     created = services.ticket_create(
         agent=alice,
         subject="Printer on fire",
-        body="Smoke from tray 2.",
+        comment_body="Smoke from tray 2.",
         requester_id=alice.zendesk_user_id,
         idempotency_key=uuid.uuid4().hex,
     )
@@ -207,7 +235,9 @@ def test_unread_activities_follow_the_agents_last_seen_mark(on_sandbox, alice, b
 
     listed = services.ticket_list(agent=alice, view="assigned", page_size=50).value.items
     ticket = next(t for t in listed if t.status not in ("closed", "solved"))
-    services.ticket_reply(agent=bob, ticket_id=ticket.id, body="Over to you.", public=False)
+    services.ticket_update(
+        agent=bob, ticket_id=ticket.id, comment_body="Over to you.", public=False
+    )
     assert services.activity_unread_count(agent=alice).value.value >= 1
 
 
@@ -281,16 +311,21 @@ def test_a_reply_on_a_ticket_changed_meanwhile_is_refused_not_overwritten(on_san
     ticket_id = open_ticket_of(alice)
     seen = services.ticket_detail(agent=alice, ticket_id=ticket_id).value.ticket
     stamp = services.updated_stamp(seen)
-    services.ticket_reply(
+    services.ticket_update(
         agent=bob,
         ticket_id=ticket_id,
-        body="Bob got there first.",
+        comment_body="Bob got there first.",
         public=False,
         updated_stamp=stamp,
     )
     with pytest.raises(Conflict):
-        services.ticket_reply(
-            agent=alice, ticket_id=ticket_id, body="Me too.", public=False, updated_stamp=stamp
+        services.ticket_update(
+            agent=alice,
+            ticket_id=ticket_id,
+            comment_body="Me too.",
+            public=False,
+            priority="urgent",
+            updated_stamp=stamp,
         )
     fresh = services.ticket_detail(agent=alice, ticket_id=ticket_id)
     assert "Bob got there first." in [comment.body for comment in fresh.value.comments]
