@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from inbox.auth import with_agent_credentials
@@ -31,16 +31,7 @@ from inbox.zendesk import budget, cache, client
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import ZendeskUnavailable
-from inbox.zendesk.records import (
-    Comment,
-    Count,
-    CustomStatus,
-    Group,
-    Organization,
-    Page,
-    Ticket,
-    User,
-)
+from inbox.zendesk.records import Comment, Count, CustomStatus, Page, Sideloads, Ticket, User
 
 TICKET_LIST_VIEWS = ("all", "assigned", "ccd", "followed", "requested", "recent", "organization")
 # Views Zendesk answers the same for every unrestricted agent.
@@ -55,16 +46,12 @@ TICKET_INCLUDE = ("users", "groups", "organizations", "custom_statuses")
 COMMENTS_INCLUDE = ("users",)
 
 
-@dataclass(frozen=True)
-class TicketThread:
+@dataclass(frozen=True, kw_only=True)
+class TicketThread(Sideloads):
     """A ticket with its whole conversation and the people, groups and statuses it names."""
 
     ticket: Ticket
     comments: tuple[Comment, ...]
-    users: dict[int, User] = field(default_factory=dict)
-    groups: dict[int, Group] = field(default_factory=dict)
-    organizations: dict[int, Organization] = field(default_factory=dict)
-    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
     comments_truncated: bool = False
 
 
@@ -166,27 +153,23 @@ def ticket_counts(
 
 
 def _all_comments(credentials: Credentials, ticket_id: int, lane: str) -> Page:
-    """Every comment of a ticket (up to MAX_COMMENT_PAGES pages), as one Page."""
-    comments: list[Comment] = []
-    users: dict[int, User] = {}
-    after = None
-    for _ in range(MAX_COMMENT_PAGES):
-        page = client.ticket_comments(
-            credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, lane=lane
+    """Every comment of a ticket (up to MAX_COMMENT_PAGES pages), as one Page; `has_more`
+    when the conversation goes on past them."""
+    pages = list(
+        client.iterate_pages(
+            lambda after: client.ticket_comments(
+                credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, lane=lane
+            ),
+            max_pages=MAX_COMMENT_PAGES,
         )
-        comments.extend(page.items)
-        users.update(page.users)
-        if not page.has_more or not page.after_cursor:
-            return Page(
-                items=tuple(comments),
-                has_more=False,
-                after_cursor=None,
-                before_cursor=None,
-                users=users,
-            )
-        after = page.after_cursor
+    )
+    last = pages[-1]
+    more = last.has_more and bool(last.after_cursor)
     return Page(
-        items=tuple(comments), has_more=True, after_cursor=after, before_cursor=None, users=users
+        items=tuple(comment for page in pages for comment in page.items),
+        has_more=more,
+        after_cursor=last.after_cursor if more else None,
+        users={user_id: user for page in pages for user_id, user in page.users.items()},
     )
 
 
@@ -231,14 +214,13 @@ def ticket_detail(
                 **common,
             )
             detail, conversation = shown.result(), comments.result()
+        sideloads = detail.value.sideload_fields()
+        sideloads["users"] = {**conversation.value.users, **detail.value.users}
         thread = TicketThread(
             ticket=detail.value.ticket,
             comments=conversation.value.items,
-            users={**conversation.value.users, **detail.value.users},
-            groups=detail.value.groups,
-            organizations=detail.value.organizations,
-            custom_statuses=detail.value.custom_statuses,
             comments_truncated=conversation.value.has_more,
+            **sideloads,
         )
         return combined(thread, [detail, conversation])
 

@@ -313,82 +313,96 @@ def _by_id(record: type, entries: Any) -> dict[int, Any]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sideloads:
-    """Objects Zendesk sends beside the main ones (include=users,groups,...), keyed by id."""
+    """Objects Zendesk sends beside the main ones (include=users,groups,...), keyed by id.
+
+    The base of every answer that carries them (Page, TicketDetail, and the services' views of
+    a ticket), so each reads `answer.users[...]` the same way.
+    """
 
     users: dict[int, User] = field(default_factory=dict)
     groups: dict[int, Group] = field(default_factory=dict)
     organizations: dict[int, Organization] = field(default_factory=dict)
     custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
 
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Sideloads:
+    @staticmethod
+    def fields_from_api(data: dict[str, Any]) -> dict[str, dict[int, Any]]:
+        """The four sideload dicts of a body, as keyword arguments for any Sideloads."""
         # Activities sideload `actors` as well as `users`: both are users.
         users = _by_id(User, data.get("users"))
         users.update(_by_id(User, data.get("actors")))
-        return cls(
-            users=users,
-            groups=_by_id(Group, data.get("groups")),
-            organizations=_by_id(Organization, data.get("organizations")),
-            custom_statuses=_by_id(CustomStatus, data.get("custom_statuses")),
-        )
+        return {
+            "users": users,
+            "groups": _by_id(Group, data.get("groups")),
+            "organizations": _by_id(Organization, data.get("organizations")),
+            "custom_statuses": _by_id(CustomStatus, data.get("custom_statuses")),
+        }
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Sideloads:
+        return Sideloads(**Sideloads.fields_from_api(data))
+
+    def sideload_fields(self) -> dict[str, dict[int, Any]]:
+        """This answer's sideloads, as keyword arguments for another Sideloads."""
+        return {
+            "users": self.users,
+            "groups": self.groups,
+            "organizations": self.organizations,
+            "custom_statuses": self.custom_statuses,
+        }
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a cursor-paginated list. Follow `after_cursor` while `has_more`.
+@dataclass(frozen=True, kw_only=True)
+class Page(Sideloads):
+    """One page of a list. Cursor mode: follow `after_cursor` while `has_more`.
 
     Zendesk can end with an empty page, and can leave `links.next` set on the last one: only
-    `has_more` says whether to go on.
+    `has_more` says whether to go on. Offset mode (page numbers): `count` is the list's length,
+    `next_page` / `previous_page` the numbers of the pages around this one (None at the ends).
     """
 
     items: tuple[Any, ...]
     has_more: bool
-    after_cursor: str | None
-    before_cursor: str | None
-    users: dict[int, User] = field(default_factory=dict)
-    groups: dict[int, Group] = field(default_factory=dict)
-    organizations: dict[int, Organization] = field(default_factory=dict)
-    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
+    after_cursor: str | None = None
+    before_cursor: str | None = None
+    count: int | None = None
+    next_page: int | None = None
+    previous_page: int | None = None
 
     @classmethod
-    def from_api(cls, data: dict[str, Any], *, key: str, record: type) -> Page:
-        """`key` names the list in the body ("tickets"), `record` parses each entry."""
+    def from_api(
+        cls, data: dict[str, Any], *, key: str, record: type, page_number: int | None = None
+    ) -> Page:
+        """`key` names the list in the body ("tickets"), `record` parses each entry;
+        `page_number` is the page asked for in offset mode."""
         meta = data.get("meta") or {}
-        sideloads = Sideloads.from_api(data)
+        offsets: dict[str, Any] = {}
+        if page_number is not None:
+            offsets = {
+                "count": data.get("count"),
+                "next_page": page_number + 1 if data.get("next_page") else None,
+                "previous_page": page_number - 1 if data.get("previous_page") else None,
+            }
         return cls(
             items=tuple(record.from_api(entry) for entry in data.get(key) or ()),
-            has_more=bool(meta.get("has_more")),
+            has_more=bool(meta.get("has_more") or offsets.get("next_page")),
             after_cursor=meta.get("after_cursor"),
             before_cursor=meta.get("before_cursor"),
-            users=sideloads.users,
-            groups=sideloads.groups,
-            organizations=sideloads.organizations,
-            custom_statuses=sideloads.custom_statuses,
+            **offsets,
+            **Sideloads.fields_from_api(data),
         )
 
 
-@dataclass(frozen=True)
-class TicketDetail:
+@dataclass(frozen=True, kw_only=True)
+class TicketDetail(Sideloads):
     """What ticket_show returns: the ticket and the objects sideloaded with it (by id)."""
 
     ticket: Ticket
-    users: dict[int, User] = field(default_factory=dict)
-    groups: dict[int, Group] = field(default_factory=dict)
-    organizations: dict[int, Organization] = field(default_factory=dict)
-    custom_statuses: dict[int, CustomStatus] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> TicketDetail:
-        sideloads = Sideloads.from_api(data)
-        return cls(
-            ticket=Ticket.from_api(data["ticket"]),
-            users=sideloads.users,
-            groups=sideloads.groups,
-            organizations=sideloads.organizations,
-            custom_statuses=sideloads.custom_statuses,
-        )
+        return cls(ticket=Ticket.from_api(data["ticket"]), **Sideloads.fields_from_api(data))
 
 
 @dataclass(frozen=True)
