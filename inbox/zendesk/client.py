@@ -32,6 +32,19 @@ TicketListView = Literal[
     "all", "assigned", "ccd", "followed", "requested", "recent", "organization"
 ]
 TicketCountView = Literal["all", "assigned", "ccd", "organization"]
+# What offset pages of tickets can be sorted by (`sort_by`).
+TicketOffsetSort = Literal[
+    "assignee",
+    "assignee.name",
+    "created_at",
+    "group",
+    "id",
+    "requester",
+    "requester.name",
+    "status",
+    "subject",
+    "updated_at",
+]
 MAX_PAGE_SIZE = 100
 MAX_SHOW_MANY = 100
 
@@ -84,6 +97,12 @@ def _cursor_params(
     if before:
         params["page[before]"] = before
     return params
+
+
+def _offset_params(*, page: int, per_page: int) -> dict[str, int]:
+    if page < 1:
+        raise ValueError("Page numbers start at 1.")
+    return {"page": int(page), "per_page": max(1, min(MAX_PAGE_SIZE, per_page))}
 
 
 def _include(include: Iterable[str]) -> dict[str, str]:
@@ -170,27 +189,45 @@ def tickets_list(
     view: TicketListView,
     user_id: int | None = None,
     organization_id: int | None = None,
+    external_id: str | None = None,
     sort: str = "-updated_at",
     page_size: int = 25,
     after: str | None = None,
     before: str | None = None,
+    page: int | None = None,
+    sort_by: TicketOffsetSort | None = None,
+    sort_order: Literal["asc", "desc"] = "asc",
     include: Iterable[str] = ("users",),
     lane: str = budget.INTERACTIVE,
 ) -> Page:
-    """One cursor page of a ticket list; `items` are Tickets, `users` the sideloaded people.
+    """One page of a ticket list; `items` are Tickets, `users` the sideloaded people.
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
-    `assigned|ccd|followed|requested` list the tickets of `user_id` (default: the caller).
+    `assigned|ccd|followed|requested` list the tickets of `user_id` (default: the caller);
+    `external_id` keeps only the tickets linked to that record elsewhere.
+
+    Cursor mode (the default): `sort` (`[-]updated_at|id|status`), `after` / `before`.
+    Offset mode, when `page` (from 1) is given: `sort_by` + `sort_order`, `page_size` as
+    `per_page`; the Page then carries `count`, `next_page` and `previous_page`. Zendesk stops
+    offset pages at 10,000 records: past them it raises PaginationTooDeep.
+    https://developer.zendesk.com/api-reference/introduction/pagination/
     """
     path = _ticket_list_path(credentials, view, user_id, organization_id)
-    params = {
-        **_cursor_params(page_size=page_size, after=after, before=before),
-        **_include(include),
-    }
-    if sort:
-        params["sort"] = sort
+    params: dict[str, Any] = _include(include)
+    if external_id is not None:
+        params["external_id"] = external_id
+    if page is None:
+        params.update(_cursor_params(page_size=page_size, after=after, before=before))
+        if sort:
+            params["sort"] = sort
+    else:
+        if after or before:
+            raise ValueError("A page number and a cursor cannot be used together.")
+        params.update(_offset_params(page=page, per_page=page_size))
+        if sort_by:
+            params.update(sort_by=sort_by, sort_order=sort_order)
     body = _get(credentials, path, params=params, lane=lane)
-    return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket))
+    return _parse(lambda: Page.from_api(body, key="tickets", record=Ticket, page_number=page))
 
 
 def tickets_count(

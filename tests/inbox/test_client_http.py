@@ -13,6 +13,7 @@ from inbox.zendesk.errors import (
     Invalid,
     InvalidResponse,
     NotFound,
+    PaginationTooDeep,
     RateLimited,
     Unauthorized,
     UpstreamUnavailable,
@@ -67,6 +68,54 @@ def test_it_follows_ticket_cursors_until_zendesk_says_there_is_no_more(admin):
     assert len(ids) > 100  # more than one page was followed
     assert ids == sorted(set(ids))  # no ticket twice, none skipped out of order
     assert len(ids) == client.tickets_count(admin, view="all").value
+
+
+def test_it_pages_tickets_by_number_sorted_as_asked(admin):
+    first = client.tickets_list(
+        admin, view="all", page=1, page_size=10, sort_by="id", sort_order="desc", include=()
+    )
+    second = client.tickets_list(
+        admin, view="all", page=2, page_size=10, sort_by="id", sort_order="desc", include=()
+    )
+    first_ids = [ticket.id for ticket in first.items]
+    second_ids = [ticket.id for ticket in second.items]
+    assert first_ids == sorted(first_ids, reverse=True)
+    assert len(first_ids) == 10
+    assert max(second_ids) < min(first_ids)  # page 2 goes on where page 1 stopped
+    assert first.count == client.tickets_count(admin, view="all").value
+    assert (first.previous_page, first.next_page) == (None, 2)
+    assert (second.previous_page, second.next_page) == (1, 3)
+    assert first.has_more
+
+
+def test_the_last_numbered_page_has_no_next_page(admin):
+    total = client.tickets_count(admin, view="all").value
+    last_number = -(-total // 100)
+    last = client.tickets_list(admin, view="all", page=last_number, page_size=100, include=())
+    assert last.next_page is None
+    assert not last.has_more
+    assert last.count == total
+    assert len(last.items) == total - (last_number - 1) * 100
+
+
+def test_numbered_pages_past_zendesks_depth_limit_are_a_clear_error(admin):
+    with pytest.raises(PaginationTooDeep) as raised:
+        client.tickets_list(admin, view="all", page=101, page_size=100)
+    assert raised.value.status_code == 400
+    assert raised.value.error_code == "InvalidPaginationDepth"
+
+
+def test_it_finds_tickets_by_their_external_id(admin):
+    linked = next(
+        ticket for ticket in all_tickets(admin, view="all", sort="id") if ticket.external_id
+    )
+    page = client.tickets_list(admin, view="all", external_id=linked.external_id, include=())
+    assert [ticket.external_id for ticket in page.items] == [linked.external_id]
+    numbered = client.tickets_list(
+        admin, view="all", external_id=linked.external_id, page=1, include=()
+    )
+    assert [ticket.id for ticket in numbered.items] == [linked.id]
+    assert numbered.count == 1
 
 
 def test_it_lists_and_counts_the_tickets_assigned_to_the_agent(admin):
