@@ -8,7 +8,9 @@ agent: Zendesk answers each agent with their own stream.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -43,21 +45,14 @@ def activity_feed(
     lane: str = budget.INTERACTIVE,
 ) -> Fresh[Page]:
     """One page of the agent's activities, newest first (actors in `users`)."""
-
-    def fetch_as(credentials: Credentials) -> Fresh[Page]:
-        return cached_as_agent(
-            agent=agent,
-            credentials=credentials,
-            kind="activities",
-            operation="activities_list",
-            params={"after": after, "page_size": page_size},
-            families=[activities_family(credentials.base_url, agent.zendesk_user_id)],
-            fetch=lambda: client.activities_list(
-                credentials, after=after, page_size=page_size, lane=lane
-            ),
-        )
-
-    return with_agent_credentials(agent, fetch_as)
+    return _cached_stream(
+        agent=agent,
+        operation="activities_list",
+        params={"after": after, "page_size": page_size},
+        fetch=lambda credentials: client.activities_list(
+            credentials, after=after, page_size=page_size, lane=lane
+        ),
+    )
 
 
 def activity_unread_count(
@@ -80,15 +75,33 @@ def activity_unread_count(
         ]
         return UnreadCount(value=len(newer), at_least=page.has_more)
 
-    def fetch_as(credentials: Credentials) -> Fresh[UnreadCount]:
+    return _cached_stream(
+        agent=agent,
+        operation="activities_unread",
+        params={"since": seen_at.isoformat() if seen_at else None},
+        fetch=fetch_unread,
+    )
+
+
+def _cached_stream[T](
+    *,
+    agent: AgentAccount,
+    operation: str,
+    params: dict[str, Any],
+    fetch: Callable[[Credentials], T],
+) -> Fresh[T]:
+    """One cached read of the agent's own activity stream: never shared (Zendesk answers each
+    agent with their own), and invalidated with the agent's activities family."""
+
+    def fetch_as(credentials: Credentials) -> Fresh[T]:
         return cached_as_agent(
             agent=agent,
             credentials=credentials,
             kind="activities",
-            operation="activities_unread",
-            params={"since": seen_at.isoformat() if seen_at else None},
+            operation=operation,
+            params=params,
             families=[activities_family(credentials.base_url, agent.zendesk_user_id)],
-            fetch=lambda: fetch_unread(credentials),
+            fetch=lambda: fetch(credentials),
         )
 
     return with_agent_credentials(agent, fetch_as)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 
 def parse_datetime(value: str | None) -> dt.datetime | None:
@@ -86,23 +86,25 @@ class User:
 
 
 @dataclass(frozen=True)
-class Group:
+class NamedRecord:
+    """A record the app shows by name only (groups, organizations): its id and name."""
+
     id: int
     name: str
 
     @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Group:
+    def from_api(cls, data: dict[str, Any]) -> Self:
         return cls(id=data["id"], name=data.get("name") or "")
 
 
 @dataclass(frozen=True)
-class Organization:
-    id: int
-    name: str
+class Group(NamedRecord):
+    """A group of agents."""
 
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Organization:
-        return cls(id=data["id"], name=data.get("name") or "")
+
+@dataclass(frozen=True)
+class Organization(NamedRecord):
+    """A customer organization."""
 
 
 @dataclass(frozen=True)

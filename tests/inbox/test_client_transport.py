@@ -198,20 +198,29 @@ def test_offset_pagination_past_zendesks_depth_is_its_own_error(server):
 # -- the deadline ---------------------------------------------------------------------------
 
 
-def test_a_slow_failing_zendesk_is_retried_only_while_the_deadline_allows(
-    server, settings, fake_clock, monkeypatch
+@pytest.mark.parametrize(
+    ("lane", "attempts", "allowed"),
+    [
+        # An agent waits: attempts start at 0, 2 and 4 s; at 6 s the 5 s deadline is spent.
+        ("interactive", 3, "within the 5 s allowed"),
+        # Background work may take longer: attempts at 0, 2, ... 18 s; at 20 s it is spent.
+        ("background", 10, "within the 20 s allowed"),
+    ],
+)
+def test_a_slow_failing_zendesk_is_retried_only_while_the_lanes_deadline_allows(
+    server, settings, fake_clock, monkeypatch, lane, attempts, allowed
 ):
     base, recorder = server
     settings.ZENDESK_DEADLINE_SECONDS = 5
-    settings.ZENDESK_MAX_RETRIES = 10
+    settings.ZENDESK_BACKGROUND_DEADLINE_SECONDS = 20
+    settings.ZENDESK_MAX_RETRIES = 20
     monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 0.0)
     recorder.answers["/slow"] = (503, {}, b"{}")
     recorder.before_answer["/slow"] = lambda: fake_clock.advance(2)  # each answer takes 2 s
     with pytest.raises(UpstreamUnavailable) as raised:
-        http.request("GET", f"{base}/slow", access_token="t")
-    # Attempts start at 0, 2 and 4 s; at 6 s the 5 s deadline is spent.
-    assert len(recorder.seen) == 3
-    assert "within the 5 s allowed" in str(raised.value)
+        http.request("GET", f"{base}/slow", access_token="t", lane=lane)
+    assert len(recorder.seen) == attempts
+    assert allowed in str(raised.value)
     assert "503" in str(raised.value)
 
 
@@ -229,20 +238,6 @@ def test_no_pause_before_a_retry_starts_when_the_retry_could_not_finish_in_time(
     assert len(recorder.seen) == 2
     assert fake_clock.now == FakeClock().now + 3
     assert "tried 2 times" in str(raised.value)
-
-
-def test_background_work_gets_the_longer_deadline(server, settings, fake_clock, monkeypatch):
-    base, recorder = server
-    settings.ZENDESK_DEADLINE_SECONDS = 5
-    settings.ZENDESK_BACKGROUND_DEADLINE_SECONDS = 20
-    settings.ZENDESK_MAX_RETRIES = 10
-    monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 0.0)
-    recorder.answers["/slow"] = (504, {}, b"{}")
-    recorder.before_answer["/slow"] = lambda: fake_clock.advance(2)
-    with pytest.raises(UpstreamUnavailable) as raised:
-        http.request("GET", f"{base}/slow", access_token="t", lane="background")
-    assert len(recorder.seen) == 10  # attempts at 0, 2, ... 18 s
-    assert "within the 20 s allowed" in str(raised.value)
 
 
 def test_a_hanging_zendesk_is_given_up_on_at_the_deadline_not_the_read_timeout(server, settings):
