@@ -3,8 +3,8 @@
 Each takes the agent's `Credentials` first, keyword-only arguments after, and a `lane`
 for the team's rate budget (interactive page loads before background refreshes). Each returns
 typed records (inbox.zendesk.records) and raises only inbox.zendesk.errors exceptions.
-Callers get credentials from `inbox.auth.credentials_for(agent)`, or run a call through
-`inbox.auth.with_agent_credentials(agent, fn)` to have an expired token refreshed once on 401.
+The client is given credentials and never looks them up: the services run each call through
+`with_agent_credentials(agent, fn)`, which refreshes an expired token once on 401.
 """
 
 from __future__ import annotations
