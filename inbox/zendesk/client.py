@@ -21,6 +21,7 @@ from inbox.zendesk.records import (
     Comment,
     Count,
     CustomStatus,
+    Organization,
     Page,
     Ticket,
     TicketDetail,
@@ -162,6 +163,20 @@ def users_show_many(
     """Up to 100 users by id. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users"""
     body = _get(credentials, "users/show_many", params={"ids": _ids_param(ids)}, lane=lane)
     return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
+
+
+# -- organizations --------------------------------------------------------------------------
+
+
+def organizations_show_many(
+    credentials: Credentials, *, ids: Iterable[int], lane: str = budget.INTERACTIVE
+) -> tuple[Organization, ...]:
+    """Up to 100 organizations by id (names for a list of tickets).
+
+    https://developer.zendesk.com/api-reference/ticketing/organizations/organizations/#show-many-organizations
+    """
+    body = _get(credentials, "organizations/show_many", params={"ids": _ids_param(ids)}, lane=lane)
+    return _parse(lambda: tuple(Organization.from_api(entry) for entry in body["organizations"]))
 
 
 # -- tickets --------------------------------------------------------------------------------

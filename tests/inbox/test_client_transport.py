@@ -300,3 +300,18 @@ def test_files_without_a_comment_are_refused_before_anything_is_sent(server):
     with pytest.raises(ValueError, match="comment_body"):
         client.ticket_update(credentials, 7, upload_tokens=["tok-1"])
     assert recorder.seen == []
+
+
+def test_it_shows_many_organizations_by_id_in_one_call(server):
+    """The sandbox has no organizations/show_many yet: the stub answers as Zendesk documents."""
+    base, recorder = server
+    answer = {"organizations": [{"id": 3, "name": "Acme"}, {"id": 5, "name": "Globex"}]}
+    recorder.answers["/api/v2/organizations/show_many?ids=3%2C5"] = (
+        200,
+        {},
+        json.dumps(answer).encode(),
+    )
+    credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
+    organizations = client.organizations_show_many(credentials, ids=[3, 5])
+    assert [(o.id, o.name) for o in organizations] == [(3, "Acme"), (5, "Globex")]
+    assert len(recorder.seen) == 1
