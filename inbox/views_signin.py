@@ -3,7 +3,7 @@
 GET  /auth/signin    the "Sign in with Zendesk" page (a POST form, so CSRF protects the start)
 POST /auth/start     remember state + PKCE verifier + where to go next; off to Zendesk
 GET  /auth/callback  check state, trade the code for tokens, admit active agents and admins only
-POST /auth/signout   revoke the token at Zendesk (best effort), forget it, end the session
+POST /auth/signout   revoke the token at Zendesk (best effort), forget it, end every session
 
 Every refusal renders a page that says why, with a way to try again.
 """
@@ -231,7 +231,6 @@ def _consent_error(request: HttpRequest, error: str, next_path: str) -> HttpResp
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     agent = auth.current_agent(request)
-    if agent is not None:
-        agent_sign_out(agent=agent)
+    revoked = agent_sign_out(agent=agent) if agent is not None else True
     auth.sign_out(request)
-    return render(request, "inbox/signed_out.html")
+    return render(request, "inbox/signed_out.html", {"revoked": revoked})

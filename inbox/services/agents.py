@@ -123,13 +123,16 @@ def agent_sign_in(*, code: str, code_verifier: str, redirect_uri: str) -> AgentA
     return agent
 
 
-def agent_sign_out(*, agent: AgentAccount) -> None:
-    """End the agent's sessions everywhere and give the token back to Zendesk (best effort)."""
+def agent_sign_out(*, agent: AgentAccount) -> bool:
+    """End the agent's sessions everywhere and give the token back to Zendesk (best effort).
+
+    Returns False when the token could not be revoked (it then lives until it expires).
+    """
     credentials = _credentials_to_revoke(agent)
-    if credentials is not None:
-        revoke_token(credentials)
+    revoked = credentials is None or revoke_token(credentials)
     _end_sessions(agent)
     logger.info("agent account %s signed out", agent.pk)
+    return revoked
 
 
 def agent_recheck(*, agent: AgentAccount) -> AgentAccount:

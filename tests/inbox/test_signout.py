@@ -30,6 +30,7 @@ def test_signing_out_revokes_the_token_and_ends_the_session(zendesk):
 
     assert response.status_code == 200
     assert "You are signed out" in response.content.decode()
+    assert "valid until it expires" not in response.content.decode()
     assert endpoint_calls(zendesk, "DELETE /api/v2/oauth/tokens/current") == 1
     with pytest.raises(Unauthorized):
         zendesk_client.tickets_list(old, view="all")
@@ -44,6 +45,8 @@ def test_signing_out_works_even_when_zendesk_is_down(zendesk):
     response = browser.post("/auth/signout")
     assert response.status_code == 200
     assert "You are signed out" in response.content.decode()
+    # ... and says the token it could not revoke stays valid until it expires.
+    assert "stays valid until it expires" in " ".join(response.content.decode().split())
     assert SESSION_AGENT_KEY not in browser.session
     assert not AgentAccount.objects.get().has_tokens
 
