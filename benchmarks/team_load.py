@@ -103,7 +103,7 @@ def point_app_at(base_url: str) -> None:
 
 def sign_in_agents(sandbox: Any, count: int) -> list[Any]:
     """AgentAccount rows holding real OAuth tokens from the sandbox's pages (four at a time)."""
-    from tests.inbox.service_agents import access_token, agent_account
+    from tests.inbox.conftest import access_token, agent_account
 
     signable = [
         person

@@ -107,6 +107,11 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# A signed-in session ends after this long unused, and after this long whatever happens.
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=8 * 3600)
+SESSION_MAX_AGE_SECONDS = env.int("SESSION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+# How often a signed-in agent's role and restricted flag are read again from Zendesk.
+AGENT_RECHECK_SECONDS = env.int("AGENT_RECHECK_SECONDS", default=600)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)

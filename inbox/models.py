@@ -14,7 +14,7 @@ from inbox.zendesk.records import TokenGrant, User
 class AgentAccount(models.Model):
     """A Zendesk agent or admin who signed in with Zendesk: the app's identity for them.
 
-    The session stores this row's id. Their OAuth tokens are kept encrypted (inbox.crypto);
+    The session stores this row's id and session generation. Their OAuth tokens are kept encrypted (inbox.crypto);
     read them through `access_token` / `refresh_token`, which decrypt on demand. Nothing here
     prints a token: not __repr__, not __str__.
     """
@@ -40,6 +40,11 @@ class AgentAccount(models.Model):
     # Activities up to here were seen (issue E: inbox.services.activities); on the row, not
     # in the session, so "unread" follows the agent across devices.
     activities_seen_at = models.DateTimeField(null=True, blank=True)
+    # Sessions carry the generation they were signed in under; signing out moves it on, which
+    # ends every session of the agent for good (inbox.auth.current_agent compares them).
+    session_generation = models.PositiveIntegerField(default=0)
+    # When users/me last confirmed role and restricted flag (inbox.services.agents.agent_recheck).
+    last_checked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"

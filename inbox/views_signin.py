@@ -3,7 +3,7 @@
 GET  /auth/signin    the "Sign in with Zendesk" page (a POST form, so CSRF protects the start)
 POST /auth/start     remember state + PKCE verifier + where to go next; off to Zendesk
 GET  /auth/callback  check state, trade the code for tokens, admit active agents and admins only
-POST /auth/signout   revoke the token at Zendesk (best effort), forget it, end the session
+POST /auth/signout   revoke the token at Zendesk (best effort), forget it, end every session
 
 Every refusal renders a page that says why, with a way to try again.
 """
@@ -16,26 +16,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from inbox import auth
-from inbox.models import AgentAccount
-from inbox.zendesk import client, oauth
-from inbox.zendesk.errors import (
-    SessionExpired,
-    Unauthorized,
-    UpstreamUnavailable,
-    ZendeskError,
+from inbox.services.agents import (
+    SignInRefused,
+    agent_sign_in,
+    agent_sign_in_start,
+    agent_sign_out,
 )
-from inbox.zendesk.records import TokenGrant, User
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +93,8 @@ def signin(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def signin_start(request: HttpRequest) -> HttpResponse:
-    attempt = oauth.new_attempt()
     redirect_uri = callback_url(request)
+    attempt = agent_sign_in_start(redirect_uri=redirect_uri)
     attempts = _open_attempts(request)
     attempts[attempt.state] = {
         "code_verifier": attempt.code_verifier,
@@ -109,7 +104,7 @@ def signin_start(request: HttpRequest) -> HttpResponse:
     }
     newest = sorted(attempts.items(), key=lambda item: item[1]["started_at"])[-MAX_OPEN_ATTEMPTS:]
     _save_attempts(request, dict(newest))
-    return HttpResponseRedirect(oauth.authorize_url(attempt=attempt, redirect_uri=redirect_uri))
+    return HttpResponseRedirect(attempt.authorize_url)
 
 
 def _open_attempts(request: HttpRequest) -> dict[str, dict[str, Any]]:
@@ -161,7 +156,7 @@ def _failed(
 
 @require_GET
 @never_cache
-@sensitive_variables("attempt", "attempts", "code", "grant", "credentials")
+@sensitive_variables("attempt", "attempts", "code")
 def signin_callback(request: HttpRequest) -> HttpResponse:
     attempts = _open_attempts(request)
     state, code = request.GET.get("state", ""), request.GET.get("code")
@@ -196,47 +191,18 @@ def signin_callback(request: HttpRequest) -> HttpResponse:
             "still open in another tab, finish there; otherwise start again.",
             next_path=next_path,
         )
-    credentials = None
     try:
-        grant = oauth.exchange_code(
+        agent = agent_sign_in(
             code=code, code_verifier=attempt["code_verifier"], redirect_uri=attempt["redirect_uri"]
         )
-        credentials = client.Credentials(
-            base_url=settings.ZENDESK_URL, access_token=grant.access_token, user_id=0
-        )
-        user = client.users_me(credentials)
-    except oauth.OAuthRefused:
+    except SignInRefused as refusal:
         return _failed(
             request,
-            title="Zendesk did not accept this sign-in",
-            reason="The authorization was already used or has expired (Zendesk keeps it for "
-            "two minutes). Please start again.",
+            title=refusal.title,
+            reason=refusal.reason,
+            status=refusal.status,
             next_path=next_path,
         )
-    except Unauthorized:
-        # A token Zendesk issued a moment ago and refuses at once: the account may not use
-        # the API, which is what Zendesk does for a suspended or deactivated user.
-        title, reason = SUSPENDED
-        return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
-    except ZendeskError as error:
-        logger.warning("sign-in failed talking to Zendesk: %s", error)
-        if credentials is not None and not isinstance(error, UpstreamUnavailable):
-            # Zendesk granted a token and then answered oddly: give the unused token back
-            # (not when it is down: the revoke would only make the agent wait longer).
-            _revoke_quietly(credentials)
-        return _failed(
-            request,
-            title="Zendesk is not answering",
-            reason=f"{error.user_message} Nothing was changed.",
-            status=502,
-            next_path=next_path,
-        )
-    refusal = _refusal(user)
-    if refusal is not None:
-        _revoke_quietly(credentials)
-        title, reason = refusal
-        return _failed(request, title=title, reason=reason, status=403, next_path=next_path)
-    agent = _upsert_agent(user, grant)
     auth.sign_in(request, agent)
     logger.info("agent account %s signed in", agent.pk)
     return HttpResponseRedirect(next_path)
@@ -262,80 +228,9 @@ def _consent_error(request: HttpRequest, error: str, next_path: str) -> HttpResp
     )
 
 
-SUSPENDED = (
-    "Your agent account is suspended",
-    "Your Zendesk agent account is suspended (or deactivated), so Zendesk does not let it "
-    "use Agent Inbox. Ask a Zendesk administrator to reactivate it, then sign in again.",
-)
-
-
-def _refusal(user: User) -> tuple[str, str] | None:
-    """Why this Zendesk user may not use the app, or None for an active agent or admin."""
-    if not isinstance(user.id, int) or isinstance(user.id, bool) or user.id <= 0:
-        # None for the anonymous user; anything but a positive number is not an identity.
-        return (
-            "Zendesk did not say who you are",
-            "Zendesk answered without your user id (as it does for an anonymous user), so we "
-            "cannot tell who you are. Please sign in again.",
-        )
-    if user.role not in ("agent", "admin"):
-        return (
-            "Agent Inbox is for agents",
-            "Agent Inbox is for agents; your Zendesk account is an end user. If you need "
-            "help with a request, use your help center instead.",
-        )
-    if user.suspended or not user.active:
-        return SUSPENDED
-    return None
-
-
-@transaction.atomic
-def _upsert_agent(user: User, grant: TokenGrant) -> AgentAccount:
-    agent, _ = AgentAccount.objects.select_for_update().get_or_create(
-        zendesk_user_id=user.id, defaults={"name": user.name, "role": user.role}
-    )
-    agent.copy_profile(user)
-    agent.store_grant(grant)
-    agent.last_signed_in_at = timezone.now()
-    agent.save()
-    return agent
-
-
-def _revoke_quietly(credentials: client.Credentials) -> None:
-    """Revoke a token; a failure must not stop a sign-out (the token expires on its own)."""
-    try:
-        oauth.revoke(credentials)
-    except ZendeskError as error:
-        logger.warning("could not revoke a Zendesk token: %s", error)
-
-
-def _credentials_to_revoke(agent: AgentAccount) -> client.Credentials | None:
-    """The agent's live token, refreshed first when it has expired.
-
-    Zendesk refuses to revoke an expired access token (401), and its refresh token would then
-    stay valid for weeks: refreshing first lets the revoke end both. None when nothing is left
-    to revoke (the refresh was refused, or the tokens cannot be read).
-    """
-    try:
-        return auth.credentials_for(agent)
-    except SessionExpired:
-        return None
-    except ZendeskError:
-        try:
-            return auth.stored_credentials(agent)  # Zendesk down: try the revoke anyway
-        except ZendeskError:
-            return None
-
-
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     agent = auth.current_agent(request)
-    if agent is not None:
-        credentials = _credentials_to_revoke(agent)
-        if credentials is not None:
-            _revoke_quietly(credentials)
-        agent.forget_tokens()
-        agent.save()
-        logger.info("agent account %s signed out", agent.pk)
+    revoked = agent_sign_out(agent=agent) if agent is not None else True
     auth.sign_out(request)
-    return render(request, "inbox/signed_out.html")
+    return render(request, "inbox/signed_out.html", {"revoked": revoked})

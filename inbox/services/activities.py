@@ -14,8 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from inbox.auth import with_agent_credentials
 from inbox.models import AgentAccount
+from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import activities_family, cached_as_agent
 from inbox.zendesk import budget, client
 from inbox.zendesk.cache import Fresh

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from inbox.auth import with_agent_credentials
 from inbox.models import AgentAccount
+from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import (
     activities_family,
     agent_tickets_family,

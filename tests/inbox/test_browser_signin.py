@@ -7,14 +7,12 @@ import re
 import pytest
 
 from inbox.models import AgentAccount
-from tests.inbox import zendesk_signin
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-zendesk = zendesk_signin.zendesk
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ from inbox.zendesk.errors import (
     UpstreamUnavailable,
 )
 from inbox.zendesk.records import Activity, Comment, Ticket
-from tests.inbox import zendesk_signin
-from tests.inbox.zendesk_signin import credentials_for_email, endpoint_calls
+from tests.inbox.conftest import credentials_for_email, endpoint_calls
 
 pytestmark = pytest.mark.django_db
-zendesk = zendesk_signin.zendesk
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from inbox import services
 from inbox.models import AgentAccount
 from inbox.zendesk import cache
 from inbox.zendesk.errors import Conflict, Forbidden, NotFound
-from tests.inbox.service_agents import agent_account, api_calls
+from tests.inbox.conftest import agent_account, api_calls
 
 pytestmark = pytest.mark.django_db
 

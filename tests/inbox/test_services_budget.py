@@ -16,7 +16,7 @@ from django.core.cache import cache as django_cache
 from inbox import services
 from inbox.models import AgentAccount
 from inbox.zendesk import budget, cache
-from tests.inbox.service_agents import access_token, agent_account, api_calls, run_app_process
+from tests.inbox.conftest import access_token, agent_account, api_calls, run_app_process
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,6 @@
-"""Agents' tokens: encrypted at rest, never logged, refreshed once however many requests race."""
+"""Agents' credentials (inbox.services.credentials): tokens encrypted at rest, never logged,
+refreshed once however many requests race, and key rotation, also as a signed-in browser sees
+them."""
 
 from __future__ import annotations
 
@@ -8,23 +10,27 @@ import logging
 import threading
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
 from inbox import crypto
-from inbox.auth import credentials_for, with_agent_credentials
+from inbox.auth import SESSION_AGENT_KEY
 from inbox.models import AgentAccount
+from inbox.services.credentials import (
+    SESSION_EXPIRED_MESSAGE,
+    credentials_for,
+    with_agent_credentials,
+)
 from inbox.zendesk import client as zendesk_client
 from inbox.zendesk import oauth
 from inbox.zendesk.errors import SessionExpired, Unauthorized
 from inbox.zendesk.records import TokenGrant
-from tests.inbox import zendesk_signin
-from tests.inbox.zendesk_signin import endpoint_calls, sign_in
+from tests.inbox.conftest import endpoint_calls, sign_in, signed_in_browser
 
 pytestmark = pytest.mark.django_db
-zendesk = zendesk_signin.zendesk
 
 OLD_KEY = "DxnXGPfpyujoeAhREShb73ZsdCQU__gRAh5T5eEAOhg="
 NEW_KEY = "lKkWnKsiCER5YKwHtYrNJwNMF4qCwFqclpy_YTZs7QY="
@@ -163,12 +169,15 @@ def test_a_refused_refresh_ends_the_zendesk_session(zendesk):
     account.token_expires_at = timezone.now()
     account.save()
 
+    generation = account.session_generation
     with pytest.raises(SessionExpired) as raised:
         credentials_for(account)
 
     assert str(raised.value) == "Your Zendesk session expired; please sign in again."
     account.refresh_from_db()
     assert not account.has_tokens
+    # Signing in again later must not bring back the sessions that ended here.
+    assert account.session_generation == generation + 1
 
 
 def test_a_refresh_refused_because_another_process_just_refreshed_uses_their_token(
@@ -232,3 +241,74 @@ def test_tokens_under_a_dropped_key_mean_signing_in_again(settings):
     settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
     with pytest.raises(SessionExpired):
         credentials_for(account)
+
+
+# -- refresh and key rotation, as a signed-in browser sees them -------------------------------
+
+agent_pages = pytest.mark.urls("tests.inbox.signin_urls")
+
+
+@agent_pages
+def test_rotating_the_token_key_keeps_a_signed_in_agent_signed_in(zendesk, settings):
+    settings.TOKEN_ENCRYPTION_KEYS = [OLD_KEY]
+    browser, account = signed_in_browser(zendesk)
+    name = account.name
+
+    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
+    assert browser.get("/who-am-i").content.decode() == f"Zendesk says you are {name}"
+    call_command("rotate_token_keys", stdout=io.StringIO())
+    settings.TOKEN_ENCRYPTION_KEYS = [NEW_KEY]
+
+    response = browser.get("/who-am-i")
+    assert response.status_code == 200
+    assert response.content.decode() == f"Zendesk says you are {name}"
+    row = AgentAccount.objects.get()
+    Fernet(NEW_KEY).decrypt(row.access_token_encrypted.encode())  # the new key alone reads it
+    Fernet(NEW_KEY).decrypt(row.refresh_token_encrypted.encode())
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 0  # nobody had to refresh
+
+
+@agent_pages
+def test_an_expired_token_is_refreshed_once_for_the_page(zendesk):
+    zendesk.control("POST", "oauth", json={"access_token_ttl": 30})
+    browser, _ = signed_in_browser(zendesk)
+    zendesk.control("POST", "oauth", json={})  # the refreshed token lives the usual two hours
+
+    first, second = browser.get("/who-am-i"), browser.get("/who-am-i")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+    assert endpoint_calls(zendesk, "GET /api/v2/users/me") == 2
+
+
+@agent_pages
+def test_a_refused_refresh_signs_the_agent_out_with_a_clear_message(zendesk):
+    browser, account = signed_in_browser(zendesk)
+    zendesk_client.token_revoke(
+        zendesk_client.Credentials(zendesk.base_url, account.access_token, 0)
+    )  # revoked at Zendesk (an admin did it): the refresh token goes with it
+    AgentAccount.objects.update(token_expires_at=timezone.now())
+
+    response = browser.get("/who-am-i", follow=True)
+
+    assert response.redirect_chain[0][0] == "/auth/signin?next=%2Fwho-am-i"
+    assert SESSION_EXPIRED_MESSAGE in response.content.decode()
+    assert SESSION_AGENT_KEY not in browser.session
+    assert not AgentAccount.objects.get().has_tokens
+    assert endpoint_calls(zendesk, "POST /oauth/tokens") == 1
+
+
+@agent_pages
+def test_zendesk_down_during_a_refresh_keeps_the_agent_signed_in(zendesk):
+    browser, account = signed_in_browser(zendesk)
+    AgentAccount.objects.update(token_expires_at=timezone.now())
+    zendesk.control("POST", "faults", json={"outage": True, "path_prefix": "/oauth/tokens"})
+
+    down = browser.get("/who-am-i")
+    zendesk.control("POST", "faults", json={})
+    back = browser.get("/who-am-i")
+
+    assert down.status_code == 503
+    assert "Zendesk is not answering" in down.content.decode()
+    assert back.status_code == 200
+    assert browser.session[SESSION_AGENT_KEY] == account.pk

@@ -1,0 +1,236 @@
+"""Shared fixtures and helpers of the app's tests: the app pointed at the sandbox, agents
+signed in through the sandbox's own OAuth pages, and AgentAccounts holding real tokens.
+
+The sandbox's sign-in and consent pages are driven with `requests`, as a browser would, and
+the code is exchanged by the app's own oauth module. Helpers that are not fixtures (sign_in,
+agent_account, ...) are imported from here by the test modules that use them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from html import unescape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.core.cache import cache
+from django.test import Client
+
+from inbox import crypto
+from inbox.models import AgentAccount
+from inbox.zendesk import oauth
+from inbox.zendesk.client import Credentials
+from inbox.zendesk.records import TokenGrant
+from tests.sandbox.test_oauth import tokens_for
+from tests.sandboxserver import SandboxServer
+
+# A redirect URI the sandbox's demo client allows (any port of 127.0.0.1).
+TEST_REDIRECT_URI = "http://127.0.0.1:8765/auth/callback"
+HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {name: unescape(value) for name, value in HIDDEN_INPUT.findall(page)}
+
+
+def authorize_at_sandbox(
+    authorize_url: str, *, email: str, password: str, decision: str = "allow"
+) -> str:
+    """Sign in and allow (or deny) on the sandbox's pages; returns where it redirects to."""
+    with requests.Session() as browser:
+        sign_in_page = browser.get(authorize_url, timeout=30)
+        assert sign_in_page.status_code == 200, sign_in_page.text[:500]
+        consent_page = browser.post(
+            authorize_url,
+            data={**hidden_fields(sign_in_page.text), "email": email, "password": password},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert consent_page.status_code == 200, consent_page.text[:500]
+        answer = browser.post(
+            authorize_url,
+            data={**hidden_fields(consent_page.text), "decision": decision},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        return answer.headers["Location"]
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def grant_for(sandbox, email: str) -> TokenGrant:
+    """A real token for `email`, through authorize + PKCE + code exchange."""
+    attempt = oauth.new_attempt()
+    url = oauth.authorize_url(attempt=attempt, redirect_uri=TEST_REDIRECT_URI)
+    callback = query_of(
+        authorize_at_sandbox(url, email=email, password=sandbox.info["demo_password"])
+    )
+    assert callback["state"] == attempt.state
+    return oauth.exchange_code(
+        code=callback["code"], code_verifier=attempt.code_verifier, redirect_uri=TEST_REDIRECT_URI
+    )
+
+
+def credentials_for_email(sandbox, email: str) -> Credentials:
+    grant = grant_for(sandbox, email)
+    user_id = next(person["id"] for person in sandbox.info["agents"] if person["email"] == email)
+    return Credentials(base_url=sandbox.base_url, access_token=grant.access_token, user_id=user_id)
+
+
+def endpoint_calls(sandbox, endpoint: str) -> int:
+    """How many calls the sandbox saw of e.g. "POST /oauth/tokens" since the last reset."""
+    return sandbox.control("GET", "stats").json()["by_endpoint"].get(endpoint, 0)
+
+
+def start(client: Client, next_path: str = "/") -> str:
+    response = client.post("/auth/start", {"next": next_path})
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def come_back(client: Client, callback_url: str):
+    parts = urlsplit(callback_url)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def sign_in(client: Client, sandbox, email: str, *, next_path: str = "/", decision: str = "allow"):
+    """The whole round trip: start, Zendesk's pages, back to the callback."""
+    authorize = start(client, next_path)
+    callback = authorize_at_sandbox(
+        authorize, email=email, password=sandbox.info["demo_password"], decision=decision
+    )
+    return come_back(client, callback)
+
+
+@pytest.fixture
+def zendesk(sandbox, settings):
+    """The app pointed at the sandbox (callback at TEST_REDIRECT_URI), with a clean rate budget and default token lifetimes."""
+    settings.ZENDESK_URL = sandbox.base_url
+    settings.ZENDESK_OAUTH_REDIRECT_URL = TEST_REDIRECT_URI
+    settings.ZENDESK_RETRY_BACKOFF = 0.01
+    cache.clear()
+    yield sandbox
+    sandbox.control("POST", "oauth", json={})
+    sandbox.control("POST", "faults", json={})
+    cache.clear()
+
+
+def signed_in_browser(
+    sandbox: SandboxServer, *, role: str = "admin", **match: Any
+) -> tuple[Client, AgentAccount]:
+    """A browser signed in as a seeded agent, and the account row; sandbox stats reset after."""
+    browser = Client()
+    person = sandbox.agent(role=role, **match)
+    response = sign_in(browser, sandbox, person["email"])
+    assert response.status_code == 302, response.content.decode()[:500]
+    sandbox.control("POST", "stats/reset")
+    return browser, AgentAccount.objects.get(zendesk_user_id=person["id"])
+
+
+# -- AgentAccounts with real tokens, for service tests ----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def access_token(sandbox: SandboxServer, email: str) -> str:
+    """An OAuth access token for the agent (read write), fetched once per session."""
+    key = (sandbox.base_url, email)
+    if key not in _tokens:
+        _tokens[key] = tokens_for(sandbox, email)["access_token"]
+    return _tokens[key]
+
+
+def agent_account(
+    sandbox: SandboxServer, seeded: dict[str, Any], *, save: bool = True
+) -> AgentAccount:
+    """The app's AgentAccount for a seeded sandbox agent, signed in with a real token."""
+    agent = AgentAccount(
+        zendesk_user_id=seeded["id"],
+        name=seeded["name"],
+        email=seeded["email"],
+        role=seeded["role"],
+        restricted=seeded["restricted"],
+        access_token_encrypted=crypto.encrypt(access_token(sandbox, seeded["email"])),
+    )
+    if save:
+        agent.save()
+    return agent
+
+
+def api_calls(sandbox: SandboxServer, endpoint: str | None = None) -> int:
+    """Calls the sandbox answered on /api/v2 since the last stats reset (OAuth not counted)."""
+    by_endpoint = sandbox.control("GET", "stats").json()["by_endpoint"]
+    return sum(
+        count
+        for name, count in by_endpoint.items()
+        if " /api/v2/" in name and (endpoint is None or name == endpoint)
+    )
+
+
+def run_app_process(script: str, *args: str, redis_url: str, sandbox: SandboxServer, **env: str):
+    """Start a second app process (Redis cache, the sandbox as Zendesk) running `script`."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings_redis",
+            "APP_TEST_REDIS_URL": redis_url,
+            "APP_TEST_ZENDESK_URL": sandbox.base_url,
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# -- changing a sandbox user behind the app's back -------------------------------------------
+
+
+USER_COLUMNS = {"active", "suspended", "restricted_agent", "role"}
+
+
+@pytest.fixture
+def sandbox_user_change(sandbox: SandboxServer):
+    """`change(user_id, **columns)`: what a Zendesk admin does to a user (suspend, restrict,
+    demote), written straight into the sandbox's database, put back after the test.
+
+    The sandbox has no API that updates users (Zendesk's PUT /api/v2/users/{id} is not part of
+    it), and the app's tests never import the sandbox: its SQLite file is the way in.
+    """
+    changed: list[tuple[int, dict[str, Any]]] = []
+
+    def change(user_id: int, **columns: Any) -> None:
+        assert set(columns) <= USER_COLUMNS, f"not a column this fixture changes: {columns}"
+        with sqlite3.connect(sandbox.db_path, timeout=30) as db:
+            names = ", ".join(columns)
+            (before,) = db.execute(
+                f"SELECT {names} FROM sandbox_user WHERE id = ?",  # noqa: S608 (USER_COLUMNS)
+                (user_id,),
+            ).fetchall()
+            changed.append((user_id, dict(zip(columns, before, strict=True))))
+            _update_user(db, user_id, columns)
+
+    yield change
+    with sqlite3.connect(sandbox.db_path, timeout=30) as db:
+        for user_id, columns in reversed(changed):
+            _update_user(db, user_id, columns)
+
+
+def _update_user(db: sqlite3.Connection, user_id: int, columns: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    statement = f"UPDATE sandbox_user SET {assignments} WHERE id = ?"  # noqa: S608 (USER_COLUMNS)
+    db.execute(statement, (*columns.values(), user_id))
