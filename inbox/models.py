@@ -37,7 +37,7 @@ class AgentAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_signed_in_at = models.DateTimeField(null=True, blank=True)
-    # Activities up to here were seen (issue E: inbox.services.activities); on the row, not
+    # Activities up to here were seen (inbox.services.activities); on the row, not
     # in the session, so "unread" follows the agent across devices.
     activities_seen_at = models.DateTimeField(null=True, blank=True)
     # Sessions carry the generation they were signed in under; signing out moves it on, which

@@ -156,7 +156,7 @@ def agent_recheck(*, agent: AgentAccount) -> AgentAccount:
         return agent
     try:
         user = with_agent_credentials(
-            agent, lambda credentials: client.users_me(credentials, priority=budget.BACKGROUND)
+            agent, lambda credentials: client.users_me(credentials, lane=budget.BACKGROUND)
         )
     except SessionExpired:
         raise

@@ -500,16 +500,3 @@ def custom_statuses(
     return _parse(
         lambda: tuple(CustomStatus.from_api(status) for status in body["custom_statuses"])
     )
-
-
-def token_revoke(credentials: Credentials, *, lane: str = budget.INTERACTIVE) -> None:
-    """Revoke the access token the call is made with (sign-out).
-
-    https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/#revoke-token
-    """
-    http.request(
-        "DELETE",
-        f"{credentials.base_url}/api/v2/oauth/tokens/current",
-        access_token=credentials.access_token,
-        lane=lane,
-    )

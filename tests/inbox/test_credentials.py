@@ -165,7 +165,7 @@ def test_racing_requests_refresh_the_token_exactly_once(zendesk):
 
 def test_a_refused_refresh_ends_the_zendesk_session(zendesk):
     account = signed_in_agent(zendesk)
-    zendesk_client.token_revoke(credentials_for(account))  # revoked elsewhere, refresh token too
+    oauth.revoke(credentials_for(account))  # revoked elsewhere, refresh token too
     account.token_expires_at = timezone.now()
     account.save()
 
@@ -284,7 +284,7 @@ def test_an_expired_token_is_refreshed_once_for_the_page(zendesk):
 @agent_pages
 def test_a_refused_refresh_signs_the_agent_out_with_a_clear_message(zendesk):
     browser, account = signed_in_browser(zendesk)
-    zendesk_client.token_revoke(
+    oauth.revoke(
         zendesk_client.Credentials(zendesk.base_url, account.access_token, 0)
     )  # revoked at Zendesk (an admin did it): the refresh token goes with it
     AgentAccount.objects.update(token_expires_at=timezone.now())
