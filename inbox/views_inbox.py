@@ -39,6 +39,7 @@ from inbox.zendesk.records import Page, Ticket
 MAX_QUERY_LENGTH = 2048
 # Zendesk's cursors are base64 of JSON: letters, digits and a few signs, never very long.
 CURSOR = re.compile(r"[A-Za-z0-9_\-+/=.]{1,1024}")
+MAX_ZENDESK_ID = 2**63 - 1  # Zendesk ids are 64-bit
 SORT_COLUMNS = {"id": "asc", "status": "asc", "updated_at": "desc"}  # each column's first order
 STATUS_LABELS = {
     "new": "New",
@@ -297,6 +298,13 @@ def ticket_list(
 ) -> HttpResponse:
     """One page of one view: a direct load renders the page, htmx the `ticket-list` partial."""
     if organization_id is not None:
+        if not 0 < organization_id <= MAX_ZENDESK_ID:
+            return _render_list(
+                request,
+                inbox.organization_view(organization_id=0),
+                {"error_message": "There is no such organization in Zendesk."},
+                status=404,
+            )
         view = inbox.organization_view(organization_id=organization_id)
     else:
         found = inbox.inbox_view_find(key=view_key or "")

@@ -178,6 +178,8 @@ def inbox_page(
             page_size=page_size,
             after=after,
             before=before,
+            # An organization's view is titled with its name, sideloaded with its tickets.
+            include=LIST_INCLUDE + (("organizations",) if view.organization_id else ()),
         )
         if view.counted_by == "opened" and not (after or before):
             _opened_count_record(agent, credentials, view, answer)
