@@ -91,3 +91,38 @@ def test_with_the_background_share_spent_a_page_still_loads(agent_client, inbox_
     assert badge_text(poll.content.decode(), "all") is None
     assert page.status_code == 200
     assert 'href="/tickets/' in page.content.decode()
+
+
+def api_calls(sandbox) -> int:
+    by_endpoint = sandbox.control("GET", "stats").json()["by_endpoint"]
+    return sum(count for name, count in by_endpoint.items() if " /api/v2/" in name)
+
+
+def test_a_poll_within_the_cache_lifetime_asks_zendesk_nothing(agent, agent_client, inbox_sandbox):
+    agent_client.get("/inbox/poll")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    again = agent_client.get("/inbox/poll")
+
+    assert again.status_code == 200
+    assert api_calls(inbox_sandbox) == 0
+
+
+def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client, inbox_sandbox):
+    from inbox import services
+
+    first = agent_client.get("/inbox/poll")
+    assigned = walk_cursor(
+        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    )
+    unsolved = next(t for t in assigned if t["status"] in ("new", "open"))
+    services.ticket_update(agent=agent, ticket_id=unsolved["id"], status="solved")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    after = agent_client.get("/inbox/poll", {"version": version_of(first.content.decode())})
+
+    assert api_calls(inbox_sandbox) > 0
+    assert int(badge_text(after.content.decode(), "assigned")) == (
+        int(badge_text(first.content.decode(), "assigned")) - 1
+    )
+    inbox_sandbox.reset()
