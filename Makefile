@@ -1,5 +1,5 @@
 # The front door. A fresh clone needs only `make run` (the demo) and `make test` (the suite).
-.PHONY: run test sandbox lint format bench
+.PHONY: run test sandbox lint format bench bench-inbox
 
 APP_PORT ?= 8000
 SANDBOX_PORT ?= 8001
@@ -22,6 +22,10 @@ sandbox:        ## the sandbox alone, seeded, on SANDBOX_PORT
 bench:          ## measure what the cache, single flight and shared budget save a team (~30 s; BENCH_ARGS="--agents 20")
 	@scripts/bootstrap.sh test
 	@.venv/bin/python benchmarks/team_load.py $(BENCH_ARGS)
+
+bench-inbox:    ## the inbox page's and the poll's latency from cache beside a trivial view, and its bytes (~1 min)
+	@scripts/bootstrap.sh test
+	@.venv/bin/python benchmarks/inbox_latency.py $(BENCH_ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

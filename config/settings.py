@@ -58,6 +58,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.messages.context_processors.messages",
                 "inbox.context_processors.agent",
+                "inbox.context_processors.shell",
             ],
         },
     }
@@ -118,15 +119,6 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 360
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_CSP = {
-    "default-src": [CSP.SELF],
-    "script-src": [CSP.SELF, CSP.NONCE],
-    "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "https:"],
-    "connect-src": [CSP.SELF],
-    "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF, *env.list("CSP_FORM_ACTION_EXTRA", default=[])],
-}
 
 # --- Zendesk -----------------------------------------------------------------------------
 # A real account: ZENDESK_SUBDOMAIN=acme -> https://acme.zendesk.com. Any base URL (the
@@ -136,6 +128,17 @@ ZENDESK_SUBDOMAIN = env("ZENDESK_SUBDOMAIN", default="")
 ZENDESK_URL = env("ZENDESK_URL", default="").rstrip("/")
 if not ZENDESK_URL and ZENDESK_SUBDOMAIN:
     ZENDESK_URL = f"https://{ZENDESK_SUBDOMAIN}.zendesk.com"
+# The Content Security Policy comes after ZENDESK_URL: it allows that origin for images.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    # Avatars come from the Zendesk account itself (any scheme: the sandbox runs on http).
+    "img-src": [CSP.SELF, "data:", "https:", *([ZENDESK_URL] if ZENDESK_URL else [])],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF, *env.list("CSP_FORM_ACTION_EXTRA", default=[])],
+}
 ZENDESK_OAUTH_CLIENT_ID = env("ZENDESK_OAUTH_CLIENT_ID", default="")
 ZENDESK_OAUTH_CLIENT_SECRET = env("ZENDESK_OAUTH_CLIENT_SECRET", default="")
 # The public callback URL when the app runs behind a proxy; default: built from the request.
@@ -186,6 +189,11 @@ def _check_token_encryption_keys(keys: list[str]) -> None:
 
 
 _check_token_encryption_keys(TOKEN_ENCRYPTION_KEYS)
+# --- The inbox -------------------------------------------------------------------------------
+# Seconds between two polls of the sidebar counts (and the bell) while the tab is visible.
+INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=10.0)
+# At most this many organizations get their own view in the sidebar (most active first).
+INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
 # The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
 

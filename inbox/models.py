@@ -97,3 +97,45 @@ class AgentAccount(models.Model):
         self.iana_time_zone = user.iana_time_zone or "Etc/UTC"
         self.locale = user.locale or "en-US"
         self.photo_url = user.photo_url or ""
+
+
+# -- the inbox: what an agent chose and what they opened (not Zendesk's data) ------------------
+class AgentPreference(models.Model):
+    """An agent's choices for the app's look, kept on the server so they follow the agent.
+
+    Its own table rather than columns on AgentAccount: sign-in owns that row, the inbox owns
+    this one, and an agent who never chose anything has no row (the defaults apply).
+    """
+
+    THEME_SYSTEM = "system"
+    THEME_LIGHT = "light"
+    THEME_DARK = "dark"
+    THEMES = [(THEME_SYSTEM, "System"), (THEME_LIGHT, "Light"), (THEME_DARK, "Dark")]
+
+    agent = models.OneToOneField(AgentAccount, on_delete=models.CASCADE, related_name="preference")
+    theme = models.CharField(max_length=8, choices=THEMES, default=THEME_SYSTEM)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"preferences of agent {self.agent_id}"
+
+
+class ViewedTicket(models.Model):
+    """A ticket an agent opened in the app, and when they last did.
+
+    Zendesk's own "recently viewed" list counts only views in Zendesk's agent interface (an
+    API read is not a view), so the app keeps its own and merges the two.
+    """
+
+    agent = models.ForeignKey(AgentAccount, on_delete=models.CASCADE, related_name="viewed")
+    ticket_id = models.BigIntegerField()
+    viewed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "ticket_id"], name="viewed_once_per_agent")
+        ]
+        indexes = [models.Index(fields=["agent", "-viewed_at"], name="viewed_newest_first")]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id} viewed by agent {self.agent_id}"

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views, views_signin
+from inbox import views, views_inbox, views_signin
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views_inbox.home, name="home"),
+    path("views/<slug:view_key>", views_inbox.ticket_list, name="inbox_view"),
+    path(
+        "views/organizations/<int:organization_id>",
+        views_inbox.ticket_list,
+        name="inbox_organization",
+    ),
+    path("inbox/poll", views_inbox.poll, name="inbox_poll"),
+    path("preferences/theme", views_inbox.theme_set, name="theme_set"),
     path("healthz", views.healthz, name="healthz"),
     path("auth/signin", views_signin.signin, name="signin"),
     path("auth/start", views_signin.signin_start, name="auth_start"),

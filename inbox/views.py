@@ -36,11 +36,6 @@ UNREADABLE_REQUESTS: list[tuple[type[Exception] | tuple[type[Exception], ...], s
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "inbox/home.html", {"upstream": services.upstream_status()})
-
-
-@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = services.health_report()
     return JsonResponse(report, status=200 if report["ok"] else 503)

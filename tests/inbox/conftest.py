@@ -13,6 +13,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ from django.core.cache import cache
 from django.test import Client
 
 from inbox import crypto
+from inbox.auth import (
+    SESSION_AGENT_KEY,
+    SESSION_GENERATION_KEY,
+    SESSION_SEEN_KEY,
+    SESSION_STARTED_KEY,
+)
 from inbox.models import AgentAccount
 from inbox.zendesk import oauth
 from inbox.zendesk.client import Credentials
@@ -234,3 +241,59 @@ def _update_user(db: sqlite3.Connection, user_id: int, columns: dict[str, Any]) 
     assignments = ", ".join(f"{name} = ?" for name in columns)
     statement = f"UPDATE sandbox_user SET {assignments} WHERE id = ?"  # noqa: S608 (USER_COLUMNS)
     db.execute(statement, (*columns.values(), user_id))
+
+
+# -- the inbox (lists, badges, poll, browser): agents signed in against the sandbox ------------
+
+
+@pytest.fixture
+def inbox_sandbox(sandbox, settings):
+    """The app pointed at the sandbox, its avatars allowed by the CSP, an empty cache."""
+    settings.ZENDESK_URL = sandbox.base_url
+    settings.SECURE_CSP = {
+        **settings.SECURE_CSP,
+        "img-src": [*settings.SECURE_CSP["img-src"], sandbox.base_url],
+    }
+    cache.clear()
+    yield sandbox
+    cache.clear()
+
+
+def seeded_agent(sandbox, **match: Any) -> dict[str, Any]:
+    found = sandbox.agents(suspended=False, **match)
+    assert found, f"the seed has no agent matching {match}"
+    return found[0]
+
+
+def signed_in_client(account: AgentAccount) -> Client:
+    """A test client whose session belongs to the agent (as after a real sign-in)."""
+    client = Client()
+    session = client.session
+    now = time.time()
+    session[SESSION_AGENT_KEY] = account.pk
+    session[SESSION_GENERATION_KEY] = account.session_generation
+    session[SESSION_STARTED_KEY] = now
+    session[SESSION_SEEN_KEY] = now
+    session.save()
+    return client
+
+
+@pytest.fixture
+def agent(inbox_sandbox) -> AgentAccount:
+    """An unrestricted seeded agent, signed in with a real sandbox token."""
+    return agent_account(inbox_sandbox, seeded_agent(inbox_sandbox, role="agent", restricted=False))
+
+
+@pytest.fixture
+def restricted_agent(inbox_sandbox) -> AgentAccount:
+    return agent_account(inbox_sandbox, seeded_agent(inbox_sandbox, role="agent", restricted=True))
+
+
+@pytest.fixture
+def admin(inbox_sandbox) -> AgentAccount:
+    return agent_account(inbox_sandbox, seeded_agent(inbox_sandbox, role="admin"))
+
+
+@pytest.fixture
+def agent_client(agent) -> Client:
+    return signed_in_client(agent)

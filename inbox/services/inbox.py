@@ -1,0 +1,596 @@
+"""The inbox: its views, their lists and count badges, what the agent viewed, and the theme.
+
+Everything here answers from the cache when it can (`cached_as_agent`, scoped exactly as the
+ticket services scope it: a restricted agent's answers are never shared) and says how old an
+answer is (`Fresh`). Polls ask on the budget's background lane, so a page an agent opens
+always goes first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inbox.models import AgentAccount, AgentPreference, ViewedTicket
+from inbox.services.credentials import with_agent_credentials
+from inbox.services.freshness import (
+    agent_tickets_family,
+    cached_as_agent,
+    combined,
+    tickets_family,
+    unavailable,
+)
+from inbox.services.tickets import SHARED_VIEWS, ticket_counts
+from inbox.zendesk import budget, cache, client
+from inbox.zendesk.cache import Fresh, ZendeskUnavailable
+from inbox.zendesk.client import Credentials
+from inbox.zendesk.records import Count, Organization, Page, Ticket
+
+# Sideloads a list row needs: names of people and groups, status labels, comment counts. One
+# request per page, never one per row.
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#sideloads
+LIST_INCLUDE = ("users", "groups", "custom_statuses", "comment_count")
+PAGE_SIZES = (25, 50, 100)
+# Cursor-pagination sorts Zendesk offers for ticket lists (leading "-" for descending).
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+CURSOR_SORTS = ("id", "status", "updated_at")
+UNSOLVED = ("new", "open", "pending", "hold")
+# A sidebar read looks at this many of the agent's assigned and CC'd tickets (one page each).
+SIDEBAR_SAMPLE = 100
+# An "opened" count (a list that fit one page when the agent opened it) is shown this long.
+OPENED_COUNT_SECONDS = 600
+RECENT_KEEP = 100
+
+
+@dataclass(frozen=True)
+class InboxView:
+    """One entry of the sidebar: a Zendesk ticket list, how it sorts and how it is counted.
+
+    `counted_by`: "todo" (the agent's unsolved work, from the first page sorted by status),
+    "zendesk" (Zendesk's approximate count endpoint), "opened" (exact, when the list fit one
+    page the last time the agent opened it) or "" (no number).
+    """
+
+    key: str
+    label: str
+    zendesk_view: str
+    shortcut: str
+    default_sort: str
+    counted_by: str
+    sortable: bool = True
+    organization_id: int | None = None
+
+
+VIEWS: tuple[InboxView, ...] = (
+    InboxView("assigned", "Assigned to me", "assigned", "a", "status", "todo"),
+    InboxView("ccd", "CC'd", "ccd", "c", "-updated_at", "zendesk"),
+    InboxView("followed", "Following", "followed", "f", "-updated_at", "opened"),
+    InboxView("requested", "Requested by me", "requested", "r", "-updated_at", "opened"),
+    InboxView("recent", "Recently viewed", "recent", "v", "", "", sortable=False),
+    InboxView("all", "All tickets", "all", "t", "-updated_at", "zendesk"),
+)
+DEFAULT_VIEW = VIEWS[0]
+
+
+def inbox_view_find(*, key: str) -> InboxView | None:
+    return next((view for view in VIEWS if view.key == key), None)
+
+
+def organization_view(*, organization_id: int, name: str = "") -> InboxView:
+    return InboxView(
+        key=f"org-{organization_id}",
+        label=name or f"Organization {organization_id}",
+        zendesk_view="organization",
+        shortcut="",
+        default_sort="-updated_at",
+        counted_by="zendesk",
+        organization_id=organization_id,
+    )
+
+
+# -- the ticket list -------------------------------------------------------------------------
+def _families(base_url: str, zendesk_view: str, user_id: int) -> list[str]:
+    if zendesk_view in SHARED_VIEWS:
+        return [tickets_family(base_url)]
+    return [agent_tickets_family(base_url, user_id)]
+
+
+def _cached_list(
+    agent: AgentAccount,
+    credentials: Credentials,
+    *,
+    zendesk_view: str,
+    organization_id: int | None,
+    sort: str,
+    page_size: int,
+    after: str | None = None,
+    before: str | None = None,
+    include: tuple[str, ...] = LIST_INCLUDE,
+    lane: str = budget.INTERACTIVE,
+) -> Fresh[Page]:
+    params = {
+        "view": zendesk_view,
+        "sort": sort,
+        "after": after,
+        "before": before,
+        "page_size": page_size,
+        "organization_id": organization_id,
+        "include": include,
+    }
+    return cached_as_agent(
+        agent=agent,
+        credentials=credentials,
+        kind="list",
+        operation="tickets_list",
+        params=params,
+        shareable=zendesk_view in SHARED_VIEWS,
+        families=_families(credentials.base_url, zendesk_view, agent.zendesk_user_id),
+        fetch=lambda: client.tickets_list(
+            credentials,
+            view=zendesk_view,
+            user_id=agent.zendesk_user_id,
+            organization_id=organization_id,
+            sort=sort,
+            page_size=page_size,
+            after=after,
+            before=before,
+            include=include,
+            lane=lane,
+        ),
+    )
+
+
+def inbox_page(
+    *,
+    agent: AgentAccount,
+    view: InboxView,
+    sort: str,
+    page_size: int,
+    after: str | None = None,
+    before: str | None = None,
+) -> Fresh[Page]:
+    """One page of one sidebar view, with the names its rows show (sideloaded).
+
+    Raises ZendeskUnavailable when Zendesk is down and nothing is saved, ZendeskError for
+    Zendesk's own refusals (a cursor it does not know: 400).
+    """
+    if view.zendesk_view == "recent":
+        return _recent_page(agent=agent, page_size=page_size)
+
+    def fetch_as(credentials: Credentials) -> Fresh[Page]:
+        answer = _cached_list(
+            agent,
+            credentials,
+            zendesk_view=view.zendesk_view,
+            organization_id=view.organization_id,
+            sort=sort,
+            page_size=page_size,
+            after=after,
+            before=before,
+            # An organization's view is titled with its name, sideloaded with its tickets.
+            include=LIST_INCLUDE + (("organizations",) if view.organization_id else ()),
+        )
+        if view.counted_by == "opened" and not (after or before):
+            _opened_count_record(agent, credentials, view, answer)
+        return answer
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+# -- recently viewed -------------------------------------------------------------------------
+def ticket_viewed_record(*, agent: AgentAccount, ticket_id: int) -> None:
+    """Remember that the agent opened this ticket in the app (the ticket page calls this).
+
+    Zendesk's recent list counts only views in its own agent interface, not API reads.
+    """
+    now = timezone.now()
+    updated = ViewedTicket.objects.filter(agent=agent, ticket_id=int(ticket_id)).update(
+        viewed_at=now
+    )
+    if not updated:
+        try:
+            with transaction.atomic():
+                ViewedTicket.objects.create(agent=agent, ticket_id=int(ticket_id), viewed_at=now)
+        except IntegrityError:  # the same agent opened it in another tab at the same moment
+            ViewedTicket.objects.filter(agent=agent, ticket_id=int(ticket_id)).update(viewed_at=now)
+    # Keep the table small: an agent's recent list is the newest RECENT_KEEP.
+    old = ViewedTicket.objects.filter(agent=agent).order_by("-viewed_at")[RECENT_KEEP:]
+    ViewedTicket.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+
+
+def _viewed_ids(agent: AgentAccount, limit: int) -> list[int]:
+    return list(
+        ViewedTicket.objects.filter(agent=agent)
+        .order_by("-viewed_at", "-id")
+        .values_list("ticket_id", flat=True)[:limit]
+    )
+
+
+def _merge_pages(pages: list[Page], ids: list[int]) -> Page:
+    """The tickets of `pages` in the order of `ids`, with every page's sideloads."""
+    by_id: dict[int, Ticket] = {}
+    users: dict = {}
+    groups: dict = {}
+    statuses: dict = {}
+    for page in pages:
+        for ticket in page.items:
+            by_id.setdefault(ticket.id, ticket)
+        users.update(page.users)
+        groups.update(page.groups)
+        statuses.update(page.custom_statuses)
+    return Page(
+        items=tuple(by_id[ticket_id] for ticket_id in ids if ticket_id in by_id),
+        has_more=False,
+        after_cursor=None,
+        before_cursor=None,
+        users=users,
+        groups=groups,
+        custom_statuses=statuses,
+    )
+
+
+def _recent_page(*, agent: AgentAccount, page_size: int) -> Fresh[Page]:
+    """Tickets the agent opened in the app (newest first), then Zendesk's own recent list.
+
+    The app's tickets come through show_many, which leaves out any ticket the agent may no
+    longer see (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets).
+    """
+    viewed = _viewed_ids(agent, page_size)
+
+    def fetch_as(credentials: Credentials) -> Fresh[Page]:
+        zendesk_recent = _cached_list(
+            agent,
+            credentials,
+            zendesk_view="recent",
+            organization_id=None,
+            sort="",
+            page_size=page_size,
+        )
+        parts: list[Fresh[Page]] = [zendesk_recent]
+        if viewed:
+            parts.append(
+                cached_as_agent(
+                    agent=agent,
+                    credentials=credentials,
+                    kind="list",
+                    operation="tickets_show_many",
+                    params={"ids": sorted(viewed), "include": LIST_INCLUDE},
+                    families=[
+                        tickets_family(credentials.base_url),
+                        agent_tickets_family(credentials.base_url, agent.zendesk_user_id),
+                    ],
+                    fetch=lambda: client.tickets_show_many(
+                        credentials, ids=viewed, include=LIST_INCLUDE
+                    ),
+                )
+            )
+        order = list(
+            dict.fromkeys([*viewed, *(ticket.id for ticket in zendesk_recent.value.items)])
+        )[:page_size]
+        return combined(_merge_pages([part.value for part in parts], order), parts)
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+# -- counts ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Badge:
+    """A sidebar number and what it means. `value` None: no number rather than a wrong one."""
+
+    value: int | None
+    title: str = ""
+    suffix: str = ""  # shown after the number: what it counts when that is not obvious
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Sidebar:
+    """What the sidebar shows beside its fixed entries: badges by view key, organizations."""
+
+    badges: dict[str, Badge]
+    organizations: tuple[InboxView, ...]
+    stale_message: str | None = None
+    fetched_at: dt.datetime | None = None
+    version: str = field(default="")
+
+
+def _when(moment: dt.datetime | None, agent: AgentAccount) -> str:
+    if moment is None:
+        return "an unknown time"
+    try:
+        local = timezone.localtime(moment, _zone(agent))
+    except (ValueError, KeyError):
+        local = moment
+    return local.strftime("%H:%M")
+
+
+def _zone(agent: AgentAccount) -> Any:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(agent.iana_time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _zendesk_badge(answer: Fresh[Count | None], agent: AgentAccount, what: str) -> Badge:
+    if answer.value is None:
+        return Badge(None, title=f"Zendesk did not give the number of {what} just now.")
+    count = answer.value
+    return Badge(
+        count.value,
+        title=(
+            f"About {count.value} {what}, solved and closed included (Zendesk's approximate "
+            f"count, refreshed at {_when(count.refreshed_at, agent)})."
+        ),
+        stale=answer.stale,
+    )
+
+
+def _todo_badge(
+    work: Fresh[Page] | None, all_time: Fresh[Count | None], agent: AgentAccount
+) -> Badge:
+    """How many assigned tickets are still to work on, or the all-time count labelled so.
+
+    The first page sorted by status holds every unsolved ticket when it ends (no more pages)
+    or reaches a solved one; otherwise only the all-time count is cheap.
+    """
+    if work is not None and work.value is not None:
+        tickets = work.value.items
+        reaches_solved = bool(tickets) and tickets[-1].status not in UNSOLVED
+        if not work.value.has_more or reaches_solved:
+            todo = sum(1 for ticket in tickets if ticket.status in UNSOLVED)
+            return Badge(
+                todo,
+                title=f"{todo} tickets assigned to you still to work on (new, open, pending "
+                "or on hold).",
+                stale=work.stale,
+            )
+    badge = _zendesk_badge(all_time, agent, "tickets assigned to you")
+    if badge.value is None:
+        return badge
+    return Badge(badge.value, title=badge.title, suffix="all", stale=badge.stale)
+
+
+def _opened_key(base_url: str, agent: AgentAccount, view_key: str) -> str:
+    digest = hashlib.sha256(f"{base_url}|{agent.zendesk_user_id}|{view_key}".encode()).hexdigest()
+    return f"inbox:opened-count:{digest[:40]}"
+
+
+def _opened_count_record(
+    agent: AgentAccount, credentials: Credentials, view: InboxView, answer: Fresh[Page]
+) -> None:
+    """Keep the exact size of a list without a count endpoint when it fit one page."""
+    if answer.value.has_more or answer.stale:
+        return
+    family = agent_tickets_family(credentials.base_url, agent.zendesk_user_id)
+    caches["default"].set(
+        _opened_key(credentials.base_url, agent, view.key),
+        {
+            "count": len(answer.value.items),
+            "generation": cache.generations([family])[family],
+            "counted_at": answer.fetched_at,
+        },
+        timeout=OPENED_COUNT_SECONDS,
+    )
+
+
+def _opened_badge(credentials: Credentials, agent: AgentAccount, view: InboxView) -> Badge:
+    record = caches["default"].get(_opened_key(credentials.base_url, agent, view.key))
+    family = agent_tickets_family(credentials.base_url, agent.zendesk_user_id)
+    if not record or record["generation"] != cache.generations([family])[family]:
+        return Badge(None, title="Open this view to count its tickets.")
+    return Badge(
+        record["count"],
+        title=f"{record['count']} tickets when you opened this view at "
+        f"{_when(record['counted_at'], agent)}.",
+    )
+
+
+def _organizations(pages: list[Fresh[Page]], limit: int) -> list[Organization]:
+    """Organizations of the sampled tickets, most tickets first (then most recently updated)."""
+    tally: Counter[int] = Counter()
+    latest: dict[int, float] = {}
+    names: dict[int, Organization] = {}
+    for answer in (page for page in pages if page.value is not None):
+        names.update(answer.value.organizations)
+        for ticket in answer.value.items:
+            if ticket.organization_id is None:
+                continue
+            tally[ticket.organization_id] += 1
+            stamp = ticket.updated_at.timestamp() if ticket.updated_at else 0.0
+            latest[ticket.organization_id] = max(latest.get(ticket.organization_id, 0.0), stamp)
+    ranked = sorted(tally, key=lambda org_id: (-tally[org_id], -latest[org_id], org_id))
+    return [names.get(org_id) or Organization(id=org_id, name="") for org_id in ranked[:limit]]
+
+
+def _quietly(call: Callable[[], Fresh[Any]]) -> Fresh[Any]:
+    """One part of the sidebar: Zendesk down with nothing saved leaves that part empty."""
+    try:
+        return call()
+    except ZendeskUnavailable as error:
+        return unavailable(error)
+
+
+def sidebar_counts(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> Sidebar:
+    """Every badge of the sidebar and the agent's organizations, fetched side by side.
+
+    Never raises for Zendesk being down: a number it cannot give is left out (value None)
+    and the answer says it is stale. The Zendesk part is kept whole until its oldest part
+    would expire (or a write moves the agent's families on), so a poll answered from cache
+    costs one cache read instead of a dozen and three thread pools.
+    """
+
+    def fetch_as(credentials: Credentials) -> Sidebar:
+        zendesk_part = _sidebar_from_cache(agent, credentials)
+        if zendesk_part is None:
+            zendesk_part = _sidebar_from_zendesk(agent, credentials, lane)
+            _sidebar_keep(agent, credentials, zendesk_part)
+        badges = {
+            **zendesk_part.badges,
+            "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
+            "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
+        }
+        sidebar = replace(zendesk_part, badges=badges)
+        return replace(sidebar, version=sidebar_version(sidebar))
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
+    return [
+        tickets_family(credentials.base_url),
+        agent_tickets_family(credentials.base_url, agent.zendesk_user_id),
+    ]
+
+
+def _sidebar_key(agent: AgentAccount, credentials: Credentials) -> str:
+    digest = hashlib.sha256(
+        f"{credentials.base_url}|{agent.zendesk_user_id}|{agent.restricted}".encode()
+    ).hexdigest()
+    return f"inbox:sidebar:{digest[:40]}"
+
+
+def _sidebar_from_cache(agent: AgentAccount, credentials: Credentials) -> Sidebar | None:
+    kept = caches["default"].get(_sidebar_key(agent, credentials))
+    if kept is None:
+        return None
+    generations, sidebar = kept
+    if generations != cache.generations(_sidebar_families(agent, credentials)):
+        return None  # a write changed the agent's tickets since
+    return sidebar
+
+
+def _sidebar_keep(agent: AgentAccount, credentials: Credentials, sidebar: Sidebar) -> None:
+    """Keep a fresh sidebar until its oldest part would have expired; a stale one not at all."""
+    if sidebar.stale_message or sidebar.fetched_at is None:
+        return
+    age = cache.clock() - sidebar.fetched_at.timestamp()
+    seconds_left = min(cache.ttl_for("count"), cache.ttl_for("list")) - age
+    if seconds_left < 1:
+        return
+    caches["default"].set(
+        _sidebar_key(agent, credentials),
+        (cache.generations(_sidebar_families(agent, credentials)), sidebar),
+        timeout=int(seconds_left),
+    )
+
+
+def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: str) -> Sidebar:
+    """The badges Zendesk gives (counts, to-do, organizations), asked side by side."""
+    counts = ticket_counts(agent=agent, lane=lane)
+
+    def sample(zendesk_view: str, sort: str) -> Fresh[Page]:
+        return _quietly(
+            lambda: _cached_list(
+                agent,
+                credentials,
+                zendesk_view=zendesk_view,
+                organization_id=None,
+                sort=sort,
+                page_size=SIDEBAR_SAMPLE,
+                include=("organizations",),
+                lane=lane,
+            )
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        work = pool.submit(sample, "assigned", "status")
+        copied = pool.submit(sample, "ccd", "-updated_at")
+        work_answer, ccd_answer = work.result(), copied.result()
+    organizations = _organizations([work_answer, ccd_answer], settings.INBOX_MAX_ORGANIZATIONS)
+    org_views = tuple(
+        organization_view(organization_id=org.id, name=org.name) for org in organizations
+    )
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(org_views)))) as pool:
+        org_counts = list(
+            pool.map(lambda view: _organization_count(agent, credentials, view, lane), org_views)
+        )
+    badges = {
+        "assigned": _todo_badge(work_answer, counts["assigned"], agent),
+        "ccd": _zendesk_badge(counts["ccd"], agent, "tickets you are CC'd on"),
+        "all": _zendesk_badge(counts["all"], agent, "tickets you can see"),
+    }
+    for view, answer in zip(org_views, org_counts, strict=True):
+        badges[view.key] = _zendesk_badge(answer, agent, f"tickets of {view.label}")
+    whole = combined(None, [*counts.values(), work_answer, ccd_answer, *org_counts])
+    return Sidebar(
+        badges=badges,
+        organizations=org_views,
+        stale_message=whole.stale_message,
+        fetched_at=whole.fetched_at,
+    )
+
+
+def _organization_count(
+    agent: AgentAccount, credentials: Credentials, view: InboxView, lane: str
+) -> Fresh[Count | None]:
+    return _quietly(
+        lambda: cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="count",
+            operation="tickets_count",
+            params={"view": "organization", "organization_id": view.organization_id},
+            shareable=True,
+            families=[tickets_family(credentials.base_url)],
+            fetch=lambda: client.tickets_count(
+                credentials,
+                view="organization",
+                organization_id=view.organization_id,
+                lane=lane,
+            ),
+        )
+    )
+
+
+def sidebar_version(sidebar: Sidebar) -> str:
+    """A short fingerprint of what the sidebar shows: a poll that sends it back unchanged
+    gets "nothing new" (204) instead of the same fragment again."""
+    shown = {
+        "badges": {
+            key: [badge.value, badge.suffix, badge.title, badge.stale]
+            for key, badge in sorted(sidebar.badges.items())
+        },
+        "organizations": [[view.key, view.label] for view in sidebar.organizations],
+        "stale": sidebar.stale_message,
+    }
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- preferences -----------------------------------------------------------------------------
+THEME_ORDER = [value for value, _label in AgentPreference.THEMES]
+THEME_LABELS = dict(AgentPreference.THEMES)
+
+
+def theme_get(*, agent: AgentAccount | None) -> str:
+    """The agent's theme ("system" until they choose; "system" when signed out)."""
+    if agent is None:
+        return AgentPreference.THEME_SYSTEM
+    chosen = AgentPreference.objects.filter(agent=agent).values_list("theme", flat=True).first()
+    return chosen or AgentPreference.THEME_SYSTEM
+
+
+def theme_set(*, agent: AgentAccount, theme: str) -> str:
+    """Keep the agent's theme on the server, so it follows them to every browser."""
+    if theme not in THEME_ORDER:
+        raise ValueError(f"Unknown theme {theme!r}.")
+    AgentPreference.objects.update_or_create(agent=agent, defaults={"theme": theme})
+    return theme
+
+
+def theme_next(theme: str) -> str:
+    """What the theme switch moves to: system -> light -> dark -> system."""
+    position = THEME_ORDER.index(theme) if theme in THEME_ORDER else 0
+    return THEME_ORDER[(position + 1) % len(THEME_ORDER)]

@@ -1,0 +1,433 @@
+"""The inbox pages: the sign-in front door, the ticket lists, the sidebar poll and the theme.
+
+The ticket list is the example other pages copy: a direct load renders the whole page, an
+htmx request only the `ticket-list` partial (same template, `{% partialdef %}`; the partial's
+name is the DOM id it replaces), `vary_on_headers("HX-Request")` so no cache mixes them up,
+and the URL carries the state (`hx-push-url`) so reload, back and shared links work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from inbox import services
+from inbox.auth import agent_required, current_agent
+from inbox.models import AgentAccount
+from inbox.services import inbox
+from inbox.views_signin import render_with_zendesk_form_action
+from inbox.zendesk.errors import Forbidden, NotFound, ZendeskError
+from inbox.zendesk.records import Page, Ticket
+
+# Longer query strings are refused: no link the app makes comes close (cursors included).
+MAX_QUERY_LENGTH = 2048
+# Zendesk's cursors are base64 of JSON: letters, digits and a few signs, never very long.
+CURSOR = re.compile(r"[A-Za-z0-9_\-+/=.]{1,1024}")
+MAX_ZENDESK_ID = 2**63 - 1  # Zendesk ids are 64-bit
+SORT_COLUMNS = {"id": "asc", "status": "asc", "updated_at": "desc"}  # each column's first order
+STATUS_LABELS = {
+    "new": "New",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "On-hold",
+    "solved": "Solved",
+    "closed": "Closed",
+}
+EMPTY_MESSAGES = {
+    "assigned": "No tickets are assigned to you. New work assigned to you appears here.",
+    "ccd": "You are not CC'd on any ticket.",
+    "followed": "You do not follow any ticket.",
+    "requested": "You have not requested any ticket.",
+    "recent": "You have not opened a ticket yet. Tickets you open appear here, newest first.",
+    "all": "Zendesk has no tickets you can see.",
+}
+
+
+class BadListRequest(Exception):
+    """The address asks for something the list cannot show; the message says what."""
+
+
+def private_no_store[V: Callable[..., HttpResponse]](view: V) -> V:
+    """Signed-in pages hold an agent's tickets: no browser or proxy may keep a copy."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        patch_cache_control(response, private=True, no_store=True)
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- the front door ---------------------------------------------------------------------------
+@require_GET
+@vary_on_headers("HX-Request", "Cookie")
+def home(request: HttpRequest) -> HttpResponse:
+    """Signed out: the sign-in page (one button straight to Zendesk). Signed in: the inbox."""
+    if current_agent(request) is None:
+        return render_with_zendesk_form_action(
+            request, "inbox/welcome.html", {"zendesk_url": settings.ZENDESK_URL, "next": "/"}
+        )
+    return ticket_list(request, view_key=inbox.DEFAULT_VIEW.key)
+
+
+# -- the ticket list --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ListQuery:
+    """What the address asks of a list: sort, page size and cursor, checked."""
+
+    sort: str
+    page_size: int
+    after: str | None = None
+    before: str | None = None
+
+    def params(self, **changes: Any) -> str:
+        """The query string of this list with some values changed (None drops a value)."""
+        values = {
+            "sort": self.sort,
+            "size": self.page_size,
+            "after": self.after,
+            "before": self.before,
+            **changes,
+        }
+        kept = {name: value for name, value in values.items() if value not in (None, "")}
+        return "?" + urlencode(kept) if kept else "?"
+
+
+def _list_query(request: HttpRequest, view: inbox.InboxView) -> ListQuery:
+    if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_LENGTH:
+        raise BadListRequest("This address is longer than any list link; open the view again.")
+    sort = request.GET.get("sort", view.default_sort)
+    if not view.sortable:
+        if "sort" in request.GET:
+            raise BadListRequest(f"{view.label} is always newest first; it cannot be sorted.")
+    elif sort.removeprefix("-") not in SORT_COLUMNS:
+        columns = ", ".join(sorted(SORT_COLUMNS))
+        raise BadListRequest(f"A list sorts by {columns} (a leading - for descending).")
+    size_text = request.GET.get("size", str(inbox.PAGE_SIZES[0]))
+    if size_text not in {str(size) for size in inbox.PAGE_SIZES}:
+        sizes = ", ".join(str(size) for size in inbox.PAGE_SIZES)
+        raise BadListRequest(f"A page shows {sizes} tickets, not {size_text[:20]!r}.")
+    after, before = request.GET.get("after") or None, request.GET.get("before") or None
+    if after and before:
+        raise BadListRequest("A page link goes forward or back, not both.")
+    for cursor in (after, before):
+        if cursor is not None and not CURSOR.fullmatch(cursor):
+            raise BadListRequest("This page link is not one the list made; start again.")
+    if not view.sortable and (after or before):
+        raise BadListRequest(f"{view.label} is one page; it has no next page.")
+    return ListQuery(
+        sort=sort if view.sortable else "", page_size=int(size_text), after=after, before=before
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One ticket as the list shows it (names from the page's sideloads)."""
+
+    id: int
+    subject: str
+    requester: str
+    assignee: str
+    group: str
+    status: str  # the status category, for its colour
+    status_label: str
+    priority: str
+    updated_iso: str
+    updated_relative: str
+    updated_full: str
+    comment_count: int | None
+
+
+def _zone(agent: AgentAccount) -> dt.tzinfo:
+    try:
+        return ZoneInfo(agent.iana_time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def relative_time(moment: dt.datetime, now: dt.datetime, zone: dt.tzinfo) -> str:
+    """How long ago, as an agent says it ("5 min ago", "yesterday", "12 Nov")."""
+    seconds = (now - moment).total_seconds()
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if local.date() == today:
+        return f"{int(seconds // 3600)} h ago"
+    if local.date() == today - dt.timedelta(days=1):
+        return "yesterday"
+    if (today - local.date()).days < 7:
+        return f"{(today - local.date()).days} days ago"
+    if local.year == today.year:
+        return f"{local.day} {local:%b}"
+    return f"{local.day} {local:%b %Y}"
+
+
+def _rows(page: Page, agent: AgentAccount) -> list[Row]:
+    zone, now = _zone(agent), timezone.now()
+
+    def name(user_id: int | None, nobody: str) -> str:
+        if user_id is None:
+            return nobody
+        user = page.users.get(user_id)
+        return user.name if user else f"User {user_id}"
+
+    def row(ticket: Ticket) -> Row:
+        custom = page.custom_statuses.get(ticket.custom_status_id or 0)
+        category = custom.status_category if custom else ticket.status
+        label = custom.agent_label if custom else STATUS_LABELS.get(ticket.status, ticket.status)
+        group = page.groups.get(ticket.group_id or 0)
+        updated = ticket.updated_at or ticket.created_at or now
+        return Row(
+            id=ticket.id,
+            subject=ticket.subject or "(no subject)",
+            requester=name(ticket.requester_id, "Unknown"),
+            assignee=name(ticket.assignee_id, "Unassigned"),
+            group=group.name if group else ("" if ticket.group_id is None else "Group"),
+            status=category if category in STATUS_LABELS else "open",
+            status_label=label,
+            priority=(ticket.priority or "").capitalize() or "-",
+            updated_iso=updated.isoformat(),
+            updated_relative=relative_time(updated, now, zone),
+            updated_full=updated.astimezone(zone).strftime("%a %d %b %Y, %H:%M ")
+            + str(getattr(zone, "key", "UTC")),
+            comment_count=ticket.comment_count,
+        )
+
+    return [row(ticket) for ticket in page.items]
+
+
+@dataclass(frozen=True)
+class SortLink:
+    column: str
+    label: str
+    href: str
+    aria_sort: str  # ascending | descending | none
+    next_order: str
+
+
+def _sort_links(view: inbox.InboxView, query: ListQuery) -> dict[str, SortLink]:
+    current, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
+    links = {}
+    for column, first in SORT_COLUMNS.items():
+        if column == current:
+            flip = "asc" if descending else "desc"
+            aria = "descending" if descending else "ascending"
+        else:
+            flip, aria = first, "none"
+        sort = ("-" if flip == "desc" else "") + column
+        links[column] = SortLink(
+            column=column,
+            label={"id": "ID", "status": "Status", "updated_at": "Updated"}[column],
+            href=query.params(sort=sort, after=None, before=None),
+            aria_sort=aria,
+            next_order="descending" if flip == "desc" else "ascending",
+        )
+    return links if view.sortable else {}
+
+
+def _pager(query: ListQuery, page: Page | None) -> dict[str, str | None]:
+    """Previous / next links from the cursors Zendesk gave (has_more is about the direction
+    the agent moved in)."""
+    if page is None:
+        return {"previous": None, "next": None}
+    moved_back = query.before is not None
+    more_forward = moved_back or page.has_more
+    more_back = (query.after is not None) or (moved_back and page.has_more)
+    return {
+        "next": query.params(after=page.after_cursor, before=None)
+        if more_forward and page.after_cursor
+        else None,
+        "previous": query.params(before=page.before_cursor, after=None)
+        if more_back and page.before_cursor
+        else None,
+    }
+
+
+def _view_url(view: inbox.InboxView) -> str:
+    if view.organization_id is not None:
+        return reverse("inbox_organization", args=[view.organization_id])
+    if view.key == inbox.DEFAULT_VIEW.key:
+        return reverse("home")
+    return reverse("inbox_view", args=[view.key])
+
+
+def _render_list(
+    request: HttpRequest,
+    view: inbox.InboxView,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "view": view,
+        "view_url": _view_url(view),
+        "current_view": view.key,
+        "page_sizes": inbox.PAGE_SIZES,
+        "empty_message": EMPTY_MESSAGES.get(view.key, f"{view.label} has no tickets."),
+        **context,
+    }
+    template = "inbox/tickets.html#ticket-list" if request.htmx else "inbox/tickets.html"
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@agent_required
+@private_no_store
+@vary_on_headers("HX-Request")
+def ticket_list(
+    request: HttpRequest, view_key: str | None = None, organization_id: int | None = None
+) -> HttpResponse:
+    """One page of one view: a direct load renders the page, htmx the `ticket-list` partial."""
+    if organization_id is not None:
+        if not 0 < organization_id <= MAX_ZENDESK_ID:
+            return _render_list(
+                request,
+                inbox.organization_view(organization_id=0),
+                {"error_message": "There is no such organization in Zendesk."},
+                status=404,
+            )
+        view = inbox.organization_view(organization_id=organization_id)
+    else:
+        found = inbox.inbox_view_find(key=view_key or "")
+        if found is None:
+            return _render_list(
+                request,
+                inbox.InboxView(view_key or "", "Unknown view", "", "", "", ""),
+                {"error_message": "There is no such view. Pick one from the list of views."},
+                status=404,
+            )
+        view = found
+    try:
+        query = _list_query(request, view)
+    except BadListRequest as bad:
+        fallback = ListQuery(sort=view.default_sort, page_size=inbox.PAGE_SIZES[0])
+        return _render_list(
+            request, view, {"query": fallback, "error_message": str(bad)}, status=400
+        )
+    return _list_answer(request, view, query)
+
+
+def _list_answer(request: HttpRequest, view: inbox.InboxView, query: ListQuery) -> HttpResponse:
+    agent = request.agent
+    try:
+        answer = inbox.inbox_page(
+            agent=agent,
+            view=view,
+            sort=query.sort,
+            page_size=query.page_size,
+            after=query.after,
+            before=query.before,
+        )
+    except services.ZendeskUnavailable as error:
+        return _render_list(
+            request,
+            view,
+            {"query": query, "error_message": str(error), "retry": True},
+            status=200 if request.htmx else 503,
+        )
+    except (NotFound, Forbidden) as error:
+        return _render_list(
+            request, view, {"query": query, "error_message": error.user_message}, status=404
+        )
+    except ZendeskError as error:
+        if error.status_code == 400:  # a cursor Zendesk no longer knows, or never made
+            message = "This page link is no longer valid. Start again from the first page."
+            return _render_list(
+                request, view, {"query": query, "error_message": message}, status=400
+            )
+        raise
+    if view.organization_id is not None:
+        view = _named_organization(view, answer.value)
+    return _render_list(
+        request,
+        view,
+        {
+            "query": query,
+            "rows": _rows(answer.value, agent),
+            "sort_links": _sort_links(view, query),
+            "pager": _pager(query, answer.value),
+            "stale_message": _stale_sentence(answer),
+        },
+    )
+
+
+def _named_organization(view: inbox.InboxView, page: Page) -> inbox.InboxView:
+    organization = page.organizations.get(view.organization_id or 0)
+    if organization is None or not organization.name:
+        return view
+    return inbox.organization_view(organization_id=organization.id, name=organization.name)
+
+
+def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
+    """ "Zendesk is not answering; showing data from 4 minutes ago." """
+    if not answer.stale:
+        return None
+    minutes = int(answer.age_seconds // 60)
+    age = "less than a minute" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)}"
+    reason = (answer.stale_message or "").rstrip(".")
+    return f"{reason}; showing data from {age} ago."
+
+
+# -- the poll ---------------------------------------------------------------------------------
+@require_GET
+@agent_required
+@private_no_store
+def poll(request: HttpRequest) -> HttpResponse:
+    """The sidebar's badges and organizations (and, later, the bell) as out-of-band swaps.
+
+    The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
+    """
+    sidebar = inbox.sidebar_counts(agent=request.agent)
+    if request.GET.get("version") == sidebar.version:
+        return HttpResponse(status=204)
+    return render(
+        request,
+        "inbox/poll.html",
+        {
+            "sidebar": sidebar,
+            "organization_links": [
+                (view, _view_url(view), sidebar.badges.get(view.key))
+                for view in sidebar.organizations
+            ],
+        },
+    )
+
+
+# -- preferences ------------------------------------------------------------------------------
+@require_POST
+@agent_required
+@private_no_store
+def theme_set(request: HttpRequest) -> HttpResponse:
+    """Keep the chosen theme on the server; htmx gets the switch back, a form a redirect."""
+    theme = request.POST.get("theme", "")
+    if theme not in inbox.THEME_ORDER:
+        return render(
+            request,
+            "inbox/bad_request.html",
+            {"reason": "Themes are system, light or dark."},
+            status=400,
+        )
+    inbox.theme_set(agent=request.agent, theme=theme)
+    if not request.htmx:
+        return HttpResponseRedirect(reverse("home"))
+    response = render(request, "inbox/partials/_theme_toggle.html")
+    return trigger_client_event(response, "inbox:theme", {"value": theme})

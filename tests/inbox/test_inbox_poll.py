@@ -1,0 +1,128 @@
+"""The sidebar poll: one request for every badge, "nothing new" as a 204, a change made in
+Zendesk shows on the next poll, and polls never take the budget an agent's page needs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from inbox.zendesk import budget
+from tests.inbox.test_inbox_badges import badge_text
+from tests.sandbox.reads_support import walk_cursor
+
+pytestmark = pytest.mark.django_db
+
+
+def version_of(html: str) -> str:
+    return re.search(r'id="poll-version" name="version" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_an_unchanged_sidebar_answers_204(agent_client, inbox_sandbox):
+    first = agent_client.get("/inbox/poll")
+    again = agent_client.get("/inbox/poll", {"version": version_of(first.content.decode())})
+
+    assert first.status_code == 200
+    assert again.status_code == 204
+    assert again.content == b""
+
+
+def test_a_stale_version_gets_the_whole_sidebar(agent_client, inbox_sandbox):
+    response = agent_client.get("/inbox/poll", {"version": "0000000000000000"})
+
+    assert response.status_code == 200
+    assert 'id="count-assigned" hx-swap-oob="innerHTML"' in response.content.decode()
+
+
+def test_a_ticket_assigned_in_zendesk_shows_on_the_next_poll(
+    agent, agent_client, inbox_sandbox, settings
+):
+    inbox_sandbox.reset()
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 0, "list": 0}
+    first = agent_client.get("/inbox/poll").content.decode()
+    before = int(badge_text(first, "assigned"))
+    admin = inbox_sandbox.agent(role="admin")["email"]
+    someone_elses = next(
+        ticket
+        for ticket in walk_cursor(inbox_sandbox, "tickets", admin, "tickets")
+        if ticket["status"] == "open" and ticket["assignee_id"] != agent.zendesk_user_id
+    )
+
+    changed = requests.put(
+        f"{inbox_sandbox.base_url}/api/v2/tickets/{someone_elses['id']}",
+        headers=inbox_sandbox.basic_auth(admin),
+        json={"ticket": {"assignee_id": agent.zendesk_user_id}},
+        timeout=30,
+    )
+    assert changed.status_code == 200, changed.text[:300]
+    response = agent_client.get("/inbox/poll", {"version": version_of(first)})
+
+    assert response.status_code == 200
+    assert int(badge_text(response.content.decode(), "assigned")) == before + 1
+    inbox_sandbox.reset()
+
+
+def test_polls_ask_zendesk_on_the_background_lane(agent_client, inbox_sandbox, monkeypatch):
+    lanes: list[str] = []
+    reserve = budget.reserve
+
+    def recording_reserve(priority: str = budget.INTERACTIVE) -> None:
+        lanes.append(priority)
+        reserve(priority)
+
+    monkeypatch.setattr(budget, "reserve", recording_reserve)
+    agent_client.get("/inbox/poll")
+
+    assert lanes
+    assert set(lanes) == {budget.BACKGROUND}
+
+
+def test_with_the_background_share_spent_a_page_still_loads(agent_client, inbox_sandbox, settings):
+    settings.ZENDESK_RATE_LIMIT_PER_MINUTE = 10
+    settings.ZENDESK_RATE_BUDGET_SHARE = 1.0
+    for _ in range(budget.limit_for(budget.BACKGROUND)):
+        budget.reserve(budget.BACKGROUND)
+
+    poll = agent_client.get("/inbox/poll")
+    page = agent_client.get("/views/all")
+
+    assert poll.status_code == 200  # no numbers rather than an error
+    assert badge_text(poll.content.decode(), "all") is None
+    assert page.status_code == 200
+    assert 'href="/tickets/' in page.content.decode()
+
+
+def api_calls(sandbox) -> int:
+    by_endpoint = sandbox.control("GET", "stats").json()["by_endpoint"]
+    return sum(count for name, count in by_endpoint.items() if " /api/v2/" in name)
+
+
+def test_a_poll_within_the_cache_lifetime_asks_zendesk_nothing(agent, agent_client, inbox_sandbox):
+    agent_client.get("/inbox/poll")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    again = agent_client.get("/inbox/poll")
+
+    assert again.status_code == 200
+    assert api_calls(inbox_sandbox) == 0
+
+
+def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client, inbox_sandbox):
+    from inbox import services
+
+    first = agent_client.get("/inbox/poll")
+    assigned = walk_cursor(
+        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    )
+    unsolved = next(t for t in assigned if t["status"] in ("new", "open"))
+    services.ticket_update(agent=agent, ticket_id=unsolved["id"], status="solved")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    after = agent_client.get("/inbox/poll", {"version": version_of(first.content.decode())})
+
+    assert api_calls(inbox_sandbox) > 0
+    assert int(badge_text(after.content.decode(), "assigned")) == (
+        int(badge_text(first.content.decode(), "assigned")) - 1
+    )
+    inbox_sandbox.reset()

@@ -1,0 +1,382 @@
+"""The inbox's lists over real HTTP to the sandbox: every view, sort, page size and page; bad
+input answered with a 400/404 page that says what was wrong; partials for htmx; privacy
+headers; and a restricted agent who never sees a ticket outside what they may see."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils.html import escape
+
+from inbox.models import ViewedTicket
+from inbox.services import inbox
+from tests.inbox.conftest import signed_in_client
+from tests.sandbox.reads_support import get_json
+
+pytestmark = pytest.mark.django_db
+TICKET_LINK = re.compile(r'href="/tickets/(\d+)"')
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def listed_ids(response) -> list[int]:
+    return [int(found) for found in TICKET_LINK.findall(response.content.decode())]
+
+
+def sandbox_ids(sandbox, path: str, email: str, **params) -> list[int]:
+    body = get_json(sandbox, path, email, **params)
+    return [ticket["id"] for ticket in body["tickets"]]
+
+
+def an_organization(sandbox, email: str) -> dict:
+    """The organization of the first ticket that has one (id and name, from the sideload)."""
+    body = get_json(sandbox, "tickets", email, include="organizations", **{"page[size]": 100})
+    return body["organizations"][0]
+
+
+def link(response, rel: str) -> str:
+    found = re.search(
+        rf'<a href="([^"]+)" hx-push-url="true" rel="{rel}"', response.content.decode()
+    )
+    assert found, f"no {rel} link"
+    return found.group(1).replace("&amp;", "&")
+
+
+# -- the front door ---------------------------------------------------------------------------
+def test_a_visitor_at_home_gets_one_button_straight_to_zendesk(client, inbox_sandbox):
+    response = client.get("/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("<button") == 1
+    assert '<form method="post" action="/auth/start">' in html
+    # The form leads on to Zendesk: the page allows that origin as a form target.
+    assert inbox_sandbox.base_url in response["Content-Security-Policy"]
+
+
+def test_a_signed_in_agent_at_home_gets_their_work_first(agent_client, agent, inbox_sandbox):
+    response = agent_client.get("/")
+
+    assert response.status_code == 200
+    expected = sandbox_ids(
+        inbox_sandbox,
+        f"users/{agent.zendesk_user_id}/tickets/assigned",
+        agent.email,
+        sort="status",
+        **{"page[size]": 25},
+    )
+    assert listed_ids(response) == expected
+    statuses = re.findall(r'class="status status-(\w+)"', response.content.decode())
+    order = ["new", "open", "pending", "hold", "solved", "closed"]
+    assert statuses == sorted(statuses, key=order.index)  # unsolved before solved
+
+
+# -- every view -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [
+        ("ccd", "users/{user}/tickets/ccd"),
+        ("followed", "users/{user}/tickets/followed"),
+        ("requested", "users/{user}/tickets/requested"),
+        ("all", "tickets"),
+    ],
+)
+def test_each_view_lists_what_zendesk_lists_for_the_agent(
+    agent_client, agent, inbox_sandbox, key, path
+):
+    response = agent_client.get(f"/views/{key}")
+
+    assert response.status_code == 200
+    expected = sandbox_ids(
+        inbox_sandbox,
+        path.format(user=agent.zendesk_user_id),
+        agent.email,
+        sort="-updated_at",
+        **{"page[size]": 25},
+    )
+    assert listed_ids(response) == expected
+    assert f"<title>{escape(inbox.inbox_view_find(key=key).label)} · Agent Inbox</title>" in (
+        response.content.decode()
+    )
+
+
+def test_an_organization_view_lists_that_organizations_tickets(agent_client, agent, inbox_sandbox):
+    organization = an_organization(inbox_sandbox, agent.email)
+
+    response = agent_client.get(f"/views/organizations/{organization['id']}")
+
+    assert response.status_code == 200
+    expected = sandbox_ids(
+        inbox_sandbox,
+        f"organizations/{organization['id']}/tickets",
+        agent.email,
+        sort="-updated_at",
+        **{"page[size]": 25},
+    )
+    assert listed_ids(response) == expected
+    assert f'<h1 id="list-title" tabindex="-1">{organization["name"]}</h1>' in (
+        response.content.decode()
+    )
+
+
+def test_rows_show_names_status_labels_and_comment_counts_from_sideloads(
+    agent_client, inbox_sandbox
+):
+    response = agent_client.get("/views/all?sort=id")
+
+    html, first_id = response.content.decode(), listed_ids(response)[0]
+    first = get_json(
+        inbox_sandbox, f"tickets/{first_id}", inbox_sandbox.agent(role="admin")["email"]
+    )
+    row = html.split(f'href="/tickets/{first_id}"', 1)[1].split("</tr>", 1)[0]
+    requester = get_json(
+        inbox_sandbox,
+        f"users/{first['ticket']['requester_id']}",
+        inbox_sandbox.agent(role="admin")["email"],
+    )["user"]["name"]
+    assert requester in row
+    assert re.search(r'class="col-comments">\d+<', row)
+    assert re.search(r'<time datetime="[^"]+" title="[^"]+">[^<]+</time>', row)
+
+
+# -- sort, page size, pages ---------------------------------------------------------------------
+@pytest.mark.parametrize("sort", ["id", "-id", "status", "-status", "updated_at", "-updated_at"])
+def test_the_list_sorts_by_every_cursor_sort(agent_client, agent, inbox_sandbox, sort):
+    response = agent_client.get(f"/views/all?sort={sort}")
+
+    assert listed_ids(response) == sandbox_ids(
+        inbox_sandbox, "tickets", agent.email, sort=sort, **{"page[size]": 25}
+    )
+    column = sort.removeprefix("-")
+    direction = "descending" if sort.startswith("-") else "ascending"
+    assert re.search(
+        rf'aria-sort="{direction}"><a href="/views/all\?sort=[-]?{column}',
+        response.content.decode(),
+    )
+
+
+@pytest.mark.parametrize("size", [25, 50, 100])
+def test_the_list_shows_the_page_size_asked_for(agent_client, size):
+    assert len(listed_ids(agent_client.get(f"/views/all?size={size}"))) == size
+
+
+def test_the_list_pages_forward_and_back(agent_client, agent, inbox_sandbox):
+    first = agent_client.get("/views/all?sort=id&size=25")
+    assert 'rel="prev"' not in first.content.decode()
+
+    second = agent_client.get(link(first, "next"))
+    back = agent_client.get(link(second, "prev"))
+
+    all_ids = sandbox_ids(inbox_sandbox, "tickets", agent.email, sort="id", **{"page[size]": 50})
+    assert listed_ids(first) == all_ids[:25]
+    assert listed_ids(second) == all_ids[25:50]
+    assert listed_ids(back) == all_ids[:25]
+
+
+def test_an_htmx_request_gets_only_the_list_partial(agent_client):
+    full = agent_client.get("/views/all")
+    partial = agent_client.get("/views/all", **HTMX)
+
+    assert "<html" in full.content.decode()
+    html = partial.content.decode()
+    assert "<html" not in html
+    assert html.lstrip().startswith('<section id="ticket-list"')
+    assert listed_ids(partial) == listed_ids(full)
+    assert "HX-Request" in partial["Vary"]
+    assert "HX-Request" in full["Vary"]
+
+
+def test_signed_in_pages_are_private_and_never_stored(agent_client):
+    for path in ("/", "/views/all", "/inbox/poll"):
+        cache_control = agent_client.get(path)["Cache-Control"]
+        assert "private" in cache_control
+        assert "no-store" in cache_control
+
+
+# -- bad input --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/views/nope", 404, "There is no such view"),
+        ("/views/all?sort=subject", 400, "A list sorts by id, status, updated_at"),
+        ("/views/all?sort=-", 400, "A list sorts by"),
+        ("/views/all?size=10", 400, "A page shows 25, 50, 100 tickets"),
+        ("/views/all?size=abc", 400, "A page shows 25, 50, 100 tickets"),
+        ("/views/all?after=%3Cscript%3E", 400, "This page link is not one the list made"),
+        ("/views/all?after=abc&before=def", 400, "forward or back, not both"),
+        ("/views/all?after=eyJvIjoiaWQiLCJ2IjoienoifQ", 400, "no longer valid"),
+        ("/views/all?sort=" + "x" * 5000, 400, "longer than any list link"),
+        ("/views/recent?sort=id", 400, "cannot be sorted"),
+        ("/views/recent?after=abc", 400, "has no next page"),
+        ("/views/organizations/999999999", 404, "Zendesk could not find this"),
+    ],
+)
+def test_bad_list_addresses_get_a_page_that_says_what_was_wrong(agent_client, path, status, says):
+    response = agent_client.get(path)
+    partial = agent_client.get(path, **HTMX)
+
+    assert response.status_code == status
+    assert says in response.content.decode()
+    assert "<html" in response.content.decode()
+    assert partial.status_code == status  # htmx swaps these: the message shows in place
+    assert says in partial.content.decode()
+
+
+def test_a_huge_organization_id_is_a_404_not_a_crash(agent_client):
+    response = agent_client.get("/views/organizations/" + "9" * 40)
+
+    assert response.status_code == 404
+    assert "There is no such organization" in response.content.decode()
+
+
+def test_zendesk_down_with_nothing_saved_says_so_and_offers_a_retry(agent_client, inbox_sandbox):
+    inbox_sandbox.control("POST", "faults", json={"outage": True})
+    try:
+        response = agent_client.get("/views/all")
+        partial = agent_client.get("/views/all", **HTMX)
+    finally:
+        inbox_sandbox.control("POST", "faults", json={})
+
+    assert response.status_code == 503
+    assert "Zendesk is not answering" in response.content.decode()
+    assert "Try again" in response.content.decode()
+    assert partial.status_code == 200  # so htmx swaps it in place of the list
+    assert "Try again" in partial.content.decode()
+
+
+def test_zendesk_down_after_a_visit_shows_the_saved_list_with_a_banner(
+    agent_client, inbox_sandbox, settings
+):
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"list": 0}
+    fresh = agent_client.get("/views/all")
+    inbox_sandbox.control("POST", "faults", json={"outage": True})
+    try:
+        stale = agent_client.get("/views/all")
+    finally:
+        inbox_sandbox.control("POST", "faults", json={})
+
+    assert listed_ids(stale) == listed_ids(fresh)
+    banner = re.search(r'<div id="stale-banner"[^>]*>([^<]*)</div>', stale.content.decode())
+    assert banner
+    assert "Zendesk is not answering right now; showing data from" in banner.group(1)
+
+
+# -- signed out -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path", ["/views/all", "/views/organizations/1", "/inbox/poll", "/views/assigned"]
+)
+def test_every_page_and_partial_refuses_a_visitor(client, inbox_sandbox, path):
+    page = client.get(path)
+    partial = client.get(path, **HTMX)
+
+    assert page.status_code == 302
+    assert page["Location"].startswith("/auth/signin")
+    assert partial.headers.get("HX-Redirect", "").startswith("/auth/signin")
+    assert "ticket" not in partial.content.decode().lower()
+
+
+def test_the_theme_switch_refuses_a_visitor(client, inbox_sandbox):
+    assert client.post("/preferences/theme", {"theme": "dark"}).status_code == 302
+
+
+# -- recently viewed --------------------------------------------------------------------------
+def test_recently_viewed_puts_tickets_opened_in_the_app_first_newest_first(
+    agent, agent_client, inbox_sandbox
+):
+    visible = sandbox_ids(inbox_sandbox, "tickets", agent.email, sort="id", **{"page[size]": 5})
+    for ticket_id in visible[:3]:
+        inbox.ticket_viewed_record(agent=agent, ticket_id=ticket_id)
+    inbox.ticket_viewed_record(agent=agent, ticket_id=visible[0])  # opened again: newest
+
+    ids = listed_ids(agent_client.get("/views/recent"))
+
+    assert ids[:3] == [visible[0], visible[2], visible[1]]
+    zendesk_recent = sandbox_ids(inbox_sandbox, "tickets/recent", agent.email, **{"page[size]": 25})
+    assert set(ids) == set(visible[:3]) | set(zendesk_recent[: 25 - 3]) or len(ids) == 25
+    assert ViewedTicket.objects.filter(agent=agent).count() == 3
+
+
+def test_recently_viewed_leaves_out_a_ticket_the_agent_may_not_see(
+    restricted_agent, admin, inbox_sandbox
+):
+    everything = sandbox_ids(
+        inbox_sandbox, "tickets", admin.email, sort="id", **{"page[size]": 100}
+    )
+    theirs = set(
+        sandbox_ids(
+            inbox_sandbox, "tickets", restricted_agent.email, sort="id", **{"page[size]": 100}
+        )
+    )
+    hidden = next(ticket_id for ticket_id in everything if ticket_id not in theirs)
+    inbox.ticket_viewed_record(agent=restricted_agent, ticket_id=hidden)
+
+    ids = listed_ids(signed_in_client(restricted_agent).get("/views/recent"))
+
+    assert hidden not in ids
+
+
+def test_the_viewed_table_keeps_each_agents_newest_hundred(agent):
+    for ticket_id in range(1, inbox.RECENT_KEEP + 11):
+        inbox.ticket_viewed_record(agent=agent, ticket_id=ticket_id)
+
+    kept = set(ViewedTicket.objects.filter(agent=agent).values_list("ticket_id", flat=True))
+    assert len(kept) == inbox.RECENT_KEEP
+    assert 1 not in kept
+    assert inbox.RECENT_KEEP + 10 in kept
+
+
+# -- a restricted agent -----------------------------------------------------------------------
+@pytest.mark.parametrize("sort", ["id", "-updated_at"])
+def test_a_restricted_agents_lists_hold_only_what_they_may_see_after_an_admin_filled_the_cache(
+    restricted_agent, admin, inbox_sandbox, sort
+):
+    organization = an_organization(inbox_sandbox, admin.email)
+    paths = {
+        f"/views/all?sort={sort}&size=100": "tickets",
+        f"/views/organizations/{organization['id']}?sort={sort}&size=100": (
+            f"organizations/{organization['id']}/tickets"
+        ),
+    }
+    admin_client, restricted_client = signed_in_client(admin), signed_in_client(restricted_agent)
+    for path in paths:
+        assert admin_client.get(path).status_code == 200  # the admin's answers are now cached
+    admin_poll = admin_client.get("/inbox/poll")
+    assert admin_poll.status_code == 200
+
+    for path, zendesk_path in paths.items():
+        seen = listed_ids(restricted_client.get(path))
+        allowed = sandbox_ids(
+            inbox_sandbox, zendesk_path, restricted_agent.email, sort=sort, **{"page[size]": 100}
+        )
+        admins = listed_ids(admin_client.get(path))
+        assert seen == allowed
+        assert set(admins) - set(seen), "the admin must see more, or the test proves nothing"
+
+
+def test_a_restricted_agents_counts_are_their_own(restricted_agent, admin, inbox_sandbox):
+    admin_counts = signed_in_client(admin).get("/inbox/poll").content.decode()
+    restricted_counts = signed_in_client(restricted_agent).get("/inbox/poll").content.decode()
+
+    def all_count(html: str) -> int:
+        return int(re.search(r'id="count-all"[^>]*><span[^>]*>(\d+)', html).group(1))
+
+    expected = get_json(inbox_sandbox, "tickets/count", restricted_agent.email)["count"]["value"]
+    assert all_count(restricted_counts) == expected
+    assert all_count(admin_counts) > expected
+
+
+# -- the CSP lets avatars from Zendesk show ----------------------------------------------------
+def test_the_csp_allows_images_from_the_configured_zendesk(agent_client, inbox_sandbox):
+    policy = agent_client.get("/")["Content-Security-Policy"]
+    img_src = next(part for part in policy.split(";") if part.strip().startswith("img-src"))
+    assert inbox_sandbox.base_url in img_src
+    assert "unsafe-inline" not in policy
+
+
+def test_the_configured_zendesk_origin_is_in_the_settings_csp():
+    from importlib import reload
+
+    import config.settings
+
+    reloaded = reload(config.settings)
+    assert reloaded.ZENDESK_URL in reloaded.SECURE_CSP["img-src"]
