@@ -9,6 +9,7 @@ from sandbox.views import (  # noqa: F401  (they register)
     oauth,
     reads,
     traffic,
+    uploads,
     users_search,
     writes,
 )
