@@ -17,7 +17,8 @@ Files are served as downloads that cannot run: `Content-Disposition: attachment`
 allowed, so even an HTML or SVG file opened directly runs no script.
 
 Control (tests): `POST /_sandbox/uploads {"max_bytes": N, "token_ttl": seconds}` overrides the
-settings' limits ({} restores them); `GET` shows them.
+settings' limits ({} restores them); `GET` shows them. `POST /_sandbox/uploads/expire` ends
+every live upload token at once, so expiry can be seen without waiting for it.
 """
 
 from __future__ import annotations
@@ -210,9 +211,15 @@ def control_uploads(request: HttpRequest) -> JsonResponse:
     return JsonResponse(uploads.limits_json())
 
 
+@csrf_exempt
+def control_expire_uploads(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"expired": uploads.expire_all()})
+
+
 route("uploads", "POST", upload_create)
 route(r"uploads/(?P<token>[^/.]+)", "DELETE", upload_delete)
 route(r"attachments/(?P<attachment_id>[^/.]+)", "GET", attachment_show)
 route(r"attachments/token/(?P<token>[A-Za-z0-9]+)/?", "GET", attachment_download, raw=True)
 route("_sandbox/uploads", "GET", control_uploads, raw=True)
 route("_sandbox/uploads", "POST", control_uploads, raw=True)
+route("_sandbox/uploads/expire", "POST", control_expire_uploads, raw=True)
