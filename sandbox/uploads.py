@@ -288,6 +288,23 @@ def upload_json(upload: Upload, attachment: Attachment, *, base_url: str) -> dic
     }
 
 
+def audit_events_json(events: list[dict[str, Any]], *, base_url: str) -> list[dict[str, Any]]:
+    """An audit's events, its Comment event listing the files the comment took (the stored
+    event predates them and knows no host)."""
+    rendered = []
+    for event in events:
+        if event.get("type") == "Comment" and event.get("id") is not None:
+            files = Attachment.objects.filter(comment_id=event["id"]).defer("content")
+            event = {
+                **event,
+                "attachments": [
+                    attachment_json(each, base_url=base_url) for each in files.order_by("id")
+                ],
+            }
+        rendered.append(event)
+    return rendered
+
+
 def _without_content() -> Prefetch:
     return Prefetch("attachments", queryset=Attachment.objects.defer("content").order_by("id"))
 

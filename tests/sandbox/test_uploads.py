@@ -238,6 +238,8 @@ def test_a_comment_takes_the_files_of_an_upload_token(sandbox, agent):
     )
 
     assert response.status_code == 200, response.text
+    event = next(e for e in response.json()["audit"]["events"] if e["type"] == "Comment")
+    assert [a["file_name"] for a in event["attachments"]] == ["error.log", "a.png"]
     last = comments(sandbox, agent, ticket["id"])[-1]
     assert last["body"] == "See attached"
     assert [a["file_name"] for a in last["attachments"]] == ["error.log", "a.png"]
