@@ -4,8 +4,9 @@ How Zendesk's attachments work (https://developer.zendesk.com/api-reference/tick
 and https://developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/adding-ticket-attachments-with-the-api):
 
 - `POST /api/v2/uploads?filename=NAME` stores one file and answers a token; passing `token`
-  adds the file to that upload. The token lives 3 days (`expires_at` in the answer; real
-  answers recorded by client libraries show the same 3 days), `SANDBOX_UPLOAD_TOKEN_TTL` here.
+  adds the file to that upload. The reference gives the token 3 days (an older text of it
+  said 60 minutes); the answer's `expires_at` is what a client should trust.
+  `SANDBOX_UPLOAD_TOKEN_TTL` here, 3 days by default.
 - A ticket create or update whose comment carries `uploads: [token, ...]` attaches the files
   to that comment; the token is then spent. The reference documents no error for a token that
   is unknown, expired, spent or someone else's: the sandbox ignores such tokens (the comment

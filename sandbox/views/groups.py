@@ -10,12 +10,12 @@
 
 Which endpoint lists the agents a ticket can be assigned to in one group: Zendesk's own agent
 interface fills its assignee field from `/api/lotus/assignables/groups/{id}/agents.json`, an
-endpoint of the agent interface (the reference lists it under "Assignee Field Assignable
-Agents", without pagination or stability promises). Its public counterpart is List Assignable
-Memberships by group, `/groups/{id}/memberships/assignable`: the memberships of agents who can
-take a ticket in that group, cursor or offset paginated, 100 a page at most. That is the one an
-app's picker should use; plain `/groups/{id}/memberships` also lists members who cannot be
-assigned (here: suspended agents).
+endpoint of the agent interface outside the versioned /api/v2 (the OpenAPI description lists
+it under "Assignee Field Assignable Agents"). Its /api/v2 counterpart is List Assignable
+Memberships by group, `/groups/{id}/memberships/assignable`: the memberships of the agents who
+can take a ticket in that group, cursor or offset paginated, 100 a page at most. That is the
+one the sandbox serves for a picker (with `include=users` for the names); plain
+`/groups/{id}/memberships` also lists members who cannot be assigned (here: suspended agents).
 
 Restricted agents: the reference does not say what these lists answer an agent whose access is
 limited to their groups' tickets. Zendesk lets such agents assign tickets only to the groups
