@@ -40,6 +40,13 @@ BY_NAME = Ordering("name,id", (("name", False), ("id", False)))
 ROLES = {"end-user", "agent", "admin"}
 
 
+def _printable(name: str, value: str) -> str:
+    """Control characters cannot be part of a name or email (and NUL ends a SQLite pattern)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise errors.bad_request("InvalidValue", f"{name} must not contain control characters")
+    return value
+
+
 def _offset_only(request: HttpRequest) -> None:
     """Zendesk's user search pages by offset only: a cursor parameter is refused, not ignored."""
     if is_cursor_mode(request):
@@ -98,7 +105,7 @@ def users_page(request: HttpRequest, users: QuerySet[User]) -> JsonResponse:
 @api_view(agents_only=True)
 def user_search(request: HttpRequest, caller: Caller) -> JsonResponse:
     external_id = request.GET.get("external_id")
-    query = request.GET.get("query", "")
+    query = _printable("query", request.GET.get("query", "").replace("\t", " "))
     if len(query) > MAX_QUERY_LENGTH:
         raise errors.bad_request(
             "InvalidValue", f"query is too long (at most {MAX_QUERY_LENGTH} characters)"
@@ -117,7 +124,7 @@ _WORD_START = r"(^|\s)"
 
 @api_view(agents_only=True)
 def user_autocomplete(request: HttpRequest, caller: Caller) -> JsonResponse:
-    name = " ".join(request.GET.get("name", "").split())
+    name = " ".join(_printable("name", request.GET.get("name", "")).split())
     if not name:
         raise errors.bad_request("InvalidValue", "name is required: the start of a user's name")
     if len(name) < MIN_AUTOCOMPLETE_LENGTH:

@@ -285,7 +285,7 @@ def test_unknown_expired_and_other_peoples_tokens_are_ignored(sandbox, agent):
         sandbox,
         agent,
         ticket["id"],
-        {"comment": {"body": "mixed", "uploads": ["NoSuchToken", theirs, expired, live]}},
+        {"comment": {"body": "mixed", "uploads": ["NoSuchToken", "\x00", theirs, expired, live]}},
     )
 
     assert response.status_code == 200, response.text

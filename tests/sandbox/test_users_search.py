@@ -134,6 +134,8 @@ def test_autocomplete_pages_by_offset(pristine):
         ("users/search", {"query": "   "}),
         ("users/search", {"query": "x" * 1001}),
         ("users/search", {"query": "role:wizard"}),
+        ("users/search", {"query": "\x00"}),
+        ("users/autocomplete", {"name": "an\x00"}),
         ("users/search", {"query": "ana", "page[size]": 10}),
         ("users/search", {"query": "ana", "page": 101, "per_page": 100}),
         ("users/search", {"query": "ana", "per_page": "lots"}),
