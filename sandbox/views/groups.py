@@ -2,7 +2,8 @@
 
 - `GET /api/v2/groups`, `/groups/assignable`, `/groups/{id}`
   (https://developer.zendesk.com/api-reference/ticketing/groups/groups/);
-- `GET /api/v2/group_memberships`, `/groups/{id}/memberships`, and the assignable ones
+- `GET /api/v2/group_memberships`, `/group_memberships/{id}`, `/groups/{id}/memberships`, and
+  the assignable ones
   `/group_memberships/assignable` and `/groups/{id}/memberships/assignable`
   (https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/),
   with `include=users,groups` as Zendesk's sideloading allows for memberships
@@ -164,6 +165,20 @@ def membership_assignable(request: HttpRequest, caller: Caller) -> JsonResponse:
 
 
 @api_view(agents_only=True)
+def membership_show(request: HttpRequest, caller: Caller, membership_id: str) -> JsonResponse:
+    """One membership (its `url`); outside the caller's groups it is not found."""
+    membership = (
+        Membership.objects.select_related("user", "group")
+        .filter(id=parse_id(membership_id), group__in=caller_groups(caller))
+        .first()
+    )
+    if membership is None:
+        raise errors.not_found()
+    base_url = serializers.base_url(request)
+    return JsonResponse({"group_membership": membership_json(membership, base_url=base_url)})
+
+
+@api_view(agents_only=True)
 def group_membership_list(request: HttpRequest, caller: Caller, group_id: str) -> JsonResponse:
     group = caller_group(caller, group_id)
     return memberships_response(request, Membership.objects.filter(group=group))
@@ -183,5 +198,6 @@ route("groups/assignable", "GET", group_assignable)
 route(r"groups/(?P<group_id>[^/.]+)", "GET", group_show)
 route("group_memberships", "GET", membership_list)
 route("group_memberships/assignable", "GET", membership_assignable)
+route(r"group_memberships/(?P<membership_id>[^/.]+)", "GET", membership_show)
 route(r"groups/(?P<group_id>[^/.]+)/memberships", "GET", group_membership_list)
 route(r"groups/(?P<group_id>[^/.]+)/memberships/assignable", "GET", group_membership_assignable)

@@ -61,6 +61,26 @@ def test_assignable_memberships_of_a_group_are_its_active_agents(pristine):
         assert {m["group_id"] for m in body["group_memberships"]} == {group_id}
 
 
+def test_a_membership_answers_at_its_url(pristine):
+    email = admin(pristine)
+    membership = get_json(pristine, "group_memberships", email)["group_memberships"][0]
+
+    shown = pristine.get(membership["url"], as_email=email)
+
+    assert shown.status_code == 200
+    assert shown.json() == {"group_membership": membership}
+
+
+def test_a_restricted_agent_cannot_read_another_groups_membership(pristine):
+    agent = restricted(pristine)
+    others = get_json(pristine, "group_memberships", admin(pristine))["group_memberships"]
+    outside = next(m for m in others if m["group_id"] not in agent["group_ids"])
+
+    response = pristine.get(outside["url"], as_email=agent["email"])
+
+    assert response.status_code == 404
+
+
 def test_a_suspended_agent_is_a_member_but_not_assignable(pristine):
     suspended = pristine.agent(suspended=True)
     group_id = suspended["group_ids"][0]
