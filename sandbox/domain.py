@@ -27,6 +27,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Ticket, User
+from sandbox.uploads import MAX_UPLOADS_PER_COMMENT, attach_uploads
 from sandbox.visibility import visible_tickets
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,25 @@ def _text(fields: dict, name: str, problems: _Problems, *, max_length: int) -> s
 class _NewComment:
     body: str
     public: bool
+    uploads: list[str] = field(default_factory=list)  # upload tokens whose files it takes
+
+
+def _upload_tokens(raw: Any, problems: _Problems) -> list[str] | None:
+    """`comment.uploads`: a list of upload tokens (one token as a string is accepted too)."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(token, str) for token in raw):
+        problems.add("comment", "Comment: uploads must be a list of upload tokens")
+        return None
+    tokens = list(dict.fromkeys(token.strip() for token in raw if token.strip()))
+    if len(tokens) > MAX_UPLOADS_PER_COMMENT:
+        problems.add(
+            "comment", f"Comment: at most {MAX_UPLOADS_PER_COMMENT} uploads on one comment"
+        )
+        return None
+    return tokens
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -208,7 +228,10 @@ def _comment(fields: dict, problems: _Problems) -> _NewComment | None:
     if not isinstance(public, bool):
         problems.add("comment", "Comment: public must be true or false")
         return None
-    return _NewComment(body=body.strip(), public=public)
+    tokens = _upload_tokens(raw.get("uploads"), problems)
+    if tokens is None:
+        return None
+    return _NewComment(body=body.strip(), public=public, uploads=tokens)
 
 
 def _custom_status(fields: dict, problems: _Problems) -> CustomStatus | None:
@@ -309,7 +332,7 @@ def _number_events(audit_id: int, events: list[dict[str, Any]]) -> list[dict[str
 def _add_comment(
     ticket: Ticket, author: User, new: _NewComment, *, audit_id: int, via: str, at: dt.datetime
 ) -> Comment:
-    return Comment.objects.create(
+    comment = Comment.objects.create(
         id=_next_id(Comment),
         ticket=ticket,
         author=author,
@@ -319,6 +342,8 @@ def _add_comment(
         audit_id=audit_id,
         created_at=at,
     )
+    attach_uploads(comment, new.uploads, uploader=author)
+    return comment
 
 
 # -- activities ----------------------------------------------------------------------------

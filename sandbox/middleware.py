@@ -10,9 +10,13 @@ tested against it. Order for one call outside /_sandbox/:
 3. API calls only: the account limit and List Tickets' own limit (429 + Retry-After);
 4. `error_rate`: 500/502/503 without running the view (nothing is written);
 5. `garbage_rate`: the view runs (writes happen), its answer is replaced by HTML or cut JSON
-   under a 200 (5xx pages that are not JSON are `error_rate`'s).
+   under a 200 (5xx pages that are not JSON are `error_rate`'s);
+6. writes only (any method but GET/HEAD/OPTIONS) that succeeded (2xx), so the change is
+   committed: `hang_after_write_rate` holds the answer `hang_seconds` (or until the fault set
+   is replaced) and ends with a 504, `garbage_after_write_rate` answers an unreadable 200. A
+   client then cannot tell from the answer whether its write happened: it must look.
 
-Steps 1, 2, 4 and 5 are confined by `path_prefix`; the rate limits are account-wide, as on
+Steps 1, 2, 4, 5 and 6 are confined by `path_prefix`; the rate limits are account-wide, as on
 Zendesk, and apply to every /api/ call. /_sandbox/ is never touched. Every API response that
 passed step 3 carries both families of rate-limit headers with the real remaining counts.
 """
@@ -43,6 +47,7 @@ EDGE_PAGE = (
     "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
     "</body>\r\n</html>\r\n"
 )
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 REASONS = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
 
 
@@ -182,7 +187,25 @@ class SandboxTrafficMiddleware:
         response = self.get_response(request)
         if faulty and random.random() < faults.garbage_rate:
             return garbage(response)
+        if faulty and committed_write(request, response):
+            return after_write(response, faults)
         return response
+
+
+def committed_write(request: HttpRequest, response: HttpResponse) -> bool:
+    """A write the view carried out: its transaction has committed before the view returned."""
+    return request.method not in READ_METHODS and 200 <= response.status_code < 300
+
+
+def after_write(response: HttpResponse, faults: traffic.Faults) -> HttpResponse:
+    """The answer to a committed write, lost on the way back: held past the client, or spoiled."""
+    _faults, changed = traffic.current_faults()
+    if random.random() < faults.hang_after_write_rate:
+        changed.wait(faults.hang_seconds)
+        return edge_page(504)
+    if random.random() < faults.garbage_after_write_rate:
+        return garbage(response)
+    return response
 
 
 class JsonErrorsMiddleware:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from sandbox.upload_models import Attachment, Upload  # noqa: F401  (models of this app)
+
 
 class Organization(models.Model):
     id = models.BigIntegerField(primary_key=True)

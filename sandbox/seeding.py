@@ -33,6 +33,7 @@ from sandbox.models import (
     Ticket,
     User,
 )
+from sandbox.uploads import seed_attachments
 
 # Zendesk-like large ids, one range per kind, so ids never collide and read like real ones.
 USER_ID_BASE = 381_000_000_000
@@ -220,6 +221,7 @@ def seed_account(*, seed: int, tickets: int, agents: int, now: dt.datetime) -> d
         )
         Audit.objects.bulk_create(build.audits, batch_size=500)
         Comment.objects.bulk_create(build.comments, batch_size=500)
+        seed_attachments(build.comments, seed=seed)
         views = _recent_views(build, team)
         activities = _activities(build, team)
         _oauth_client()

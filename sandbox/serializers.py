@@ -18,6 +18,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Organization, Ticket, User
+from sandbox.uploads import audit_events_json, comment_attachments_json
 
 # Zendesk accounts have one default ticket form and brand; the sandbox has no models for
 # them, but their ids appear on every ticket.
@@ -222,7 +223,7 @@ def comment_json(comment: Comment, *, base_url: str) -> dict[str, Any]:
         "html_body": comment_html(comment.body),
         "plain_body": comment.body.strip(),
         "public": comment.public,
-        "attachments": [],
+        "attachments": comment_attachments_json(comment, base_url=base_url),
         "audit_id": comment.audit_id,
         "via": _via(comment.via_channel),
         "created_at": timestamp(comment.created_at),
@@ -238,7 +239,7 @@ def audit_json(audit: Audit, *, base_url: str) -> dict[str, Any]:
         "created_at": timestamp(audit.created_at),
         "author_id": audit.author_id,
         "metadata": {"system": {}, "custom": {}},
-        "events": list(audit.events),
+        "events": audit_events_json(audit.events, base_url=base_url),
         "via": _via(audit.via_channel),
     }
 

@@ -61,6 +61,9 @@ SANDBOX_DEMO_PASSWORD = env("SANDBOX_DEMO_PASSWORD", default="demo-password")
 # OAuth access token lifetime; short in tests so expiry can be seen.
 SANDBOX_OAUTH_EXPIRES_IN = env.int("SANDBOX_OAUTH_EXPIRES_IN", default=7200)
 SANDBOX_OAUTH_REFRESH_EXPIRES_IN = env.int("SANDBOX_OAUTH_REFRESH_EXPIRES_IN", default=30 * 86400)
+# Uploads: Zendesk's limit is 50 MB a file; its upload tokens live 3 days. Tests set less.
+SANDBOX_UPLOAD_MAX_BYTES = env.int("SANDBOX_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+SANDBOX_UPLOAD_TOKEN_TTL = env.int("SANDBOX_UPLOAD_TOKEN_TTL", default=3 * 86400)
 
 LOGGING = {
     "version": 1,

@@ -48,6 +48,10 @@ class Faults:
     hang_rate: float = 0
     hang_seconds: float = 30
     garbage_rate: float = 0
+    # After a write committed (see sandbox.middleware): the answer is held for `hang_seconds`
+    # and ends as a 504, or is replaced by an unreadable 200. "Timed out, but it happened."
+    hang_after_write_rate: float = 0
+    garbage_after_write_rate: float = 0
     outage: bool | str = False  # True: 503 from the "edge"; "refuse": drop the connection
     path_prefix: str = ""  # confine every fault (and limit) to paths starting with this
 
@@ -100,6 +104,8 @@ _VALIDATORS = {
     "hang_rate": _rate,
     "hang_seconds": lambda k, v: _number(k, v, low=0.1, high=MAX_HANG_SECONDS),
     "garbage_rate": _rate,
+    "hang_after_write_rate": _rate,
+    "garbage_after_write_rate": _rate,
     "outage": _outage,
     "path_prefix": _path_prefix,
 }

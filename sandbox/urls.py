@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from sandbox import routing
-from sandbox.views import control, oauth, reads, traffic, writes  # noqa: F401  (they register)
+from sandbox.views import (  # noqa: F401  (they register)
+    control,
+    groups,
+    oauth,
+    reads,
+    traffic,
+    uploads,
+    users_search,
+    writes,
+)
 
 urlpatterns = routing.urlpatterns()

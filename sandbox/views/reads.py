@@ -38,6 +38,7 @@ from sandbox.models import (
 )
 from sandbox.pagination import Ordering, as_utc, is_cursor_mode, paginate
 from sandbox.routing import route
+from sandbox.uploads import prefetch_attachments
 from sandbox.visibility import visible_ticket, visible_tickets
 
 MAX_SHOW_MANY = 100
@@ -350,6 +351,7 @@ def ticket_comments(request: HttpRequest, caller: Caller, ticket_id: str) -> Jso
     if not caller.user.is_agent:
         comments = comments.filter(public=True)
     page = paginate(request, comments, comment_ordering(request), url=list_url(request))
+    prefetch_attachments(page.rows)
     base_url = serializers.base_url(request)
     body: dict[str, Any] = {
         "comments": [serializers.comment_json(comment, base_url=base_url) for comment in page.rows]

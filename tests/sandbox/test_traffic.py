@@ -75,6 +75,8 @@ def test_faults_read_back_with_every_default(sandbox):
         "hang_rate": 0,
         "hang_seconds": 30,
         "garbage_rate": 0,
+        "hang_after_write_rate": 0,
+        "garbage_after_write_rate": 0,
         "outage": False,
         "path_prefix": "",
     }
