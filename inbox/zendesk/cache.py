@@ -37,6 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 
+from inbox.zendesk import sharedcache
 from inbox.zendesk.errors import (
     STALE_MESSAGES,
     InvalidResponse,
@@ -110,7 +111,16 @@ class Fresh[T]:
 def ttl_for(kind: str) -> float:
     """How long an answer of this kind is served without asking Zendesk again."""
     overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
-    return float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    configured = float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    if not sharedcache.shared_cache_available():
+        return ttl_without_shared_cache(kind, configured)
+    return configured
+
+
+def ttl_without_shared_cache(kind: str, configured: float) -> float:
+    """While Redis is down no process can tell the others what changed: keep answers no longer
+    than the short defaults, whatever longer lifetime was configured."""
+    return min(configured, float(DEFAULT_TTL_SECONDS.get(kind, 30)))
 
 
 def keep_stale_seconds() -> int:
