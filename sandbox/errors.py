@@ -103,3 +103,10 @@ def invalid_pagination_depth() -> ApiError:
             ]
         },
     )
+
+
+def invalid_pagination_parameter(title: str) -> ApiError:
+    """Cursor pagination's 400, in the `errors` list shape of Zendesk's OpenAPI description:
+    https://developer.zendesk.com/api-reference/introduction/pagination/#using-cursor-pagination
+    """
+    return ApiError(400, {"errors": [{"code": "InvalidPaginationParameter", "title": title}]})

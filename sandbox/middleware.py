@@ -68,7 +68,9 @@ def rate_limited(faults: traffic.Faults, admission: traffic.Admission) -> HttpRe
         )
     else:
         response = JsonResponse(
-            {"error": "APIRateLimitExceeded", "description": RATE_LIMIT_DESCRIPTION}, status=429
+            {"error": "APIRateLimitExceeded", "description": RATE_LIMIT_DESCRIPTION},
+            status=429,
+            content_type="application/json; charset=utf-8",
         )
     response["Retry-After"] = str(admission.retry_after)
     return response

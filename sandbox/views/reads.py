@@ -189,7 +189,7 @@ def ticket_sideloads(tickets: list[Ticket], wanted: set[str], *, base_url: str) 
 
 
 def tickets_json(tickets: list[Ticket], wanted: set[str], *, base_url: str) -> list[dict[str, Any]]:
-    prefetch_related_objects(tickets, "email_ccs", "followers")
+    prefetch_related_objects(tickets, "email_ccs", "followers", "requester")
     rendered = [serializers.ticket_json(ticket, base_url=base_url) for ticket in tickets]
     if "comment_count" in wanted:
         counts = dict(
@@ -223,7 +223,13 @@ def tickets_page_response(
 ) -> JsonResponse:
     base_url = serializers.base_url(request)
     wanted = includes(request) & TICKET_INCLUDES
-    body: dict[str, Any] = {"tickets": tickets_json(tickets, wanted, base_url=base_url)}
+    rendered = tickets_json(tickets, wanted, base_url=base_url)
+    if is_cursor_mode(request):
+        # Recorded cursor-paginated lists carry no `fields` (offset lists, show and create do):
+        # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+        for ticket in rendered:
+            del ticket["fields"]
+    body: dict[str, Any] = {"tickets": rendered}
     body.update(ticket_sideloads(tickets, wanted, base_url=base_url))
     body.update(fields)
     return JsonResponse(body)
@@ -324,7 +330,10 @@ def ticket_show(request: HttpRequest, caller: Caller, ticket_id: str) -> JsonRes
 def ticket_show_many(request: HttpRequest, caller: Caller) -> JsonResponse:
     ids = parse_ids(request)
     tickets = list(visible_tickets(_agent(caller)).filter(id__in=ids).order_by("id"))
-    return tickets_page_response(request, tickets, {})
+    # The offset envelope, as recorded show_many answers carry it:
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
+    envelope = {"next_page": None, "previous_page": None, "count": len(tickets)}
+    return tickets_page_response(request, tickets, envelope)
 
 
 # -- comments ---------------------------------------------------------------------------------
@@ -384,10 +393,13 @@ def activity_list(request: HttpRequest, caller: Caller) -> JsonResponse:
     page = paginate(request, activities, ordering, url=list_url(request))
     base_url = serializers.base_url(request)
     actors = {a.actor.id: a.actor for a in page.rows if a.actor is not None}
+    # The system (actor_id -1) is sideloaded like any actor: its record comes first (lowest id).
+    has_system = any(a.actor is None for a in page.rows)
+    system_actors = [serializers.system_actor_json()] if has_system else []
     users = {a.user.id: a.user for a in page.rows}
     body: dict[str, Any] = {
         "activities": [serializers.activity_json(a, base_url=base_url) for a in page.rows],
-        "actors": users_json(actors.values(), base_url=base_url),
+        "actors": system_actors + users_json(actors.values(), base_url=base_url),
         "users": users_json(users.values(), base_url=base_url),
     }
     body.update(page.fields)

@@ -54,7 +54,12 @@ def test_it_walks_back_with_page_before(pristine):
     second = pristine.get(first["links"]["next"], as_email=email).json()
     back = pristine.get(second["links"]["prev"], as_email=email).json()
     assert [t["id"] for t in back["tickets"]] == [t["id"] for t in first["tickets"]]
-    assert back["meta"]["has_more"] is False  # nothing before the first page
+    # A full page says has_more even when nothing is before it (as recorded); the page
+    # before it is empty.
+    assert back["meta"]["has_more"] is True
+    before = pristine.get(back["links"]["prev"], as_email=email).json()
+    assert before["tickets"] == []
+    assert before["meta"]["has_more"] is False
 
 
 def test_it_gives_opaque_base64_json_cursors_and_links_to_itself(pristine):
