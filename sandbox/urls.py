@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox import routing
-from sandbox.views import control, oauth, reads, traffic, writes  # noqa: F401  (they register)
+from sandbox import photos, routing, update_limit  # noqa: F401  (they register routes)
+from sandbox.views import control, oauth, reads, ticket_fields, traffic, writes  # noqa: F401
 
 urlpatterns = routing.urlpatterns()
