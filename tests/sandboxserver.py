@@ -104,6 +104,8 @@ def start_sandbox(
             "-m",
             "gunicorn",
             "sandbox.wsgi",
+            "--config",
+            "python:sandbox.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
