@@ -469,12 +469,15 @@ def test_an_expired_access_token_gets_401_and_refreshing_renews_it(sandbox, agen
     assert me(sandbox, renewed.json()["access_token"]).status_code == 200
 
 
-def test_a_suspended_agent_can_sign_in_but_the_api_refuses_the_token(sandbox):
+def test_a_suspended_agent_gets_no_authorization_code(sandbox):
     suspended = sandbox.agent(suspended=True)
+    _verifier, challenge = pkce_pair()
 
-    tokens = tokens_for(sandbox, suspended["email"])
+    response = sign_in(sandbox, suspended["email"], code_challenge=challenge)
 
-    assert me(sandbox, tokens["access_token"]).status_code == 401
+    assert response.status_code == 403
+    assert "suspended" in response.text
+    assert "consent_state" not in response.text
 
 
 def test_the_lifetimes_control_refuses_nonsense(sandbox):
@@ -482,3 +485,86 @@ def test_the_lifetimes_control_refuses_nonsense(sandbox):
 
     assert response.status_code == 400
     assert sandbox.control("GET", "oauth").json()["code_ttl"] == 120
+
+
+# -- as an attacker would try it -----------------------------------------------------------
+
+
+def test_reusing_a_code_revokes_the_tokens_of_its_first_exchange(sandbox, agent_email):
+    verifier, challenge = pkce_pair()
+    code = authorization_code(sandbox, agent_email, challenge=challenge)
+    first = exchange(sandbox, code=code, code_verifier=verifier).json()
+    refreshed = refresh(sandbox, first["refresh_token"]).json()
+    assert me(sandbox, refreshed["access_token"]).status_code == 200
+
+    again = exchange(sandbox, code=code, code_verifier=verifier)
+
+    assert again.json()["error"] == "invalid_grant"
+    assert me(sandbox, refreshed["access_token"]).status_code == 401
+    assert refresh(sandbox, refreshed["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_reusing_one_code_leaves_the_tokens_of_other_codes_alone(sandbox, agent_email):
+    kept = tokens_for(sandbox, agent_email)
+    verifier, challenge = pkce_pair()
+    code = authorization_code(sandbox, agent_email, challenge=challenge)
+    exchange(sandbox, code=code, code_verifier=verifier)
+
+    exchange(sandbox, code=code, code_verifier=verifier)
+
+    assert me(sandbox, kept["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("state", ["  padded  ", "tab\there", "a b"])
+def test_state_goes_back_exactly_as_sent(sandbox, agent_email, state):
+    _verifier, challenge = pkce_pair()
+    consent = sign_in(sandbox, agent_email, code_challenge=challenge, state=state)
+
+    query = decide(sandbox, consent.text, "allow")
+
+    assert query["state"] == [state]
+
+
+def test_a_native_app_redirect_uri_with_a_custom_scheme_gets_its_redirect(sandbox, agent_email):
+    native = {
+        "identifier": "native-app",
+        "secret": "native-secret",
+        "redirect_uris": ["com.example.inbox:/oauth/callback"],
+    }
+    assert sandbox.control("POST", "oauth/clients", json=native).status_code == 201
+    _verifier, challenge = pkce_pair()
+    consent = sign_in(
+        sandbox,
+        agent_email,
+        client_id="native-app",
+        redirect_uri="com.example.inbox:/oauth/callback",
+        code_challenge=challenge,
+    )
+
+    response = requests.post(
+        f"{sandbox.base_url}/oauth/authorizations/new",
+        data={"consent_state": hidden_field(consent.text, "consent_state"), "decision": "allow"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert (location.scheme, location.path) == ("com.example.inbox", "/oauth/callback")
+    assert parse_qs(location.query)["code"]
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        {"identifier": 12345, "secret": "s"},
+        {"identifier": ["a"], "secret": "s"},
+        {"identifier": "app", "secret": {"a": 1}},
+        {"identifier": "app", "secret": "s", "name": 7},
+        {"identifier": "app", "secret": "s", "redirect_uris": ["javascript:alert(1)//"]},
+    ],
+)
+def test_registering_a_client_refuses_values_that_are_not_strings_or_safe(sandbox, client):
+    response = sandbox.control("POST", "oauth/clients", json=client)
+
+    assert response.status_code == 400
