@@ -126,3 +126,32 @@ def test_people_have_varied_time_zones_and_example_emails(sandbox, tickets):
     users = get_json(sandbox, "users/show_many", email, ids=",".join(map(str, ids)))["users"]
     assert len({u["iana_time_zone"] for u in users}) >= 3
     assert all(u["email"].split("@")[1].count("example.") == 1 for u in users)
+
+
+def test_a_restricted_agent_recently_viewed_only_tickets_they_may_see(empty_db):
+    """The seed asks the reads' visibility rule, so every restriction is honoured."""
+    db = empty_db.with_name("assigned.sqlite3")
+    shutil.copy(empty_db, db)
+    env = {**os.environ, "SANDBOX_DB": str(db), "SANDBOX_RESTRICTION": "assigned"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "-m", "sandbox", "seed"], cwd=ROOT, env=env, check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    connection = sqlite3.connect(db)
+    (agent_id,) = connection.execute(
+        "SELECT id FROM sandbox_user WHERE ticket_restriction = 'assigned'"
+    ).fetchone()
+    viewed = connection.execute(
+        "SELECT t.id, t.assignee_id FROM sandbox_recentview v JOIN sandbox_ticket t"
+        " ON t.id = v.ticket_id WHERE v.user_id = ?",
+        (agent_id,),
+    ).fetchall()
+    ccd = "SELECT ticket_id FROM sandbox_ticket_email_ccs WHERE user_id = ?"
+    followed = "SELECT ticket_id FROM sandbox_ticket_followers WHERE user_id = ?"
+    watched = {
+        row[0] for query in (ccd, followed) for row in connection.execute(query, (agent_id,))
+    }
+
+    assert len(viewed) >= 8
+    assert all(assignee == agent_id or ticket in watched for ticket, assignee in viewed)
