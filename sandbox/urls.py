@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 from sandbox import photos, routing, update_limit  # noqa: F401  (they register routes)
-from sandbox.views import control, oauth, reads, ticket_fields, traffic, writes  # noqa: F401
+from sandbox.views import (  # noqa: F401  (they register)
+    control,
+    control_users,
+    oauth,
+    reads,
+    ticket_fields,
+    traffic,
+    writes,
+)
 
 urlpatterns = routing.urlpatterns()

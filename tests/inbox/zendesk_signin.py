@@ -76,6 +76,12 @@ def credentials_for_email(sandbox, email: str) -> Credentials:
     return Credentials(base_url=sandbox.base_url, access_token=grant.access_token, user_id=user_id)
 
 
+def set_suspended(sandbox, user_id: int, suspended: bool) -> None:
+    """Suspend or reinstate a seeded user at the sandbox (its seed suspends one agent)."""
+    response = sandbox.control("POST", f"users/{user_id}", json={"suspended": suspended})
+    response.raise_for_status()
+
+
 def endpoint_calls(sandbox, endpoint: str) -> int:
     """How many calls the sandbox saw of e.g. "POST /oauth/tokens" since the last reset."""
     return sandbox.control("GET", "stats").json()["by_endpoint"].get(endpoint, 0)

@@ -87,3 +87,24 @@ def test_reset_reseeds_with_the_arguments_the_server_was_seeded_with(tmp_path):
         assert len(shown) == 40
     finally:
         small.stop()
+
+
+def test_a_user_can_be_suspended_and_reinstated_until_the_next_reset(sandbox):
+    agent = sandbox.agent(role="agent", restricted=False, suspended=False)
+    email = agent["email"]
+
+    suspended = sandbox.control("POST", f"users/{agent['id']}", json={"suspended": True})
+
+    assert suspended.json() == {"id": agent["id"], "suspended": True}
+    assert sandbox.get("/api/v2/users/me.json", as_email=email).status_code == 401
+    sandbox.control("POST", f"users/{agent['id']}", json={"suspended": False})
+    assert sandbox.get("/api/v2/users/me.json", as_email=email).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"suspended": "yes"}, {"suspended": True, "role": "admin"}])
+def test_the_user_control_refuses_nonsense(sandbox, body):
+    agent = sandbox.agent(role="agent", restricted=False, suspended=False)
+
+    response = sandbox.control("POST", f"users/{agent['id']}", json=body)
+
+    assert response.status_code == 400
