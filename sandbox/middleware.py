@@ -1,4 +1,4 @@
-"""Traffic middleware: faults, rate limits and stats (issue C) and JSON errors.
+"""Traffic middleware: faults, rate limits and stats, and JSON errors.
 
 SandboxTrafficMiddleware makes the sandbox misbehave the way Zendesk and the network in front
 of it do, on demand (POST /_sandbox/faults, see sandbox/views/traffic.py), so the app can be

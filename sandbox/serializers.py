@@ -1,4 +1,5 @@
-"""Sandbox records rendered exactly as Zendesk renders them (../shared/zendesk/recorded/).
+"""Sandbox records rendered exactly as Zendesk renders them (responses recorded from real
+accounts, and https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format).
 
 Every field the recordings carry is present, even the ones the sandbox has no model for
 (`custom_fields`, `satisfaction_rating`, ...): clients written against the real API must

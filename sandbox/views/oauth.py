@@ -2,7 +2,8 @@
 
 Zendesk retired API tokens and password grants, so an app that acts for each agent signs
 them in through `/oauth/authorizations/new` and trades the code at `/oauth/tokens`
-(API-NOTES, "Authentication"). The sandbox has no sessions app: the sign-in and consent
+(https://developer.zendesk.com/documentation/api-basics/authentication/using-oauth-to-authenticate-zendesk-api-requests-in-a-web-app/).
+The sandbox has no sessions app: the sign-in and consent
 steps carry their state in signed hidden fields (django.core.signing), so a tampered or
 stale form is refused rather than trusted.
 
@@ -38,7 +39,8 @@ from sandbox.models import OAuthClient, OAuthGrant, OAuthToken, User
 from sandbox.routing import route
 from sandbox.serializers import base_url, timestamp
 
-# A Zendesk authorization code lives 120 s (API-NOTES). Both lifetimes can be shortened at
+# A Zendesk authorization code lives 120 s
+# (https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/). Both lifetimes can be shortened at
 # run time so tests can watch codes and tokens expire; the sandbox is one process.
 DEFAULT_CODE_TTL = 120
 _lifetimes: dict[str, int | None] = {"access_token_ttl": None, "code_ttl": None}

@@ -2,7 +2,8 @@
 
 Each view checks input (bad input is a Zendesk-shaped 400, never a 500), narrows to what
 the caller may see (sandbox.visibility), pages (sandbox.pagination) and renders
-(sandbox.serializers). Paths and shapes follow ../shared/zendesk/API-NOTES.md.
+(sandbox.serializers). Paths and shapes follow
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and its sibling pages.
 """
 
 from __future__ import annotations
