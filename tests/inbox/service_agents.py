@@ -15,7 +15,7 @@ from typing import Any
 
 from inbox import crypto
 from inbox.models import AgentAccount
-from tests.sandbox.test_oauth import tokens_for
+from tests.sandboxoauth import tokens_for
 from tests.sandboxserver import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]

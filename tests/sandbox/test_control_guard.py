@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.sandbox.conftest import CONFIGURED_HOST
 from tests.sandboxserver import SandboxServer
 
 TIMEOUT = 10
@@ -78,8 +77,8 @@ def test_loopback_names_are_answered(sandbox):
 
 
 @pytest.mark.slow
-def test_a_configured_name_is_answered(default_sandbox):
-    response = default_sandbox.get("/_sandbox/", headers={"Host": CONFIGURED_HOST})
+def test_a_configured_name_is_answered(default_sandbox, configured_host):
+    response = default_sandbox.get("/_sandbox/", headers={"Host": configured_host})
 
     assert response.status_code == 200
     refused = default_sandbox.get("/_sandbox/", headers={"Host": "other.test"})

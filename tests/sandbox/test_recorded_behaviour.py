@@ -42,16 +42,6 @@ def create(sandbox: SandboxServer, ticket: dict) -> requests.Response:
     )
 
 
-@pytest.fixture(scope="module")
-def _seeded(sandbox_session):
-    sandbox_session.reset()
-
-
-@pytest.fixture
-def pristine(_seeded, sandbox):
-    return sandbox
-
-
 # -- 1. description instead of comment -------------------------------------------------------
 
 

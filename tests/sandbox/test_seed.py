@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.reads_support import admin, get_json, walk_cursor
 from tests.sandboxserver import ROOT
 
 STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
@@ -79,11 +78,11 @@ def tickets(sandbox_session) -> list[dict]:
     """Every seeded ticket: the live ones listed, the archived ones shown by id."""
     sandbox_session.control("POST", "faults", json={})
     sandbox_session.reset()
-    email = admin(sandbox_session)
-    live = walk_cursor(sandbox_session, "tickets", email, "tickets")
+    email = sandbox_session.admin_email
+    live = sandbox_session.walk_cursor("tickets", email, "tickets")
     archived_ids = sorted(set(range(1, 601)) - {t["id"] for t in live})
-    archived = get_json(
-        sandbox_session, "tickets/show_many", email, ids=",".join(map(str, archived_ids))
+    archived = sandbox_session.get_json(
+        "tickets/show_many", email, ids=",".join(map(str, archived_ids))
     )["tickets"]
     return sorted(live + archived, key=lambda t: t["id"])
 
@@ -110,20 +109,20 @@ def test_tickets_spread_over_the_last_90_days(tickets):
 
 
 def test_conversations_mix_public_replies_and_internal_notes(sandbox, tickets):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     worked = [t for t in tickets if t["status"] in ("open", "solved")][:15]
     comments = []
     for ticket in worked:
-        comments += get_json(sandbox, f"tickets/{ticket['id']}/comments", email)["comments"]
+        comments += sandbox.get_json(f"tickets/{ticket['id']}/comments", email)["comments"]
     assert len(comments) > 2 * len(worked)
     assert any(not c["public"] for c in comments)
     assert len({c["author_id"] for c in comments}) > 3
 
 
 def test_people_have_varied_time_zones_and_example_emails(sandbox, tickets):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     ids = [a["id"] for a in sandbox.agents()] + [u["id"] for u in sandbox.info["end_users"]]
-    users = get_json(sandbox, "users/show_many", email, ids=",".join(map(str, ids)))["users"]
+    users = sandbox.get_json("users/show_many", email, ids=",".join(map(str, ids)))["users"]
     assert len({u["iana_time_zone"] for u in users}) >= 3
     assert all(u["email"].split("@")[1].count("example.") == 1 for u in users)
 
