@@ -189,8 +189,9 @@ def _cursor_page(request: HttpRequest, queryset: QuerySet, ordering: Ordering, *
             queryset = _beyond_cursor(queryset, ordering, after)
         rows = list(queryset.order_by(*ordering.order_by())[:size])
     # A full page says there is more even when it happens to be the last: the next page is then
-    # empty with has_more false. Zendesk's reference describes has_more as exact, but real
-    # recordings (activities walked with page[size]=1) show this, and the recording wins:
+    # empty with has_more false. Zendesk's reference and OpenAPI description read has_more as
+    # exact, but real recordings (activities walked with page[size]=1) show this, and the
+    # recording wins:
     # https://developer.zendesk.com/api-reference/introduction/pagination/#using-cursor-pagination
     has_more = len(rows) == size
     if not rows:

@@ -2,12 +2,12 @@
 accounts, and https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format).
 
 Every field the recordings carry is present, even the ones the sandbox has no model for
-(`custom_fields`, `satisfaction_rating`, ...): clients written against the real API must
+(`satisfaction_rating`, `sharing_agreement_ids`, ...): clients written against the real API must
 meet the same keys here. `url` fields point at the sandbox's own host, which is why each
 function takes `base_url` (see `base_url(request)`).
 
-List views should load tickets with `prefetch_related("email_ccs", "followers")` so that
-`ticket_json` costs no extra query per ticket.
+List views should load tickets with `prefetch_related("email_ccs", "followers", "requester")`
+so that `ticket_json` costs no extra query per ticket (email tickets name their requester).
 """
 
 from __future__ import annotations

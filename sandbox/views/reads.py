@@ -226,7 +226,8 @@ def tickets_page_response(
     wanted = includes(request) & TICKET_INCLUDES
     rendered = tickets_json(tickets, wanted, base_url=base_url)
     if is_cursor_mode(request):
-        # Recorded cursor-paginated lists carry no `fields` (offset lists, show and create do):
+        # Recorded cursor-paginated lists carry no `fields` (offset lists, show and create do).
+        # The OpenAPI description gives every ticket `fields`; the recording wins:
         # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
         for ticket in rendered:
             del ticket["fields"]
@@ -331,7 +332,8 @@ def ticket_show(request: HttpRequest, caller: Caller, ticket_id: str) -> JsonRes
 def ticket_show_many(request: HttpRequest, caller: Caller) -> JsonResponse:
     ids = parse_ids(request)
     tickets = list(visible_tickets(_agent(caller)).filter(id__in=ids).order_by("id"))
-    # The offset envelope, as recorded show_many answers carry it:
+    # The offset envelope, as recorded show_many answers carry it; the OpenAPI description's
+    # TicketsResponse has `tickets` only, and the recording wins:
     # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
     envelope = {"next_page": None, "previous_page": None, "count": len(tickets)}
     return tickets_page_response(request, tickets, envelope)
