@@ -90,7 +90,7 @@ def redis_cache(redis_url: str, settings) -> str:
 @pytest.fixture(autouse=True)
 def _empty_app_cache():
     """Every test starts with an empty app cache: no answers, locks or rate budget left over
-    from an earlier test (the cache and budget live in Django's cache, issue E)."""
+    from an earlier test (the cache and budget live in Django's cache)."""
     from django.core.cache import cache
 
     cache.clear()
