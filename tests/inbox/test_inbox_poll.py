@@ -10,7 +10,6 @@ import requests
 
 from inbox.zendesk import budget
 from tests.inbox.test_inbox_badges import badge_text
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +44,7 @@ def test_a_ticket_assigned_in_zendesk_shows_on_the_next_poll(
     admin = inbox_sandbox.agent(role="admin")["email"]
     someone_elses = next(
         ticket
-        for ticket in walk_cursor(inbox_sandbox, "tickets", admin, "tickets")
+        for ticket in inbox_sandbox.walk_cursor("tickets", admin, "tickets")
         if ticket["status"] == "open" and ticket["assignee_id"] != agent.zendesk_user_id
     )
 
@@ -112,8 +111,8 @@ def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client
     from inbox import services
 
     first = agent_client.get("/inbox/poll")
-    assigned = walk_cursor(
-        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    assigned = inbox_sandbox.walk_cursor(
+        f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
     )
     unsolved = next(t for t in assigned if t["status"] in ("new", "open"))
     services.ticket_update(agent=agent, ticket_id=unsolved["id"], status="solved")

@@ -12,7 +12,6 @@ from django.utils.html import escape
 from inbox.models import ViewedTicket
 from inbox.services import inbox
 from tests.inbox.conftest import signed_in_client
-from tests.sandbox.reads_support import get_json
 
 pytestmark = pytest.mark.django_db
 TICKET_LINK = re.compile(r'href="/tickets/(\d+)"')
@@ -24,13 +23,13 @@ def listed_ids(response) -> list[int]:
 
 
 def sandbox_ids(sandbox, path: str, email: str, **params) -> list[int]:
-    body = get_json(sandbox, path, email, **params)
+    body = sandbox.get_json(path, email, **params)
     return [ticket["id"] for ticket in body["tickets"]]
 
 
 def an_organization(sandbox, email: str) -> dict:
     """The organization of the first ticket that has one (id and name, from the sideload)."""
-    body = get_json(sandbox, "tickets", email, include="organizations", **{"page[size]": 100})
+    body = sandbox.get_json("tickets", email, include="organizations", **{"page[size]": 100})
     return body["organizations"][0]
 
 
@@ -125,12 +124,11 @@ def test_rows_show_names_status_labels_and_comment_counts_from_sideloads(
     response = agent_client.get("/views/all?sort=id")
 
     html, first_id = response.content.decode(), listed_ids(response)[0]
-    first = get_json(
-        inbox_sandbox, f"tickets/{first_id}", inbox_sandbox.agent(role="admin")["email"]
+    first = inbox_sandbox.get_json(
+        f"tickets/{first_id}", inbox_sandbox.agent(role="admin")["email"]
     )
     row = html.split(f'href="/tickets/{first_id}"', 1)[1].split("</tr>", 1)[0]
-    requester = get_json(
-        inbox_sandbox,
+    requester = inbox_sandbox.get_json(
         f"users/{first['ticket']['requester_id']}",
         inbox_sandbox.agent(role="admin")["email"],
     )["user"]["name"]
@@ -360,7 +358,7 @@ def test_a_restricted_agents_counts_are_their_own(restricted_agent, admin, inbox
     def all_count(html: str) -> int:
         return int(re.search(r'id="count-all"[^>]*><span[^>]*>(\d+)', html).group(1))
 
-    expected = get_json(inbox_sandbox, "tickets/count", restricted_agent.email)["count"]["value"]
+    expected = inbox_sandbox.get_json("tickets/count", restricted_agent.email)["count"]["value"]
     assert all_count(restricted_counts) == expected
     assert all_count(admin_counts) > expected
 
