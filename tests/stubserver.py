@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,6 +120,15 @@ class StubServer:
 
     def count(self, route: str) -> int:
         return sum(1 for seen in self.requests if seen.route == route)
+
+    def wait_for(self, count: int, *, seconds: float = 10) -> list[Seen]:
+        """The requests once there are `count` of them (a webhook sent from another process);
+        fails the test if they do not come within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"got {len(self.requests)} of {count} requests"
+            time.sleep(0.02)
+        return list(self.requests)
 
     # -- life ------------------------------------------------------------------------------------
     def stop(self) -> None:
