@@ -181,7 +181,10 @@ def relative_time(moment: dt.datetime, now: dt.datetime, zone: dt.tzinfo) -> str
     return f"{local.day} {local:%b %Y}"
 
 
-def _rows(page: Page, agent: AgentAccount) -> list[Row]:
+def _rows(page: Page, agent: AgentAccount) -> list[dict[str, Any]]:
+    """The page's rows as dicts: the template engine tries `row[name]` before `row.name`, and
+    a dataclass makes every one of a page's few hundred lookups fail first (a third of the
+    page's render time)."""
     zone, now = _zone(agent), timezone.now()
 
     def name(user_id: int | None, nobody: str) -> str:
@@ -212,7 +215,7 @@ def _rows(page: Page, agent: AgentAccount) -> list[Row]:
             comment_count=ticket.comment_count,
         )
 
-    return [row(ticket) for ticket in page.items]
+    return [vars(row(ticket)) for ticket in page.items]
 
 
 @dataclass(frozen=True)
