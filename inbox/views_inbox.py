@@ -30,7 +30,7 @@ from django_htmx.http import trigger_client_event
 from inbox import services
 from inbox.auth import agent_required, current_agent
 from inbox.models import AgentAccount
-from inbox.services import inbox
+from inbox.services import inbox as inbox_services
 from inbox.views_signin import render_with_zendesk_form_action
 from inbox.zendesk.errors import Forbidden, NotFound, ZendeskError
 from inbox.zendesk.records import Page, Ticket
@@ -84,7 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render_with_zendesk_form_action(
             request, "inbox/welcome.html", {"zendesk_url": settings.ZENDESK_URL, "next": "/"}
         )
-    return ticket_list(request, view_key=inbox.DEFAULT_VIEW.key)
+    return ticket_list(request, view_key=inbox_services.DEFAULT_VIEW.key)
 
 
 # -- the ticket list --------------------------------------------------------------------------
@@ -110,7 +110,7 @@ class ListQuery:
         return "?" + urlencode(kept) if kept else "?"
 
 
-def _list_query(request: HttpRequest, view: inbox.InboxView) -> ListQuery:
+def _list_query(request: HttpRequest, view: inbox_services.InboxView) -> ListQuery:
     if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_LENGTH:
         raise BadListRequest("This address is longer than any list link; open the view again.")
     sort = request.GET.get("sort", view.default_sort)
@@ -120,9 +120,9 @@ def _list_query(request: HttpRequest, view: inbox.InboxView) -> ListQuery:
     elif sort.removeprefix("-") not in SORT_COLUMNS:
         columns = ", ".join(sorted(SORT_COLUMNS))
         raise BadListRequest(f"A list sorts by {columns} (a leading - for descending).")
-    size_text = request.GET.get("size", str(inbox.PAGE_SIZES[0]))
-    if size_text not in {str(size) for size in inbox.PAGE_SIZES}:
-        sizes = ", ".join(str(size) for size in inbox.PAGE_SIZES)
+    size_text = request.GET.get("size", str(inbox_services.PAGE_SIZES[0]))
+    if size_text not in {str(size) for size in inbox_services.PAGE_SIZES}:
+        sizes = ", ".join(str(size) for size in inbox_services.PAGE_SIZES)
         raise BadListRequest(f"A page shows {sizes} tickets, not {size_text[:20]!r}.")
     after, before = request.GET.get("after") or None, request.GET.get("before") or None
     if after and before:
@@ -227,7 +227,7 @@ class SortLink:
     next_order: str
 
 
-def _sort_links(view: inbox.InboxView, query: ListQuery) -> dict[str, SortLink]:
+def _sort_links(view: inbox_services.InboxView, query: ListQuery) -> dict[str, SortLink]:
     current, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
     links = {}
     for column, first in SORT_COLUMNS.items():
@@ -265,17 +265,17 @@ def _pager(query: ListQuery, page: Page | None) -> dict[str, str | None]:
     }
 
 
-def _view_url(view: inbox.InboxView) -> str:
+def _view_url(view: inbox_services.InboxView) -> str:
     if view.organization_id is not None:
         return reverse("inbox_organization", args=[view.organization_id])
-    if view.key == inbox.DEFAULT_VIEW.key:
+    if view.key == inbox_services.DEFAULT_VIEW.key:
         return reverse("home")
     return reverse("inbox_view", args=[view.key])
 
 
 def _render_list(
     request: HttpRequest,
-    view: inbox.InboxView,
+    view: inbox_services.InboxView,
     context: dict[str, Any],
     *,
     status: int = 200,
@@ -284,7 +284,7 @@ def _render_list(
         "view": view,
         "view_url": _view_url(view),
         "current_view": view.key,
-        "page_sizes": inbox.PAGE_SIZES,
+        "page_sizes": inbox_services.PAGE_SIZES,
         "empty_message": EMPTY_MESSAGES.get(view.key, f"{view.label} has no tickets."),
         **context,
     }
@@ -304,17 +304,17 @@ def ticket_list(
         if not 0 < organization_id <= MAX_ZENDESK_ID:
             return _render_list(
                 request,
-                inbox.organization_view(organization_id=0),
+                inbox_services.organization_view(organization_id=0),
                 {"error_message": "There is no such organization in Zendesk."},
                 status=404,
             )
-        view = inbox.organization_view(organization_id=organization_id)
+        view = inbox_services.organization_view(organization_id=organization_id)
     else:
-        found = inbox.inbox_view_find(key=view_key or "")
+        found = inbox_services.inbox_view_find(key=view_key or "")
         if found is None:
             return _render_list(
                 request,
-                inbox.InboxView(view_key or "", "Unknown view", "", "", "", ""),
+                inbox_services.InboxView(view_key or "", "Unknown view", "", "", "", ""),
                 {"error_message": "There is no such view. Pick one from the list of views."},
                 status=404,
             )
@@ -322,17 +322,19 @@ def ticket_list(
     try:
         query = _list_query(request, view)
     except BadListRequest as bad:
-        fallback = ListQuery(sort=view.default_sort, page_size=inbox.PAGE_SIZES[0])
+        fallback = ListQuery(sort=view.default_sort, page_size=inbox_services.PAGE_SIZES[0])
         return _render_list(
             request, view, {"query": fallback, "error_message": str(bad)}, status=400
         )
     return _list_answer(request, view, query)
 
 
-def _list_answer(request: HttpRequest, view: inbox.InboxView, query: ListQuery) -> HttpResponse:
+def _list_answer(
+    request: HttpRequest, view: inbox_services.InboxView, query: ListQuery
+) -> HttpResponse:
     agent = request.agent
     try:
-        answer = inbox.inbox_page(
+        answer = inbox_services.inbox_page(
             agent=agent,
             view=view,
             sort=query.sort,
@@ -373,11 +375,11 @@ def _list_answer(request: HttpRequest, view: inbox.InboxView, query: ListQuery) 
     )
 
 
-def _named_organization(view: inbox.InboxView, page: Page) -> inbox.InboxView:
+def _named_organization(view: inbox_services.InboxView, page: Page) -> inbox_services.InboxView:
     organization = page.organizations.get(view.organization_id or 0)
     if organization is None or not organization.name:
         return view
-    return inbox.organization_view(organization_id=organization.id, name=organization.name)
+    return inbox_services.organization_view(organization_id=organization.id, name=organization.name)
 
 
 def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
@@ -399,7 +401,7 @@ def poll(request: HttpRequest) -> HttpResponse:
 
     The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
     """
-    sidebar = inbox.sidebar_counts(agent=request.agent)
+    sidebar = inbox_services.sidebar_counts(agent=request.agent)
     if request.GET.get("version") == sidebar.version:
         return HttpResponse(status=204)
     return render(
@@ -422,14 +424,14 @@ def poll(request: HttpRequest) -> HttpResponse:
 def theme_set(request: HttpRequest) -> HttpResponse:
     """Keep the chosen theme on the server; htmx gets the switch back, a form a redirect."""
     theme = request.POST.get("theme", "")
-    if theme not in inbox.THEME_ORDER:
+    if theme not in inbox_services.THEME_ORDER:
         return render(
             request,
             "inbox/bad_request.html",
             {"reason": "Themes are system, light or dark."},
             status=400,
         )
-    inbox.theme_set(agent=request.agent, theme=theme)
+    inbox_services.theme_set(agent=request.agent, theme=theme)
     if not request.htmx:
         return HttpResponseRedirect(reverse("home"))
     response = render(request, "inbox/partials/_theme_toggle.html")
