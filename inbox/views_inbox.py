@@ -9,6 +9,7 @@ and the URL carries the state (`hx-push-url`) so reload, back and shared links w
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +33,10 @@ from inbox.auth import agent_required, current_agent
 from inbox.models import AgentAccount
 from inbox.services import inbox as inbox_services
 from inbox.views_signin import render_with_zendesk_form_action
-from inbox.zendesk.errors import Forbidden, NotFound, ZendeskError
+from inbox.zendesk.errors import Forbidden, NotFound, SessionExpired, ZendeskError
 from inbox.zendesk.records import Page, Ticket
 
+logger = logging.getLogger(__name__)
 # Longer query strings are refused: no link the app makes comes close (cursors included).
 MAX_QUERY_LENGTH = 2048
 # Zendesk's cursors are base64 of JSON: letters, digits and a few signs, never very long.
@@ -359,7 +361,15 @@ def _list_answer(
             return _render_list(
                 request, view, {"query": query, "error_message": message}, status=400
             )
-        raise
+        if isinstance(error, SessionExpired):
+            raise  # agent_required ends the session and says so
+        logger.warning("Zendesk refused a ticket list: %s", error)
+        return _render_list(
+            request,
+            view,
+            {"query": query, "error_message": error.user_message, "retry": True},
+            status=200 if request.htmx else 502,
+        )
     if view.organization_id is not None:
         view = _named_organization(view, answer.value)
     return _render_list(
@@ -401,7 +411,13 @@ def poll(request: HttpRequest) -> HttpResponse:
 
     The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
     """
-    sidebar = inbox_services.sidebar_counts(agent=request.agent)
+    try:
+        sidebar = inbox_services.sidebar_counts(agent=request.agent)
+    except SessionExpired:
+        raise  # agent_required ends the session and says so
+    except ZendeskError as error:  # a refusal, not an outage (outages leave numbers out)
+        logger.warning("Zendesk refused the sidebar counts: %s", error)
+        return render(request, "inbox/poll.html", {"refused": error.user_message})
     if request.GET.get("version") == sidebar.version:
         return HttpResponse(status=204)
     return render(

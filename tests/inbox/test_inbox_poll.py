@@ -126,3 +126,21 @@ def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client
         int(badge_text(first.content.decode(), "assigned")) - 1
     )
     inbox_sandbox.reset()
+
+
+def test_a_refusal_of_the_counts_is_said_in_the_sidebar_not_a_500(
+    agent_client, inbox_sandbox, monkeypatch
+):
+    from inbox.services import inbox as inbox_services
+    from inbox.zendesk.errors import Forbidden
+
+    def refuse(**_kwargs):
+        raise Forbidden()
+
+    monkeypatch.setattr(inbox_services, "sidebar_counts", refuse)
+    response = agent_client.get("/inbox/poll")
+
+    assert response.status_code == 200
+    assert "The counts could not be brought up to date: Your Zendesk account does not have" in (
+        response.content.decode()
+    )

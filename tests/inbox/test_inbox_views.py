@@ -380,3 +380,22 @@ def test_the_configured_zendesk_origin_is_in_the_settings_csp():
 
     reloaded = reload(config.settings)
     assert reloaded.ZENDESK_URL in reloaded.SECURE_CSP["img-src"]
+
+
+def test_an_unexpected_refusal_from_zendesk_is_said_next_to_the_list(
+    agent_client, inbox_sandbox, monkeypatch
+):
+    from inbox.services import inbox as inbox_services
+    from inbox.zendesk.errors import ZendeskError
+
+    def refuse(**_kwargs):
+        raise ZendeskError(status_code=418)
+
+    monkeypatch.setattr(inbox_services, "inbox_page", refuse)
+    page = agent_client.get("/views/all")
+    partial = agent_client.get("/views/all", **HTMX)
+
+    assert page.status_code == 502
+    assert "Zendesk could not complete the request. Please try again." in page.content.decode()
+    assert partial.status_code == 200
+    assert "Try again" in partial.content.decode()
