@@ -290,8 +290,24 @@ def _render_list(
         "empty_message": EMPTY_MESSAGES.get(view.key, f"{view.label} has no tickets."),
         **context,
     }
-    template = "inbox/tickets.html#ticket-list" if request.htmx else "inbox/tickets.html"
-    return render(request, template, context, status=status)
+    if request.htmx:
+        return render(request, "inbox/tickets.html#ticket-list", context, status=status)
+    sidebar = inbox_services.sidebar_cached(agent=request.agent)
+    return render(
+        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar)}, status=status
+    )
+
+
+def _sidebar_context(sidebar: inbox_services.Sidebar | None) -> dict[str, Any]:
+    """What the sidebar's badges and organizations render from (the page and the poll)."""
+    if sidebar is None:
+        return {"sidebar": None}
+    return {
+        "sidebar": sidebar,
+        "organization_links": [
+            (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
+        ],
+    }
 
 
 @require_GET
@@ -420,17 +436,7 @@ def poll(request: HttpRequest) -> HttpResponse:
         return render(request, "inbox/poll.html", {"refused": error.user_message})
     if request.GET.get("version") == sidebar.version:
         return HttpResponse(status=204)
-    return render(
-        request,
-        "inbox/poll.html",
-        {
-            "sidebar": sidebar,
-            "organization_links": [
-                (view, _view_url(view), sidebar.badges.get(view.key))
-                for view in sidebar.organizations
-            ],
-        },
-    )
+    return render(request, "inbox/poll.html", _sidebar_context(sidebar))
 
 
 # -- preferences ------------------------------------------------------------------------------

@@ -437,15 +437,36 @@ def sidebar_counts(*, agent: AgentAccount, priority: str = budget.BACKGROUND) ->
         if zendesk_part is None:
             zendesk_part = _sidebar_from_zendesk(agent, credentials, priority)
             _sidebar_keep(agent, credentials, zendesk_part)
-        badges = {
-            **zendesk_part.badges,
-            "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
-            "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
-        }
-        sidebar = replace(zendesk_part, badges=badges)
-        return replace(sidebar, version=sidebar_version(sidebar))
+        return _with_opened_badges(agent, credentials, zendesk_part)
 
     return with_agent_credentials(agent, fetch_as)
+
+
+def sidebar_cached(*, agent: AgentAccount) -> Sidebar | None:
+    """The sidebar if its Zendesk part is in the cache, else None; never asks Zendesk.
+
+    A full page shows the badges at once from here; the poll brings anything newer.
+    """
+
+    def from_cache(credentials: Credentials) -> Sidebar | None:
+        zendesk_part = _sidebar_from_cache(agent, credentials)
+        if zendesk_part is None:
+            return None
+        return _with_opened_badges(agent, credentials, zendesk_part)
+
+    return with_agent_credentials(agent, from_cache)
+
+
+def _with_opened_badges(
+    agent: AgentAccount, credentials: Credentials, zendesk_part: Sidebar
+) -> Sidebar:
+    badges = {
+        **zendesk_part.badges,
+        "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
+        "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
+    }
+    sidebar = replace(zendesk_part, badges=badges)
+    return replace(sidebar, version=sidebar_version(sidebar))
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
