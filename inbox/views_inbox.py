@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -157,13 +156,6 @@ class Row:
     comment_count: int | None
 
 
-def _zone(agent: AgentAccount) -> dt.tzinfo:
-    try:
-        return ZoneInfo(agent.iana_time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def relative_time(moment: dt.datetime, now: dt.datetime, zone: dt.tzinfo) -> str:
     """How long ago, as an agent says it ("5 min ago", "yesterday", "12 Nov")."""
     seconds = (now - moment).total_seconds()
@@ -187,7 +179,7 @@ def _rows(page: Page, agent: AgentAccount) -> list[dict[str, Any]]:
     """The page's rows as dicts: the template engine tries `row[name]` before `row.name`, and
     a dataclass makes every one of a page's few hundred lookups fail first (a third of the
     page's render time)."""
-    zone, now = _zone(agent), timezone.now()
+    zone, now = inbox_services.agent_zone(agent), timezone.now()
 
     def name(user_id: int | None, nobody: str) -> str:
         if user_id is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import caches
@@ -305,23 +306,19 @@ class Sidebar:
     version: str = field(default="")
 
 
-def _when(moment: dt.datetime | None, agent: AgentAccount) -> str:
-    if moment is None:
-        return "an unknown time"
-    try:
-        local = timezone.localtime(moment, _zone(agent))
-    except (ValueError, KeyError):
-        local = moment
-    return local.strftime("%H:%M")
-
-
-def _zone(agent: AgentAccount) -> Any:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+def agent_zone(agent: AgentAccount) -> dt.tzinfo:
+    """The agent's IANA time zone from their Zendesk profile (UTC if Python does not know it)."""
     try:
         return ZoneInfo(agent.iana_time_zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return dt.UTC
+
+
+def _when(moment: dt.datetime | None, agent: AgentAccount) -> str:
+    """A time of day as the agent reads it, for the badges' hover text."""
+    if moment is None:
+        return "an unknown time"
+    return timezone.localtime(moment, agent_zone(agent)).strftime("%H:%M")
 
 
 def _zendesk_badge(answer: Fresh[Count | None], agent: AgentAccount, what: str) -> Badge:
