@@ -35,6 +35,8 @@ PROBE_INTERVAL_SECONDS = 15
 # How long a result is kept to be reported with its age (a refresh may fail to happen).
 PROBE_KEEP_SECONDS = 3600
 NOT_THE_API = "Zendesk answered, but not with the API's JSON."
+# The background probe's thread, by name (for thread dumps, and tests that wait for it).
+PROBE_THREAD_NAME = "zendesk-reachability-probe"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def reachability_refresh_in_background() -> threading.Thread | None:
     thread = threading.Thread(
         target=_refresh_holding_lock,
         args=(base_url, token),
-        name="zendesk-reachability-probe",
+        name=PROBE_THREAD_NAME,
         daemon=True,
     )
     thread.start()
