@@ -3,7 +3,9 @@
 The test walks the URL configuration itself (config.urls and everything it includes), so a
 page or partial added later is checked without anyone remembering to add it: asked by a
 visitor with GET and POST, as a page and as htmx, it must send them to sign in (or refuse the
-method) and never answer with an agent's data.
+method) and never answer with an agent's data. And every POST, to any URL but a webhook
+receiver (checked by its signature), is refused without the CSRF token, htmx included, even
+for a signed-in agent.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.inbox.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +97,34 @@ def test_a_visitor_is_sent_to_sign_in(client: Client, route, name, htmx):
     assert any(sent_to_sign_in(response) for response in answers.values()), (
         f"{path} ({name}) takes neither GET nor POST: check it by hand and list it here"
     )
+
+
+# -- CSRF on every POST --------------------------------------------------------------------
+
+CSRF_CHECKED = [
+    (route, name) for route, name in ROUTES if not route.startswith(PUBLIC_ROUTE_PREFIXES)
+]
+
+
+@pytest.mark.parametrize(("route", "name"), CSRF_CHECKED, ids=[route for route, _ in CSRF_CHECKED])
+@pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
+def test_a_post_without_the_csrf_token_is_refused_even_signed_in(agent, route, name, htmx):
+    browser = signed_in_client(agent)
+    browser.handler.enforce_csrf_checks = True
+    path = concrete_path(route)
+    headers = {"HX-Request": "true", "HX-Current-URL": f"http://testserver{path}"} if htmx else {}
+
+    response = browser.post(path, {"theme": "dark", "next": "/"}, headers=headers)
+
+    assert response.status_code == 403, f"POST {path} ({name}) answered {response.status_code}"
+
+
+def test_the_same_post_with_the_token_goes_through(agent):
+    browser = signed_in_client(agent)
+    browser.handler.enforce_csrf_checks = True
+    browser.get("/views/all")  # the page sets the CSRF cookie and carries the token
+    token = browser.cookies["csrftoken"].value
+
+    response = browser.post("/preferences/theme", {"theme": "dark"}, headers={"X-CSRFToken": token})
+
+    assert response.status_code == 302
