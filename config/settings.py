@@ -75,7 +75,8 @@ _redis_url = env("REDIS_URL", default="")
 if _redis_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one connection pool per process, shared by all threads.
+            "BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache",
             "LOCATION": _redis_url,
         }
     }
@@ -194,8 +195,21 @@ _check_token_encryption_keys(TOKEN_ENCRYPTION_KEYS)
 INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=10.0)
 # At most this many organizations get their own view in the sidebar (most active first).
 INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
-# The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
+# --- Knowing what changed in Zendesk ---------------------------------------------------------
+# The secret Zendesk signs webhooks with (empty: webhooks are refused), the one before it while
+# a rotation is under way, and the largest body accepted.
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
+ZENDESK_WEBHOOK_SECRET_PREVIOUS = env("ZENDESK_WEBHOOK_SECRET_PREVIOUS", default="")
+ZENDESK_WEBHOOK_MAX_BYTES = env.int("ZENDESK_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# The change feed: seconds between two asks for the tickets updated since (one process of the
+# deployment asks at a time), and whether a web process runs it in a thread of its own.
+CHANGE_FEED_SECONDS = env.float("CHANGE_FEED_SECONDS", default=10.0)
+CHANGE_FEED_THREAD = env.bool("CHANGE_FEED_THREAD", default=False)
+# While the feed runs, the kinds it keeps fresh live this long (it invalidates what changes).
+ZENDESK_CACHE_TTL_WITH_FEED_SECONDS = {
+    kind: float(seconds)
+    for kind, seconds in env.dict("ZENDESK_CACHE_TTL_WITH_FEED_SECONDS", default={}).items()
+}
 
 _missing = [
     name

@@ -28,6 +28,7 @@ from inbox.services.freshness import (
     agent_tickets_family,
     cached_as_agent,
     combined,
+    organization_tickets_family,
     tickets_family,
     unavailable,
 )
@@ -100,7 +101,11 @@ def organization_view(*, organization_id: int, name: str = "") -> InboxView:
 
 
 # -- the ticket list -------------------------------------------------------------------------
-def _families(base_url: str, zendesk_view: str, user_id: int) -> list[str]:
+def _families(
+    base_url: str, zendesk_view: str, user_id: int, organization_id: int | None
+) -> list[str]:
+    if zendesk_view == "organization" and organization_id is not None:
+        return [organization_tickets_family(base_url, organization_id)]
     if zendesk_view in SHARED_VIEWS:
         return [tickets_family(base_url)]
     return [agent_tickets_family(base_url, user_id)]
@@ -135,7 +140,9 @@ def _cached_list(
         operation="tickets_list",
         params=params,
         shareable=zendesk_view in SHARED_VIEWS,
-        families=_families(credentials.base_url, zendesk_view, agent.zendesk_user_id),
+        families=_families(
+            credentials.base_url, zendesk_view, agent.zendesk_user_id, organization_id
+        ),
         fetch=lambda: client.tickets_list(
             credentials,
             view=zendesk_view,
@@ -544,7 +551,7 @@ def _organization_count(
             operation="tickets_count",
             params={"view": "organization", "organization_id": view.organization_id},
             shareable=True,
-            families=[tickets_family(credentials.base_url)],
+            families=[organization_tickets_family(credentials.base_url, view.organization_id)],
             fetch=lambda: client.tickets_count(
                 credentials,
                 view="organization",
