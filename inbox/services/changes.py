@@ -385,6 +385,7 @@ class FeedRun:
     changed: tuple[int, ...]
     invalidated: set[str]
     baseline: bool = False  # the first run only notes where it starts
+    skipped: str = ""  # why nothing was asked, when nothing was
 
 
 def _fingerprint(ticket: Ticket) -> str:
@@ -473,8 +474,10 @@ def _feed_credentials_run(agent: AgentAccount, base_url: str) -> FeedRun:
 
 
 def change_feed_run(*, token: str) -> FeedRun | None:
-    """One run of the feed, if this holder has the lease; None when another process has it
-    or no unrestricted agent is signed in (nothing to ask Zendesk with)."""
+    """One run of the feed, if this holder has the lease (None when another process has it).
+
+    Skipped (saying why) when no unrestricted agent is signed in: nothing to ask Zendesk with.
+    """
     if not feed_lease_take(token):
         return None
     base_url = settings.ZENDESK_URL
@@ -483,7 +486,7 @@ def change_feed_run(*, token: str) -> FeedRun | None:
             return _feed_credentials_run(agent, base_url)
         except SessionExpired:
             continue
-    return None
+    return FeedRun(changed=(), invalidated=set(), skipped="no unrestricted agent is signed in")
 
 
 def change_feed_forever(*, stop: threading.Event | None = None) -> None:

@@ -41,10 +41,9 @@ class Command(BaseCommand):
         finally:
             changes.feed_lease_release(token)
         if run is None:
-            self.stdout.write(
-                "Not run: another process holds the change feed, or no unrestricted agent "
-                "is signed in."
-            )
+            self.stdout.write("Not run: another process holds the change feed.")
+        elif run.skipped:
+            self.stdout.write(f"Not run: {run.skipped}.")
         elif run.baseline:
             self.stdout.write("Started: changes from now on will be picked up.")
         else:
