@@ -73,7 +73,10 @@ def redis_cache(redis_url: str, settings) -> str:
     from django.core.cache import cache
 
     settings.CACHES = {
-        "default": {"BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache", "LOCATION": redis_url}
+        "default": {
+            "BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache",
+            "LOCATION": redis_url,
+        }
     }
     cache.clear()
     yield redis_url

@@ -9,13 +9,15 @@ import hashlib
 import hmac
 import json
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import requests
 
+from inbox.services import activities, inbox, tickets
 from inbox.zendesk import cache
+from tests.inbox.conftest import agent_account
 from tests.sandbox.reads_support import walk_cursor
 
 SECRET = "dGVzdHMtb25seS1zaWduaW5nLXNlY3JldC1mb3ItdGhlLWFwcA=="
@@ -176,9 +178,8 @@ def assert_exactly_invalidated(entries: Entries, families: set[str]) -> None:
     }
 
 
-@pytest.fixture
-def entries(monkeypatch) -> Entries:
-    """Record every cached read (cache.cached_call) the app makes."""
+def entries_recorded(monkeypatch) -> Entries:
+    """Record every cached read (cache.cached_call) the app makes (the `entries` fixture)."""
     recorded = Entries()
     original = cache.cached_call
 
@@ -194,3 +195,63 @@ def entries(monkeypatch) -> Entries:
 
     monkeypatch.setattr(cache, "cached_call", recording)
     return recorded
+
+
+class Deferred:
+    """Stands in for the background executor: jobs wait until the test runs them."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Future, Any, tuple]] = []
+
+    def submit(self, function, *args) -> Future:
+        future: Future = Future()
+        self.jobs.append((future, function, args))
+        return future
+
+    def run(self) -> None:
+        for future, function, args in self.jobs:
+            future.set_result(function(*args))
+
+
+def the_agents_ticket(sandbox, agent) -> dict[str, Any]:
+    """An open ticket assigned to the agent, in an organization."""
+    return next(
+        ticket
+        for ticket in all_tickets(sandbox)
+        if ticket["assignee_id"] == agent.zendesk_user_id
+        and ticket["organization_id"]
+        and ticket["status"] in ("new", "open", "pending")
+    )
+
+
+def bystander(sandbox, ticket: dict[str, Any]):
+    """An unrestricted agent the ticket does not concern."""
+    concerned = {ticket["assignee_id"], ticket["requester_id"], *ticket["collaborator_ids"]}
+    concerned.update(ticket.get("follower_ids") or [])
+    seeded = next(
+        person
+        for person in sandbox.agents(role="agent", restricted=False, suspended=False)
+        if person["id"] not in concerned
+    )
+    return agent_account(sandbox, seeded)
+
+
+def open_inbox(accounts, *, ticket_ids=(), organization_ids=()) -> None:
+    """What open inboxes cache: badges, lists, unread counts, ticket pages, organizations."""
+    for account in accounts:
+        inbox.sidebar_counts(agent=account)
+        tickets.ticket_list(agent=account, view="all")
+        tickets.ticket_list(agent=account, view="requested")
+        activities.activity_unread_count(agent=account)
+        for organization_id in organization_ids:
+            tickets.ticket_list(agent=account, view="organization", organization_id=organization_id)
+    for ticket_id in ticket_ids:
+        tickets.ticket_detail(agent=accounts[0], ticket_id=ticket_id)
+
+
+def other_organization(sandbox, organization_id: int) -> int:
+    return next(
+        ticket["organization_id"]
+        for ticket in all_tickets(sandbox)
+        if ticket["organization_id"] and ticket["organization_id"] != organization_id
+    )

@@ -4,28 +4,27 @@ and invalidating exactly the cache entries a ticket change touches."""
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
-from inbox.services import activities, changes, inbox, tickets
-from inbox.zendesk import cache
+from inbox.services import changes, tickets
 from tests.inbox.changes_support import (
     OLD_SECRET,
     SECRET,
-    all_tickets,
     assert_exactly_invalidated,
+    bystander,
     concerned_families,
-    entries,  # noqa: F401 (fixture)
     envelope,
     now_stamp,
+    open_inbox,
+    other_organization,
     post_webhook,
+    the_agents_ticket,
     zendesk_signature,
 )
-from tests.inbox.conftest import agent_account, seeded_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -37,92 +36,12 @@ VECTORS = json.loads(
 )["vectors"]
 
 
-class Deferred:
-    """Stands in for the background executor: jobs wait until the test runs them."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[Future, Any, tuple]] = []
-
-    def submit(self, function, *args) -> Future:
-        future: Future = Future()
-        self.jobs.append((future, function, args))
-        return future
-
-    def run(self) -> None:
-        for future, function, args in self.jobs:
-            future.set_result(function(*args))
-
-
 @pytest.fixture
 def signed(settings, inbox_sandbox):
     settings.ZENDESK_WEBHOOK_SECRET = SECRET
     settings.ZENDESK_WEBHOOK_SECRET_PREVIOUS = ""
     settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 3600, "list": 3600, "activities": 3600}
     return inbox_sandbox
-
-
-@pytest.fixture
-def deferred(monkeypatch) -> Deferred:
-    executor = Deferred()
-    monkeypatch.setattr(changes, "_background", executor)
-    return executor
-
-
-@pytest.fixture
-def bumps(monkeypatch) -> list[tuple[str, ...]]:
-    seen: list[tuple[str, ...]] = []
-    original = cache.bump
-
-    def recording(*families: str) -> None:
-        seen.append(families)
-        original(*families)
-
-    monkeypatch.setattr(cache, "bump", recording)
-    return seen
-
-
-def the_agents_ticket(sandbox, agent) -> dict[str, Any]:
-    """An open ticket assigned to the agent, in an organization."""
-    return next(
-        ticket
-        for ticket in all_tickets(sandbox)
-        if ticket["assignee_id"] == agent.zendesk_user_id
-        and ticket["organization_id"]
-        and ticket["status"] in ("new", "open", "pending")
-    )
-
-
-def bystander(sandbox, ticket: dict[str, Any]):
-    """An unrestricted agent the ticket does not concern."""
-    concerned = {ticket["assignee_id"], ticket["requester_id"], *ticket["collaborator_ids"]}
-    concerned.update(ticket.get("follower_ids") or [])
-    seeded = next(
-        person
-        for person in sandbox.agents(role="agent", restricted=False, suspended=False)
-        if person["id"] not in concerned
-    )
-    return agent_account(sandbox, seeded)
-
-
-def open_inbox(accounts, *, ticket_ids=(), organization_ids=()) -> None:
-    """What open inboxes cache: badges, lists, unread counts, ticket pages, organizations."""
-    for account in accounts:
-        inbox.sidebar_counts(agent=account)
-        tickets.ticket_list(agent=account, view="all")
-        tickets.ticket_list(agent=account, view="requested")
-        activities.activity_unread_count(agent=account)
-        for organization_id in organization_ids:
-            tickets.ticket_list(agent=account, view="organization", organization_id=organization_id)
-    for ticket_id in ticket_ids:
-        tickets.ticket_detail(agent=accounts[0], ticket_id=ticket_id)
-
-
-def other_organization(sandbox, organization_id: int) -> int:
-    return next(
-        ticket["organization_id"]
-        for ticket in all_tickets(sandbox)
-        if ticket["organization_id"] and ticket["organization_id"] != organization_id
-    )
 
 
 # -- the signature -----------------------------------------------------------------------------
@@ -273,7 +192,8 @@ def test_a_refused_request_gets_a_4xx_and_changes_nothing(
 
     assert 400 <= response.status_code < 500, (case, response.status_code)
     assert response.json()["error"]
-    assert bumps == [] and deferred.jobs == []
+    assert bumps == []
+    assert deferred.jobs == []
     assert entries.gone() == []
 
 
@@ -289,7 +209,8 @@ def test_a_replayed_event_is_refused_and_changes_nothing_more(signed, agent, bum
 
     assert first.status_code == 200
     assert (again.status_code, resent_later.status_code) == (409, 409)
-    assert bumps == bumped and len(deferred.jobs) == 1
+    assert bumps == bumped
+    assert len(deferred.jobs) == 1
 
 
 def test_a_replayed_trigger_without_an_id_is_refused_by_its_timestamp_and_body(
