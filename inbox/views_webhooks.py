@@ -2,7 +2,7 @@
 
 Trusts nothing but the signature: no session, no cookie, no CSRF token (Zendesk has none), and
 no call to Zendesk while Zendesk waits for the answer (the re-read runs in the background).
-https://developer.zendesk.com/documentation/webhooks/verifying/
+https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Two ways to learn of a change:
   is verified as Zendesk signs it, refused when old or replayed, and answered without calling
   Zendesk: what the event and the app's cached copy of the ticket name is invalidated at once,
   then a background re-read of the ticket adds whoever the change brought in (a new CC...).
-  https://developer.zendesk.com/documentation/webhooks/verifying/
+  https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/
 - **The change feed** (`change_feed_run`): one poll for the whole deployment (a lease in the
   shared cache), on the budget's background lane, asks for the tickets updated since its last
   answer and invalidates as a webhook would. It also keeps cache lifetimes long while it runs.
@@ -233,7 +233,7 @@ def _secrets() -> list[str]:
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """base64(HMAC-SHA256(secret, TIMESTAMP + BODY)), as Zendesk signs.
-    https://developer.zendesk.com/documentation/webhooks/verifying/"""
+    https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/"""
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
