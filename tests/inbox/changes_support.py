@@ -18,7 +18,6 @@ import requests
 from inbox.services import activities, inbox, tickets
 from inbox.zendesk import cache
 from tests.inbox.conftest import agent_account
-from tests.sandbox.reads_support import walk_cursor
 
 SECRET = "dGVzdHMtb25seS1zaWduaW5nLXNlY3JldC1mb3ItdGhlLWFwcA=="
 OLD_SECRET = "b2xkLXRlc3RzLW9ubHktc2lnbmluZy1zZWNyZXQ="
@@ -85,7 +84,7 @@ def post_webhook(
 
 def all_tickets(sandbox) -> list[dict[str, Any]]:
     admin = sandbox.agent(role="admin")["email"]
-    return list(walk_cursor(sandbox, "tickets", admin, "tickets"))
+    return sandbox.walk_cursor("tickets", admin, "tickets")
 
 
 def sandbox_ticket(sandbox, ticket_id: int) -> dict[str, Any]:
