@@ -404,3 +404,19 @@ def cached_value(
     )
     entry = _cache().get(key)
     return entry.value if entry is not None else None
+
+
+def read_with_generations(
+    keys: Iterable[str], families: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """Plain cache keys and the families' generations in one round trip (one get_many).
+
+    The generations are None when a family has none yet: ask `generations()`, which starts it.
+    """
+    keys = list(keys)
+    generation_keys = {family: _generation_key(family) for family in sorted(set(families))}
+    found = _cache().get_many([*keys, *generation_keys.values()])
+    values = {key: found[key] for key in keys if key in found}
+    if not all(key in found for key in generation_keys.values()):
+        return values, None
+    return values, {family: int(found[key]) for family, key in generation_keys.items()}

@@ -50,3 +50,35 @@ def test_counts_fetched_side_by_side_open_no_connection_once_warm(redis_counters
     after = redis_counters()
 
     assert after == before
+
+
+@pytest.mark.django_db
+def test_a_poll_answered_from_cache_reads_the_cache_in_one_round_trip(agent, monkeypatch):
+    from inbox.services import inbox
+
+    inbox.sidebar_counts(agent=agent)  # fills the cache
+    store = caches["default"]
+    calls: list[str] = []
+    depth = [0]
+
+    def counted(name: str):
+        original = getattr(store, name)
+
+        def call(*args, **kwargs):
+            if depth[0] == 0:  # local memory's get_many calls its own get: one round trip
+                calls.append(name)
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return call
+
+    for name in ("get", "get_many", "set", "add", "incr", "touch"):
+        monkeypatch.setattr(store, name, counted(name))
+
+    answer = inbox.sidebar_counts(agent=agent)
+
+    assert answer.badges["assigned"].value is not None
+    assert calls == ["get_many"]
