@@ -194,3 +194,39 @@ def test_a_feed_run_marks_the_feed_alive(feed, agent, settings):
     feed()
 
     assert cache._generations_and_ttl([], "list")[1] == 600
+
+
+def test_the_command_runs_once_and_says_what_changed(feed, inbox_sandbox, agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    first, second = StringIO(), StringIO()
+
+    call_command("change_feed", "--once", stdout=first)
+    change_ticket(inbox_sandbox, ticket["id"], priority="urgent")
+    call_command("change_feed", "--once", stdout=second)
+
+    assert "changes from now on will be picked up" in first.getvalue()
+    assert f"Changed tickets: #{ticket['id']};" in second.getvalue()
+
+
+def test_the_loop_runs_until_stopped_and_then_lets_another_process_take_over(
+    feed, agent, monkeypatch
+):
+    stop = threading.Event()
+    holders: list[str] = []
+
+    def one_run(*, token: str):
+        holders.append(token)
+        assert changes.feed_lease_take(token)
+        stop.set()
+
+    monkeypatch.setattr(changes, "change_feed_run", one_run)
+
+    changes.change_feed_forever(stop=stop)
+
+    assert len(holders) == 1
+    assert changes.feed_lease_take("another process")
+    changes.feed_lease_release("another process")
