@@ -95,6 +95,8 @@ if _redis_url:
     # socket timeouts so a Redis that hangs costs a second, not a request.
     CACHES = {
         "default": {
+            # Django's RedisCache with one connection pool per process shared by all threads
+            # (inbox/zendesk/redis_cache.py), answering from memory while Redis is down.
             "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
             "LOCATION": _redis_url,
             "OPTIONS": {
@@ -242,8 +244,21 @@ INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
 # /healthz tells anyone whether Zendesk answers; which Zendesk and its error text only to a
 # signed-in agent, or to every caller when this is true (a private network's monitor).
 HEALTHZ_DETAIL = env.bool("HEALTHZ_DETAIL", default=False)
-# The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
+# --- Knowing what changed in Zendesk ---------------------------------------------------------
+# The secret Zendesk signs webhooks with (empty: webhooks are refused), the one before it while
+# a rotation is under way, and the largest body accepted.
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
+ZENDESK_WEBHOOK_SECRET_PREVIOUS = env("ZENDESK_WEBHOOK_SECRET_PREVIOUS", default="")
+ZENDESK_WEBHOOK_MAX_BYTES = env.int("ZENDESK_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# The change feed: seconds between two asks for the tickets updated since (one process of the
+# deployment asks at a time), and whether a web process runs it in a thread of its own.
+CHANGE_FEED_SECONDS = env.float("CHANGE_FEED_SECONDS", default=10.0)
+CHANGE_FEED_THREAD = env.bool("CHANGE_FEED_THREAD", default=False)
+# While the feed runs, the kinds it keeps fresh live this long (it invalidates what changes).
+ZENDESK_CACHE_TTL_WITH_FEED_SECONDS = {
+    kind: float(seconds)
+    for kind, seconds in env.dict("ZENDESK_CACHE_TTL_WITH_FEED_SECONDS", default={}).items()
+}
 
 _missing = [
     name

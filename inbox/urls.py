@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views, views_inbox, views_signin
+from inbox import views, views_inbox, views_signin, views_webhooks
 
 urlpatterns = [
     path("", views_inbox.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("inbox/poll", views_inbox.poll, name="inbox_poll"),
     path("preferences/theme", views_inbox.theme_set, name="theme_set"),
     path("healthz", views.healthz, name="healthz"),
+    path("webhooks/zendesk", views_webhooks.zendesk_webhook, name="zendesk_webhook"),
     path("auth/signin", views_signin.signin, name="signin"),
     path("auth/start", views_signin.signin_start, name="auth_start"),
     path("auth/callback", views_signin.signin_callback, name="auth_callback"),

@@ -80,7 +80,10 @@ def redis_cache(redis_url: str, settings) -> str:
     from django.core.cache import cache
 
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        "default": {
+            "BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache",
+            "LOCATION": redis_url,
+        }
     }
     cache.clear()
     yield redis_url

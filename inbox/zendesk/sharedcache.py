@@ -33,7 +33,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+
+from inbox.zendesk.redis_cache import SharedPoolRedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def process_count() -> int:
     return max(1, settings.WEB_CONCURRENCY) * max(1, settings.APP_INSTANCES)
 
 
-class ResilientRedisCache(RedisCache):
-    """RedisCache that answers from this process's memory while Redis is unreachable."""
+class ResilientRedisCache(SharedPoolRedisCache):
+    """Redis (one connection pool per process) that answers from this process's memory while
+    Redis is unreachable."""
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)

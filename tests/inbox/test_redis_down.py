@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from inbox.zendesk import budget, sharedcache
 from inbox.zendesk.cache import DEFAULT_TTL_SECONDS, ttl_for
+from inbox.zendesk.redis_cache import SharedPoolRedisCache
 from tests.inbox.conftest import api_calls
 from tests.redisserver import RedisServer, redis_server_binary, start_redis
 
@@ -98,13 +99,13 @@ def test_a_stopped_redis_is_tried_again_after_the_retry_interval(resilient_cache
     assert sharedcache.shared_cache_available() is False
 
     tried = []
-    original = sharedcache.RedisCache.get
+    original = SharedPoolRedisCache.get
 
     def counting_get(self, *args, **kwargs):
         tried.append(args)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(sharedcache.RedisCache, "get", counting_get)
+    monkeypatch.setattr(SharedPoolRedisCache, "get", counting_get)
     for _ in range(5):
         cache.get("anything")
     assert tried == []  # within the interval Redis is not asked at all
