@@ -194,6 +194,13 @@ _check_token_encryption_keys(TOKEN_ENCRYPTION_KEYS)
 INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=10.0)
 # At most this many organizations get their own view in the sidebar (most active first).
 INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
+# --- The ticket page --------------------------------------------------------------------------
+# Unsent drafts (per agent and ticket) are removed after this many days untouched.
+DRAFT_MAX_AGE_DAYS = env.int("DRAFT_MAX_AGE_DAYS", default=14)
+# Files attached to one reply: how many, and how large each (Zendesk's own limit is 50 MB;
+# https://support.zendesk.com/hc/en-us/articles/4408832757146).
+TICKET_MAX_FILES = env.int("TICKET_MAX_FILES", default=10)
+TICKET_MAX_FILE_BYTES = env.int("TICKET_MAX_FILE_BYTES", default=50 * 1024 * 1024)
 # The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
 
