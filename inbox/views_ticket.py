@@ -493,7 +493,7 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
         raise BadForm(f"{bad} Reload the ticket and write again.") from None
     kind = _choice(_one(request, "kind"), ("public", "note"), "A comment")
     body = _one(request, "body", limit=MAX_BODY_CHARS)
-    status = _choice(_one(request, "status"), FORM_STATUSES, "A status")
+    status = _choice(_one(request, "status"), ("new", *FORM_STATUSES), "A status")
     submit_as = _choice(_one(request, "submit_as"), FORM_STATUSES, "Submit as")
     priority = _choice(_one(request, "priority"), PRIORITIES, "A priority")
     ticket_type = _choice(_one(request, "ticket_type"), TYPES, "A type")
@@ -520,6 +520,8 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     )
     submitted = Submitted(seen=seen, form=form)
     wanted_status = submit_as or status
+    if wanted_status == "new" and seen.status != "new":
+        raise BadForm("A ticket cannot go back to New.")
     if wanted_status and wanted_status != seen.status:
         submitted.status = wanted_status
     if priority and priority != (seen.priority or ""):

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inbox.models import AgentAccount, AgentPreference, TicketDraft
@@ -164,8 +165,13 @@ def _draft_cutoff() -> dt.datetime:
 
 def ticket_draft_get(*, agent: AgentAccount, ticket_id: int) -> Draft | None:
     """The agent's unsent draft on this ticket, unless it expired (expired ones are removed)."""
-    TicketDraft.objects.filter(updated_at__lt=_draft_cutoff()).delete()
-    row = TicketDraft.objects.filter(agent=agent, ticket_id=int(ticket_id)).first()
+    cutoff = _draft_cutoff()
+    expired = TicketDraft.objects.filter(updated_at__lt=cutoff)
+    if expired.exists():  # a read writes only when there is something to remove
+        expired.delete()
+    row = TicketDraft.objects.filter(
+        agent=agent, ticket_id=int(ticket_id), updated_at__gte=cutoff
+    ).first()
     if row is None:
         return None
     return Draft(
@@ -182,17 +188,21 @@ def ticket_draft_save(*, agent: AgentAccount, ticket_id: int, draft: Draft) -> N
     if draft.empty:
         ticket_draft_clear(agent=agent, ticket_id=ticket_id)
         return
-    TicketDraft.objects.update_or_create(
-        agent=agent,
-        ticket_id=int(ticket_id),
-        defaults={
-            "body": draft.body,
-            "public": draft.public,
-            "changes": draft.changes,
-            "uploads": list(draft.uploads),
-            "updated_at": timezone.now(),
-        },
-    )
+    values = {
+        "body": draft.body,
+        "public": draft.public,
+        "changes": draft.changes,
+        "uploads": list(draft.uploads),
+        "updated_at": timezone.now(),
+    }
+    rows = TicketDraft.objects.filter(agent=agent, ticket_id=int(ticket_id))
+    if rows.update(**values):
+        return
+    try:
+        with transaction.atomic():
+            TicketDraft.objects.create(agent=agent, ticket_id=int(ticket_id), **values)
+    except IntegrityError:  # the same agent saved from another tab at the same moment
+        rows.update(**values)
 
 
 def ticket_draft_clear(*, agent: AgentAccount, ticket_id: int) -> None:
