@@ -15,7 +15,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 from django.conf import settings
@@ -99,10 +98,7 @@ class CommentView:
 
 
 def _zone(agent: AgentAccount) -> dt.tzinfo:
-    try:
-        return ZoneInfo(agent.iana_time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
+    return inbox.agent_zone(agent)
 
 
 def _local(moment: dt.datetime | None, zone: dt.tzinfo) -> str:
