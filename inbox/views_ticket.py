@@ -43,6 +43,8 @@ from inbox.zendesk.errors import (
     PayloadTooLarge,
     RateBudgetExhausted,
     RateLimited,
+    Unauthorized,
+    UpstreamUnavailable,
     ZendeskError,
 )
 from inbox.zendesk.records import Comment, Ticket, User
@@ -656,12 +658,17 @@ def ticket_update(request: HttpRequest, ticket_id: int) -> HttpResponse:
     except PayloadTooLarge as error:
         form.errors["files"] = f"{error.user_message} Nothing was sent; your text is kept."
         return _again(request, ticket_id, form, status=413)
-    except (RateLimited, RateBudgetExhausted, services.ZendeskUnavailable) as error:
-        return _not_sent(request, ticket_id, form, error)
-    except ZendeskError as error:
-        if error.status_code in (None, 502, 503, 504):
-            return _not_sent(request, ticket_id, form, error)
+    except Invalid as error:
+        refused = "; ".join(text for texts in error.details.values() for text in texts)
+        form.errors["files"] = (
+            f"Zendesk refused a file{': ' + refused if refused else ''}. Nothing was sent; "
+            "your text is kept."
+        )
+        return _again(request, ticket_id, form, status=422)
+    except Unauthorized:
         raise
+    except ZendeskError as error:
+        return _not_sent(request, ticket_id, form, error)
     finally:
         ticket_page.ticket_draft_save(agent=agent, ticket_id=ticket_id, draft=_draft_of(form))
     return _send(request, ticket_id, submitted)
@@ -696,12 +703,10 @@ def _send(request: HttpRequest, ticket_id: int, submitted: Submitted) -> HttpRes
         return _missing(request, ticket_id)
     except OutcomeUnknown:
         return _unconfirmed(request, ticket_id, submitted)
-    except (RateLimited, RateBudgetExhausted, services.ZendeskUnavailable) as error:
-        return _not_sent(request, ticket_id, form, error)
+    except Unauthorized:
+        raise  # the session ends with its own message (inbox.auth)
     except ZendeskError as error:
-        if error.status_code in (None, 502, 503, 504):
-            return _not_sent(request, ticket_id, form, error)
-        raise
+        return _not_sent(request, ticket_id, form, error)
     return _sent(request, ticket_id, submitted)
 
 
@@ -786,10 +791,15 @@ def _kept_only(request: HttpRequest, ticket_id: int, form: FormState, *, status:
 def _not_sent(
     request: HttpRequest, ticket_id: int, form: FormState, error: ZendeskError
 ) -> HttpResponse:
-    busy = isinstance(error, RateLimited | RateBudgetExhausted)
-    reason = "Zendesk asked us to slow down." if busy else "Zendesk is not answering right now."
+    """Zendesk did not take the update (busy, down, or an answer we do not know): say so."""
+    if isinstance(error, RateLimited | RateBudgetExhausted):
+        reason, status = "Zendesk asked us to slow down.", 429
+    elif isinstance(error, UpstreamUnavailable):
+        reason, status = "Zendesk is not answering right now.", 503
+    else:
+        reason, status = f"Zendesk refused the update ({error.status_code or 'no status'}).", 502
     form.errors["general"] = f"Not sent: {reason} Your text is kept; send it again in a minute."
-    return _again(request, ticket_id, form, status=429 if busy else 503)
+    return _again(request, ticket_id, form, status=status)
 
 
 def _collision(request: HttpRequest, ticket_id: int, submitted: Submitted) -> HttpResponse:
