@@ -244,6 +244,13 @@ INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
 # /healthz tells anyone whether Zendesk answers; which Zendesk and its error text only to a
 # signed-in agent, or to every caller when this is true (a private network's monitor).
 HEALTHZ_DETAIL = env.bool("HEALTHZ_DETAIL", default=False)
+# --- The ticket page --------------------------------------------------------------------------
+# Unsent drafts (per agent and ticket) are removed after this many days untouched.
+DRAFT_MAX_AGE_DAYS = env.int("DRAFT_MAX_AGE_DAYS", default=14)
+# Files attached to one reply: how many, and how large each (Zendesk's own limit is 50 MB;
+# https://support.zendesk.com/hc/en-us/articles/4408832757146).
+TICKET_MAX_FILES = env.int("TICKET_MAX_FILES", default=10)
+TICKET_MAX_FILE_BYTES = env.int("TICKET_MAX_FILE_BYTES", default=50 * 1024 * 1024)
 # --- Knowing what changed in Zendesk ---------------------------------------------------------
 # The secret Zendesk signs webhooks with (empty: webhooks are refused), the one before it while
 # a rotation is under way, and the largest body accepted.

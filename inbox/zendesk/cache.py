@@ -58,6 +58,8 @@ DEFAULT_TTL_SECONDS: dict[str, float] = {
     "comments": 15,
     "users": 600,
     "custom_statuses": 600,
+    "assignables": 300,
+    "ticket_fields": 600,
     "activities": 20,
     "me": 600,
 }
