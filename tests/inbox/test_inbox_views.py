@@ -198,7 +198,7 @@ def test_signed_in_pages_are_private_and_never_stored(agent_client):
     ("path", "status", "says"),
     [
         ("/views/nope", 404, "There is no such view"),
-        ("/views/all?sort=subject", 400, "A list sorts by id, status, updated_at"),
+        ("/views/all?sort=priority", 400, "A list sorts by assignee, group, id, requester, status"),
         ("/views/all?sort=-", 400, "A list sorts by"),
         ("/views/all?size=10", 400, "A page shows 25, 50, 100 tickets"),
         ("/views/all?size=abc", 400, "A page shows 25, 50, 100 tickets"),
