@@ -118,6 +118,60 @@ def test_the_agent_sorts_pages_forward_and_back(page, app_url, zendesk, agent_em
     assert page.locator('th.col-id[aria-sort="ascending"]').count() == 1
 
 
+def listed_row_ids(page) -> list[int]:
+    return [int(text) for text in page.locator("tbody tr[data-row] td.col-id").all_inner_texts()]
+
+
+def test_the_agent_sorts_by_requester_pages_by_number_and_filters(
+    page, app_url, zendesk, agent_email
+):
+    sign_in(page, app_url, zendesk, agent_email)
+    page.get_by_role("link", name="All tickets").click()
+    page.get_by_role("heading", name="All tickets", level=1).wait_for()
+
+    def zendesk_page(number: int, **params) -> list[int]:
+        body = zendesk.get_json(
+            "tickets",
+            agent_email,
+            sort_by="requester.name",
+            sort_order="asc",
+            page=number,
+            per_page=25,
+            **params,
+        )
+        return [ticket["id"] for ticket in body["tickets"]]
+
+    page.get_by_role("columnheader", name="Requester").get_by_role("link").click()
+    page.wait_for_url(re.compile(r"/views/all\?sort=requester"))
+    page.locator('th.col-requester[aria-sort="ascending"]').wait_for()
+    assert listed_row_ids(page) == zendesk_page(1)
+
+    page.get_by_role("link", name="Next 25").click()
+    page.wait_for_url(re.compile(r"sort=requester.*page=2"))
+    page.get_by_role("link", name="Previous 25").wait_for()
+    assert listed_row_ids(page) == zendesk_page(2)
+    assert page.get_by_text(re.compile(r"^Tickets 26 to 50 of ")).count() == 1
+
+    page.reload()  # the address carries the sort and the page number
+    assert listed_row_ids(page) == zendesk_page(2)
+    page.go_back()
+    page.wait_for_url(re.compile(r"sort=requester(&size=25)?$"))
+    page.locator('th.col-requester[aria-sort="ascending"]').wait_for()
+    assert listed_row_ids(page) == zendesk_page(1)
+
+    tagged = next(
+        ticket
+        for ticket in zendesk.walk_cursor("tickets", agent_email, "tickets", sort="id")
+        if ticket.get("external_id")
+    )
+    page.get_by_label("External ID").fill(tagged["external_id"])
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"external_id=" + re.escape(tagged["external_id"])))
+    page.get_by_text("Tickets with the external ID").wait_for()
+    assert tagged["id"] in listed_row_ids(page)
+    assert listed_row_ids(page) == zendesk_page(1, external_id=tagged["external_id"])
+
+
 def test_the_keyboard_moves_opens_jumps_and_explains(page, app_url, zendesk, agent_email):
     sign_in(page, app_url, zendesk, agent_email)
     links = page.locator("tr[data-row] .ticket-link")
