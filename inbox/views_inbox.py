@@ -9,6 +9,7 @@ and the URL carries the state (`hx-push-url`) so reload, back and shared links w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -392,18 +393,24 @@ def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
 @agent_required
 @private_no_store
 def poll(request: HttpRequest) -> HttpResponse:
-    """The sidebar's badges and organizations (and, later, the bell) as out-of-band swaps.
+    """The sidebar's badges and organizations, and the bell, as out-of-band swaps.
 
     The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
     """
+    from inbox.views_activity import bell_for_poll  # the drawer's module builds on this one
+
     sidebar = inbox.sidebar_counts(agent=request.agent)
-    if request.GET.get("version") == sidebar.version:
+    bell = bell_for_poll(request.agent)
+    version = hashlib.sha256(f"{sidebar.version}|{bell.version}".encode()).hexdigest()[:16]
+    if request.GET.get("version") == version:
         return HttpResponse(status=204)
     return render(
         request,
         "inbox/poll.html",
         {
             "sidebar": sidebar,
+            "version": version,
+            "bell": bell,
             "organization_links": [
                 (view, _view_url(view), sidebar.badges.get(view.key))
                 for view in sidebar.organizations
