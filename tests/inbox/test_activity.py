@@ -192,11 +192,13 @@ def test_the_drawer_lists_newest_first_with_ticket_status_from_one_show_many_per
         int(re.search(r'data-activity-id="(\d+)"', chunk).group(1))
         for chunk in html.split('data-fold="')[1:]
     ]
+    assert set(ids) == set(first_page)
     assert row_newest == sorted(row_newest, key=first_page.index)  # newest first
     assert api_calls(inbox_sandbox, "GET /api/v2/tickets/show_many") == 1
     assert api_calls(inbox_sandbox, "GET /api/v2/tickets/{id}") == 0
     assert re.search(r'class="status status-(new|open|pending|hold|solved|closed)"', html)
-    assert "About " in html and "approximate count" in html  # the 30-day total
+    assert "About " in html  # the 30-day total, said as approximate
+    assert "approximate count" in html
 
 
 def test_activities_on_one_ticket_fold_into_one_row_across_pages(
@@ -236,7 +238,7 @@ def test_a_filter_shows_one_verb_and_reads_on_until_it_has_enough(
     ids = [int(value) for value in re.findall(r'data-activity-id="(\d+)"', html)]
     assert set(ids) <= {item["id"] for item in assignments}
     assert len(set(ids)) >= 3
-    assert "tickets.comment" not in html and "verb-ticketscomment" not in html
+    assert "verb-ticketscomment" not in html
     assert 'aria-current="true">Assignments</a>' in html
 
 
@@ -378,7 +380,8 @@ def test_each_agent_sees_only_their_own_activity(agent, agent_client, inbox_sand
     mine = agent_client.get("/activity/", **HX).content.decode()
 
     shown = {int(value) for value in re.findall(r'data-activity-id="(\d+)"', mine)}
-    assert shown and not shown & theirs
+    assert shown
+    assert not shown & theirs
     assert AgentAccount.objects.count() == 2
 
 
