@@ -273,7 +273,9 @@ def _fold_rows(feed: activities.Feed, agent: AgentAccount, verb: str | None) -> 
     rows = []
     for fold in activities.activity_folds(shown):
         ticket = feed.tickets.get(fold.ticket_id or 0)
-        status = ticket.status if ticket else ""
+        custom = feed.custom_statuses.get(ticket.custom_status_id or 0) if ticket else None
+        status = (custom.status_category if custom else ticket.status) if ticket else ""
+        label = custom.agent_label if custom else STATUS_LABELS.get(status, status.capitalize())
         rows.append(
             FoldRow(
                 key=f"t{fold.ticket_id}" if fold.ticket_id else f"a{fold.newest.id}",
@@ -282,7 +284,7 @@ def _fold_rows(feed: activities.Feed, agent: AgentAccount, verb: str | None) -> 
                 or "(no subject)",
                 ticket=ticket,
                 status=status if status in STATUS_LABELS else "open",
-                status_label=STATUS_LABELS.get(status, status.capitalize()),
+                status_label=label,
                 priority=(ticket.priority or "").capitalize() if ticket else "",
                 items=tuple(
                     _activity_row(item, users=feed.users, agent=agent, opened=opened, now=now)

@@ -29,7 +29,7 @@ from inbox.services.freshness import (
 from inbox.zendesk import budget, client
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
-from inbox.zendesk.records import Activity, Count, Page, Ticket, User
+from inbox.zendesk.records import Activity, Count, CustomStatus, Page, Ticket, User
 
 # Past this many unread activities the badge says "99+": one page is all we spend on it.
 UNREAD_PAGE_SIZE = 100
@@ -43,6 +43,8 @@ DRAWER_PAGE_SIZE = 50
 DRAWER_MAX_PAGES = 20
 # With a verb filter, the drawer reads on until this many matching rows per page asked for.
 FILTER_TARGET_PER_PAGE = 10
+# A row shows its ticket's status as the agent's lists do: custom status labels included.
+TICKET_INCLUDE = ("custom_statuses",)
 # The verbs the drawer can filter by (Zendesk has no verb filter: the drawer filters itself).
 # https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/
 VERBS = ("tickets.assignment", "tickets.comment", "tickets.priority_increase")
@@ -260,6 +262,7 @@ class Feed:
     activities: tuple[Activity, ...]
     users: dict[int, User]
     tickets: dict[int, Ticket]
+    custom_statuses: dict[int, CustomStatus]
     pages: int
     has_more: bool
     capped: bool = False  # stopped at DRAWER_MAX_PAGES with more left
@@ -297,16 +300,19 @@ def activity_drawer_feed(
     activities: list[Activity] = []
     users: dict[int, User] = {}
     tickets: dict[int, Ticket] = {}
+    statuses: dict[int, CustomStatus] = {}
     for answer in answers:
         activities.extend(answer.value.items)
         users.update(answer.value.users)
     for answer in ticket_answers:
         tickets.update({ticket.id: ticket for ticket in answer.value.items})
+        statuses.update(answer.value.custom_statuses)
     has_more = answers[-1].value.has_more and bool(answers[-1].value.after_cursor)
     feed = Feed(
         activities=tuple(activities),
         users=users,
         tickets=tickets,
+        custom_statuses=statuses,
         pages=len(answers),
         has_more=has_more and len(answers) < DRAWER_MAX_PAGES,
         capped=has_more and len(answers) >= DRAWER_MAX_PAGES,
@@ -339,13 +345,13 @@ def activity_tickets(
             credentials=credentials,
             kind="list",
             operation="tickets_show_many",
-            params={"ids": ticket_ids, "include": ()},
+            params={"ids": ticket_ids, "include": TICKET_INCLUDE},
             families=[
                 tickets_family(credentials.base_url),
                 agent_tickets_family(credentials.base_url, agent.zendesk_user_id),
             ],
             fetch=lambda: client.tickets_show_many(
-                credentials, ids=ticket_ids, include=(), lane=lane
+                credentials, ids=ticket_ids, include=TICKET_INCLUDE, lane=lane
             ),
         )
 
