@@ -26,6 +26,7 @@ from inbox import services
 from inbox.auth import agent_required
 from inbox.models import AgentAccount
 from inbox.services import activities
+from inbox.services import inbox as inbox_services
 from inbox.views_inbox import STATUS_LABELS, private_no_store, relative_time
 from inbox.zendesk.errors import Forbidden, NotFound, ZendeskError
 from inbox.zendesk.records import Activity, Count, Ticket, User, parse_datetime
@@ -88,7 +89,18 @@ def bell_for_poll(agent: AgentAccount) -> BellView:
         answer = activities.activity_bell(agent=agent, lane=activities.POLL_LANE)
     except services.ZendeskUnavailable:
         return BellView(known=False, version=f"none-{_settings_version(settings)}")
-    bell = answer.value
+    return _bell_view(answer.value, settings)
+
+
+def bell_cached(agent: AgentAccount) -> BellView | None:
+    """The bell from the cache alone (for a full page), or None when it is not there."""
+    answer = activities.activity_bell_cached(agent=agent)
+    if answer is None:
+        return None
+    return _bell_view(answer.value, activities.notification_settings_get(agent=agent))
+
+
+def _bell_view(bell: activities.Bell, settings: activities.NotificationSettings) -> BellView:
     label = "Activity" if not bell.badge else f"Activity, {bell.badge} unread"
     return BellView(
         known=True,
@@ -216,9 +228,7 @@ def _drawer_query(request: HttpRequest) -> DrawerQuery:
 
 
 def _zone(agent: AgentAccount) -> dt.tzinfo:
-    from inbox.views_inbox import _zone as zone_of
-
-    return zone_of(agent)
+    return inbox_services.agent_zone(agent)
 
 
 def _initials(name: str) -> str:

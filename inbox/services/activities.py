@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,7 +27,7 @@ from inbox.services.freshness import (
     combined,
     tickets_family,
 )
-from inbox.zendesk import budget, client
+from inbox.zendesk import budget, cache, client
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.records import Activity, Count, CustomStatus, Page, Ticket, User
@@ -120,6 +121,36 @@ def activity_bell(*, agent: AgentAccount, lane: str = budget.INTERACTIVE) -> Fre
     """
     seen_at = agent.activities_seen_at
     page = _since_page(agent=agent, seen_at=seen_at, lane=lane)
+    _bell_page_keep(agent, seen_at, page)
+    return _bell_from(agent, seen_at, page)
+
+
+def activity_bell_cached(*, agent: AgentAccount) -> Fresh[Bell] | None:
+    """The bell if its Zendesk part is still fresh in the cache, else None; never asks Zendesk.
+
+    A full page draws the badge at once from here, so its first poll finds nothing new.
+    """
+    seen_at = agent.activities_seen_at
+    page = caches["default"].get(_bell_page_key(agent, seen_at))
+    return None if page is None else _bell_from(agent, seen_at, page)
+
+
+def _bell_page_key(agent: AgentAccount, seen_at: dt.datetime | None) -> str:
+    mark = seen_at.isoformat() if seen_at else "none"
+    digest = hashlib.sha256(f"{agent.pk}|{agent.zendesk_user_id}|{mark}".encode()).hexdigest()
+    return f"inbox:activity-bell:{digest[:40]}"
+
+
+def _bell_page_keep(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Page]) -> None:
+    """Keep a fresh answer until it would expire (a stale one not at all)."""
+    if page.stale:
+        return
+    seconds_left = cache.ttl_for("activities") - page.age_seconds
+    if seconds_left >= 1:
+        caches["default"].set(_bell_page_key(agent, seen_at), page, timeout=int(seconds_left))
+
+
+def _bell_from(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Page]) -> Fresh[Bell]:
     opened = activity_opened_ids(agent=agent)
     unread = [
         activity

@@ -509,6 +509,7 @@
     }, 2500);
   }
 
+  bellAnswered(); // a page drawn from the cache already carries the bell
   if (navigator.locks && typeof navigator.locks.request === "function") electWithLocks();
   else electWithChannel();
 })();
