@@ -16,7 +16,6 @@ from inbox.models import ActivityRead, AgentAccount, NotificationPreference
 from inbox.services import activities
 from inbox.zendesk.records import parse_datetime
 from tests.inbox.conftest import agent_account, api_calls, seeded_agent, signed_in_client
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -39,7 +38,7 @@ def news_ids(html: str) -> list[int]:
 
 
 def zendesk_activities(sandbox, email: str) -> list[dict]:
-    return walk_cursor(sandbox, "activities", email, "activities")
+    return sandbox.walk_cursor("activities", email, "activities")
 
 
 def admin_puts(sandbox, ticket_id: int, ticket: dict) -> dict:
@@ -58,7 +57,7 @@ def a_ticket_not_assigned_to(sandbox, user_id: int) -> dict:
     admin = sandbox.agent(role="admin")
     return next(
         ticket
-        for ticket in walk_cursor(sandbox, "tickets", admin["email"], "tickets")
+        for ticket in sandbox.walk_cursor("tickets", admin["email"], "tickets")
         if ticket["status"] in ("open", "new")
         and ticket["assignee_id"] not in (user_id, admin["id"])
         and ticket["priority"] in ("low", "normal")

@@ -15,7 +15,6 @@ import pytest
 import requests
 
 from tests.inbox.test_browser_inbox import SCREENSHOTS, poll_now, serious_violations, sign_in
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = [
     pytest.mark.browser,
@@ -137,7 +136,7 @@ def test_a_new_activity_reaches_badge_title_drawer_and_one_notification_of_two_t
     admin = zendesk.agent(role="admin")
     ticket = next(
         ticket
-        for ticket in walk_cursor(zendesk, "tickets", admin["email"], "tickets")
+        for ticket in zendesk.walk_cursor("tickets", admin["email"], "tickets")
         if ticket["status"] == "open" and ticket["assignee_id"] not in (agent["id"], admin["id"])
     )
     changed = requests.put(
@@ -147,7 +146,7 @@ def test_a_new_activity_reaches_badge_title_drawer_and_one_notification_of_two_t
         timeout=30,
     )
     assert changed.status_code == 200
-    newest = walk_cursor(zendesk, "activities", agent_email, "activities")[0]
+    newest = zendesk.walk_cursor("activities", agent_email, "activities")[0]
     poll_now(second)
     poll_now(first)
     leader = (
