@@ -224,6 +224,9 @@ def test_screenshot_of_the_drawer_open(page, app_url, zendesk, agent_email):
     page.screenshot(path=SCREENSHOTS / "activity-drawer.png")
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=SCREENSHOTS / "activity-drawer-dark.png")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.screenshot(path=SCREENSHOTS / "activity-drawer-phone.png")
 
-    for name in ("activity-drawer.png", "activity-drawer-dark.png"):
+    for name in ("activity-drawer.png", "activity-drawer-dark.png", "activity-drawer-phone.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
