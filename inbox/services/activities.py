@@ -32,6 +32,9 @@ from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.records import Activity, Count, CustomStatus, Page, Ticket, User
 
+# Zendesk keeps an agent's activities for 30 days.
+# https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/
+ACTIVITY_DAYS = 30
 # Past this many unread activities the badge says "99+": one page is all we spend on it.
 UNREAD_PAGE_SIZE = 100
 # Polls (the bell among them) ask on the background lane: a page an agent opens goes first.
@@ -221,8 +224,11 @@ def activity_mark_seen(*, agent: AgentAccount, seen_at: dt.datetime | None = Non
         return
     agent.activities_seen_at = mark
     agent.save(update_fields=["activities_seen_at"])
-    # What was opened at or before the mark is read by the mark itself now.
+    # What was opened at or before the mark is read by the mark itself now; what was opened
+    # before Zendesk's 30 days began can no longer be listed at all.
     ActivityRead.objects.filter(agent=agent, activity_created_at__lte=mark).delete()
+    forgotten = timezone.now() - dt.timedelta(days=ACTIVITY_DAYS + 1)
+    ActivityRead.objects.filter(agent=agent, opened_at__lt=forgotten).delete()
 
 
 def activity_opened_ids(*, agent: AgentAccount) -> frozenset[int]:
