@@ -308,6 +308,7 @@ def _sidebar_context(
         "sidebar": sidebar,
         "bell": bell,
         "poll_version": poll_version(sidebar, bell),
+        "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
         ],
