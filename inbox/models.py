@@ -169,3 +169,41 @@ class TicketDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft on ticket {self.ticket_id} by agent {self.agent_id}"
+
+
+# -- activity: what an agent opened in their notification feed, and how they want telling -----
+class ActivityRead(models.Model):
+    """An activity the agent opened from the drawer (read before the last-seen mark passed it).
+
+    Unread = newer than `AgentAccount.activities_seen_at` and not here. Rows at or before the
+    mark say nothing more and are dropped when the mark moves (`activity_created_at`).
+    """
+
+    agent = models.ForeignKey(AgentAccount, on_delete=models.CASCADE, related_name="reads")
+    activity_id = models.BigIntegerField()
+    activity_created_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "activity_id"], name="read_once_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"activity {self.activity_id} opened by agent {self.agent_id}"
+
+
+class NotificationPreference(models.Model):
+    """How the agent wants to hear of new activity: desktop notifications (opt-in), a sound,
+    do-not-disturb. On the server, so every browser of the agent agrees."""
+
+    agent = models.OneToOneField(
+        AgentAccount, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    desktop = models.BooleanField(default=False)
+    sound = models.BooleanField(default=False)
+    do_not_disturb = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"notification preferences of agent {self.agent_id}"

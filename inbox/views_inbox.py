@@ -9,12 +9,13 @@ and the URL carries the state (`hx-push-url`) so reload, back and shared links w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -40,6 +41,9 @@ from inbox.zendesk.errors import (
     ZendeskError,
 )
 from inbox.zendesk.records import Page, Ticket
+
+if TYPE_CHECKING:  # views_activity builds on this module; it is imported where it is used
+    from inbox.views_activity import BellView
 
 logger = logging.getLogger(__name__)
 # Longer query strings are refused: no link the app makes comes close (cursors included).
@@ -429,23 +433,38 @@ def _render_list(
     }
     if request.htmx:
         return render(request, "inbox/tickets.html#ticket-list", context, status=status)
+    from inbox.views_activity import bell_cached
+
     sidebar = inbox_services.sidebar_cached(agent=request.agent)
+    bell = bell_cached(request.agent)
     return render(
-        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar)}, status=status
+        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar, bell)}, status=status
     )
 
 
-def _sidebar_context(sidebar: inbox_services.Sidebar | None) -> dict[str, Any]:
-    """What the sidebar's badges and organizations render from (the page and the poll)."""
+def _sidebar_context(
+    sidebar: inbox_services.Sidebar | None, bell: BellView | None = None
+) -> dict[str, Any]:
+    """What the sidebar's badges and organizations, and the bell, render from (the page and
+    the poll). `poll_version` covers both: a page drawn from the cache polls to a 204."""
     if sidebar is None:
-        return {"sidebar": None}
+        return {"sidebar": None, "bell": bell, "poll_version": ""}
     return {
         "sidebar": sidebar,
+        "bell": bell,
+        "poll_version": poll_version(sidebar, bell),
         "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
         ],
     }
+
+
+def poll_version(sidebar: inbox_services.Sidebar, bell: BellView | None) -> str:
+    """One fingerprint of what the poll shows; no bell yet: a version no poll matches."""
+    if bell is None:
+        return ""
+    return hashlib.sha256(f"{sidebar.version}|{bell.version}".encode()).hexdigest()[:16]
 
 
 @require_safe  # HEAD too: the home page answers with this view for a signed-in agent
@@ -578,20 +597,27 @@ def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
 @agent_required
 @private_no_store
 def poll(request: HttpRequest) -> HttpResponse:
-    """The sidebar's badges and organizations (and, later, the bell) as out-of-band swaps.
+    """The sidebar's badges and organizations, and the bell, as out-of-band swaps.
 
     The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
     """
+    from inbox.views_activity import bell_for_poll
+
     try:
         sidebar = inbox_services.sidebar_counts(agent=request.agent)
     except SessionExpired:
         raise  # agent_required ends the session and says so
     except ZendeskError as error:  # a refusal, not an outage (outages leave numbers out)
         logger.warning("Zendesk refused the sidebar counts: %s", error)
-        return render(request, "inbox/poll.html", {"refused": error.user_message})
-    if request.GET.get("version") == sidebar.version:
+        return render(
+            request,
+            "inbox/poll.html",
+            {"refused": error.user_message, "bell": bell_for_poll(request.agent)},
+        )
+    context = _sidebar_context(sidebar, bell_for_poll(request.agent))
+    if request.GET.get("version") == context["poll_version"]:
         return HttpResponse(status=204)
-    return render(request, "inbox/poll.html", _sidebar_context(sidebar))
+    return render(request, "inbox/poll.html", context)
 
 
 # -- preferences ------------------------------------------------------------------------------
