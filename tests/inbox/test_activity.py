@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sqlite3
 from html import unescape
 
 import pytest
@@ -264,8 +263,7 @@ def test_hostile_title_actor_name_and_comment_are_shown_as_text(
 ):
     admin = fresh_sandbox.agent(role="admin")
     hostile_name = '<img src=x onerror="alert(1)">Mallory'
-    with sqlite3.connect(fresh_sandbox.db_path, timeout=30) as db:
-        db.execute("UPDATE sandbox_user SET name = ? WHERE id = ?", (hostile_name, admin["id"]))
+    fresh_sandbox.control("POST", f"users/{admin['id']}", json={"name": hostile_name})
     ticket = a_ticket_not_assigned_to(fresh_sandbox, agent.zendesk_user_id)
     admin_puts(fresh_sandbox, ticket["id"], {"assignee_id": agent.zendesk_user_id})
     admin_puts(
@@ -318,9 +316,8 @@ def test_an_activity_whose_ticket_the_agent_cannot_see_opens_as_itself(fresh_san
     stream = zendesk_activities(inbox_sandbox, person["email"])
     account = agent_account(inbox_sandbox, person)
     client = signed_in_client(account)
-    restrict = "UPDATE sandbox_user SET restricted_agent = ?, ticket_restriction = ? WHERE id = ?"
-    with sqlite3.connect(inbox_sandbox.db_path, timeout=30) as db:
-        db.execute(restrict, (1, "assigned", person["id"]))
+    restricted = {"restricted_agent": True, "ticket_restriction": "assigned"}
+    inbox_sandbox.control("POST", f"users/{person['id']}", json=restricted).raise_for_status()
     try:
         account.restricted = True
         account.save()
@@ -336,8 +333,8 @@ def test_an_activity_whose_ticket_the_agent_cannot_see_opens_as_itself(fresh_san
         answer = client.post(f"/activity/{hidden['id']}/open")
         page = client.get(answer["Location"])
     finally:
-        with sqlite3.connect(inbox_sandbox.db_path, timeout=30) as db:
-            db.execute(restrict, (0, None, person["id"]))
+        unrestricted = {"restricted_agent": False, "ticket_restriction": None}
+        inbox_sandbox.control("POST", f"users/{person['id']}", json=unrestricted)
 
     assert answer["Location"] == f"/activity/{hidden['id']}"
     assert page.status_code == 200
