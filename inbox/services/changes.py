@@ -49,7 +49,7 @@ from inbox.services.freshness import (
     ticket_family,
     tickets_family,
 )
-from inbox.services.tickets import ticket_cached_copy, ticket_reread
+from inbox.services.tickets import ticket_cached_copy, ticket_reread_in_background
 from inbox.zendesk import budget, cache, client
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import SessionExpired, ZendeskError
@@ -186,7 +186,7 @@ def _reread_job(
     try:
         for agent in agents:
             try:
-                ticket = ticket_reread(agent=agent, ticket_id=ticket_id)
+                ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
             except SessionExpired:
                 continue
             except ZendeskError as error:  # 404 (deleted), Zendesk down: the feed catches up

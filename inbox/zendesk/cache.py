@@ -40,6 +40,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 
+from inbox.zendesk import sharedcache
 from inbox.zendesk.errors import (
     STALE_MESSAGES,
     InvalidResponse,
@@ -57,6 +58,8 @@ DEFAULT_TTL_SECONDS: dict[str, float] = {
     "comments": 15,
     "users": 600,
     "custom_statuses": 600,
+    "assignables": 300,
+    "ticket_fields": 600,
     "activities": 20,
     "me": 600,
 }
@@ -113,7 +116,16 @@ class Fresh[T]:
 def ttl_for(kind: str) -> float:
     """How long an answer of this kind is served without asking Zendesk again."""
     overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
-    return float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    configured = float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    if not sharedcache.shared_cache_available():
+        return ttl_without_shared_cache(kind, configured)
+    return configured
+
+
+def ttl_without_shared_cache(kind: str, configured: float) -> float:
+    """While Redis is down no process can tell the others what changed: keep answers no longer
+    than the short defaults, whatever longer lifetime was configured."""
+    return min(configured, float(DEFAULT_TTL_SECONDS.get(kind, 30)))
 
 
 def keep_stale_seconds() -> int:
