@@ -321,4 +321,5 @@ def deferred(monkeypatch):
 
     executor = Deferred()
     monkeypatch.setattr(changes, "_background", executor)
-    return executor
+    yield executor
+    executor.cancel_the_rest()  # no later test waits for a job this one never ran
