@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views, views_inbox, views_signin
+from inbox import views, views_create, views_inbox, views_signin
 
 urlpatterns = [
     path("", views_inbox.home, name="home"),
@@ -14,6 +14,14 @@ urlpatterns = [
     ),
     path("inbox/poll", views_inbox.poll, name="inbox_poll"),
     path("preferences/theme", views_inbox.theme_set, name="theme_set"),
+    # Create ticket (views_create).
+    path("tickets/new", views_create.ticket_new_page, name="ticket_new"),
+    path("tickets/new/draft", views_create.ticket_new_draft, name="ticket_new_draft"),
+    path("tickets/new/discard", views_create.ticket_new_discard, name="ticket_new_discard"),
+    path(
+        "tickets/new/requesters", views_create.ticket_new_requesters, name="ticket_new_requesters"
+    ),
+    path("tickets/new/assignees", views_create.ticket_new_assignees, name="ticket_new_assignees"),
     path("healthz", views.healthz, name="healthz"),
     path("auth/signin", views_signin.signin, name="signin"),
     path("auth/start", views_signin.signin_start, name="auth_start"),
