@@ -16,7 +16,7 @@ sandbox:        ## the sandbox alone, seeded, on SANDBOX_PORT
 	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m sandbox migrate --no-input >/dev/null
 	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m sandbox seed
 	@echo "Sandbox on http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/ (Ctrl-C stops it)"
-	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m gunicorn sandbox.wsgi \
+	@SANDBOX_DB=$${SANDBOX_DB:-$$PWD/var/sandbox.sqlite3} .venv/bin/python -m gunicorn sandbox.wsgi --config python:sandbox.gunicorn_conf \
 	  --bind 127.0.0.1:$(SANDBOX_PORT) --workers 1 --threads 16 --worker-class gthread --timeout 120
 
 bench:          ## measure what the cache, single flight and shared budget save a team (~30 s; BENCH_ARGS="--agents 20")

@@ -20,16 +20,16 @@ def shell(request: HttpRequest) -> dict[str, Any]:
 
     The theme is read from the database only for a signed-in agent (one small query).
     """
-    from inbox.services import inbox
+    from inbox.services import inbox as inbox_services
 
     signed_in = current_agent(request) if hasattr(request, "session") else None
-    theme = inbox.theme_get(agent=signed_in)
-    following = inbox.theme_next(theme)
+    theme = inbox_services.theme_get(agent=signed_in)
+    following = inbox_services.theme_next(theme)
     return {
         "theme": theme,
-        "theme_label": inbox.THEME_LABELS[theme],
+        "theme_label": inbox_services.THEME_LABELS[theme],
         "theme_next": following,
-        "theme_next_label": inbox.THEME_LABELS[following],
-        "inbox_views": inbox.VIEWS,
+        "theme_next_label": inbox_services.THEME_LABELS[following],
+        "inbox_views": inbox_services.VIEWS,
         "poll_seconds": settings.INBOX_POLL_SECONDS,
     }

@@ -234,6 +234,25 @@ def _comment(fields: dict, problems: _Problems) -> _NewComment | None:
     return _NewComment(body=body.strip(), public=public, uploads=tokens)
 
 
+def _description_comment(fields: dict, problems: _Problems) -> _NewComment | None:
+    """`description` without `comment` creates the ticket with it as the first comment.
+
+    Zendesk documents `description` as read-only, yet answers 201 to a create that sends it
+    instead of a comment (recorded from a real account: the recording wins over the reference,
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket);
+    zenpy creates tickets this way. A `comment`, when sent, wins over it.
+    """
+    if "comment" in fields and fields["comment"] is not None:
+        return None
+    raw = fields.get("description")
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        problems.add("description", "Description: cannot be blank")
+        return None
+    return _NewComment(body=raw.strip(), public=True)
+
+
 def _custom_status(fields: dict, problems: _Problems) -> CustomStatus | None:
     if fields.get("custom_status_id") is None:
         return None
@@ -538,8 +557,8 @@ def _creation_fields(fields: dict, problems: _Problems) -> dict[str, Any]:
     values["subject"] = _text(fields, "subject", problems, max_length=300)
     values["external_id"] = _text(fields, "external_id", problems, max_length=100)
     values["custom_status"] = _custom_status(fields, problems)
-    values["comment"] = _comment(fields, problems)
-    if values["comment"] is None and "comment" not in problems.details:
+    values["comment"] = _comment(fields, problems) or _description_comment(fields, problems)
+    if values["comment"] is None and not {"comment", "description"} & set(problems.details):
         problems.add("description", "Description: cannot be blank")
     return values
 

@@ -1,7 +1,8 @@
-"""Zendesk's error bodies, as recorded in ../shared/zendesk/recorded/ and API-NOTES.
+"""Zendesk's error bodies, as recorded from real accounts by public client libraries.
 
 Where no body is recorded for a case, Zendesk's general shape
-`{"error": "<Code>", "description": "<sentence>"}` is used (API-NOTES, "Errors").
+`{"error": "<Code>", "description": "<sentence>"}` is used (the 400 range of
+https://developer.zendesk.com/api-reference/introduction/requests/).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def invalid_endpoint() -> ApiError:
 
 
 def conflict() -> ApiError:
-    # 409 body not recorded authoritatively; the conflict body seen elsewhere (API-NOTES).
+    # No recorded body for a safe-update 409; Zendesk's conflict body as a client library met
+    # it (https://github.com/zendesk/zendesk_api_client_php/issues/314).
     return ApiError(409, {"error": "DatabaseConflict", "description": "Database collision"})
 
 
@@ -103,3 +105,10 @@ def invalid_pagination_depth() -> ApiError:
             ]
         },
     )
+
+
+def invalid_pagination_parameter(title: str) -> ApiError:
+    """Cursor pagination's 400, in the `errors` list shape of Zendesk's OpenAPI description:
+    https://developer.zendesk.com/api-reference/introduction/pagination/#using-cursor-pagination
+    """
+    return ApiError(400, {"errors": [{"code": "InvalidPaginationParameter", "title": title}]})

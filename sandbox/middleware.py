@@ -1,4 +1,4 @@
-"""Traffic middleware: faults, rate limits and stats (issue C) and JSON errors.
+"""Traffic middleware: faults, rate limits and stats, and JSON errors.
 
 SandboxTrafficMiddleware makes the sandbox misbehave the way Zendesk and the network in front
 of it do, on demand (POST /_sandbox/faults, see sandbox/views/traffic.py), so the app can be
@@ -73,7 +73,9 @@ def rate_limited(faults: traffic.Faults, admission: traffic.Admission) -> HttpRe
         )
     else:
         response = JsonResponse(
-            {"error": "APIRateLimitExceeded", "description": RATE_LIMIT_DESCRIPTION}, status=429
+            {"error": "APIRateLimitExceeded", "description": RATE_LIMIT_DESCRIPTION},
+            status=429,
+            content_type="application/json; charset=utf-8",
         )
     response["Retry-After"] = str(admission.retry_after)
     return response

@@ -188,6 +188,9 @@ class OAuthToken(models.Model):
     refresh_expires_at = models.DateTimeField(null=True)
     revoked = models.BooleanField(default=False)
     created_at = models.DateTimeField()
+    # The code this token (and the tokens refreshed from it) came from: a second exchange of
+    # that code revokes them all (RFC 6749 section 4.1.2).
+    grant = models.ForeignKey(OAuthGrant, null=True, blank=True, on_delete=models.SET_NULL)
 
 
 class IdempotencyRecord(models.Model):

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from sandbox import photos
 from sandbox.models import (
     Activity,
     Audit,
@@ -34,6 +35,7 @@ from sandbox.models import (
     User,
 )
 from sandbox.uploads import seed_attachments
+from sandbox.visibility import visible_tickets
 
 # Zendesk-like large ids, one range per kind, so ids never collide and read like real ones.
 USER_ID_BASE = 381_000_000_000
@@ -358,7 +360,7 @@ class _Team:
 
 
 def _agents(build: _Build, *, count: int, groups: list[Group]) -> _Team:
-    """1 admin, count-2 agents, 1 restricted agent (group-only), plus 1 suspended agent."""
+    """1 admin, count-2 agents, 1 restricted agent (SANDBOX_RESTRICTION), 1 suspended agent."""
     domain = f"{settings.SANDBOX_SUBDOMAIN}.example.com"
     taken: set[str] = {"Tedd Silva"}
     names = [("Tedd", "Silva"), *_unique_names(build.rng, count, taken)]
@@ -381,10 +383,12 @@ def _agents(build: _Build, *, count: int, groups: list[Group]) -> _Team:
             email=f"{first}.{last}@{domain}".lower(),
             role=role,
             restricted_agent=is_restricted,
-            ticket_restriction="groups" if is_restricted else None,
+            ticket_restriction=settings.SANDBOX_RESTRICTION if is_restricted else None,
             suspended=is_suspended,
             default_group_id=member_of[0].id,
             last_login_at=build.now - dt.timedelta(hours=build.rng.randint(1, 72)),
+            # Most agents have a photo (every fourth has none, as on a real team).
+            photo_url=photos.photo_path(photos.photo_id_for(index)) if index % 4 != 3 else None,
         )
         build.memberships.extend((agent.id, group.id) for group in member_of)
         if is_suspended:
@@ -609,21 +613,14 @@ def _recent_views(build: _Build, team: _Team) -> int:
     live = [t for t in build.tickets if not t.archived]
     rows = []
     for agent in team.active:
-        visible = [t for t in live if _may_see(build, team, agent, t)]
+        # The rows are in the database by now: the reads' own rule says what the agent sees.
+        visible_ids = set(visible_tickets(agent).values_list("id", flat=True))
+        visible = [t for t in live if t.id in visible_ids]
         for ticket in rng.sample(visible, k=min(len(visible), rng.randint(8, 15))):
             viewed = now - dt.timedelta(minutes=rng.randint(5, 5 * 24 * 60))
             rows.append(RecentView(user=agent, ticket_id=ticket.id, viewed_at=viewed))
     RecentView.objects.bulk_create(rows, batch_size=500)
     return len(rows)
-
-
-def _may_see(build: _Build, team: _Team, agent: User, ticket: Ticket) -> bool:
-    """sandbox.visibility's rule, on the rows still in memory."""
-    if not agent.restricted_agent:
-        return True
-    if agent in team.by_group.get(ticket.group_id, []):
-        return True
-    return (ticket.id, agent.id) in build.ccs or (ticket.id, agent.id) in build.follows
 
 
 def _excerpt(body: str, limit: int = 60) -> str:

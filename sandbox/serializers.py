@@ -1,12 +1,13 @@
-"""Sandbox records rendered exactly as Zendesk renders them (../shared/zendesk/recorded/).
+"""Sandbox records rendered exactly as Zendesk renders them (responses recorded from real
+accounts, and https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#json-format).
 
 Every field the recordings carry is present, even the ones the sandbox has no model for
-(`custom_fields`, `satisfaction_rating`, ...): clients written against the real API must
+(`satisfaction_rating`, `sharing_agreement_ids`, ...): clients written against the real API must
 meet the same keys here. `url` fields point at the sandbox's own host, which is why each
 function takes `base_url` (see `base_url(request)`).
 
-List views should load tickets with `prefetch_related("email_ccs", "followers")` so that
-`ticket_json` costs no extra query per ticket.
+List views should load tickets with `prefetch_related("email_ccs", "followers", "requester")`
+so that `ticket_json` costs no extra query per ticket (email tickets name their requester).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import datetime as dt
 import html
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
+from sandbox import photos
 from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Organization, Ticket, User
+from sandbox.ticket_fields import ticket_field_values
 from sandbox.uploads import audit_events_json, comment_attachments_json
 
 # Zendesk accounts have one default ticket form and brand; the sandbox has no models for
@@ -52,6 +56,29 @@ def _via(channel: str) -> dict[str, Any]:
     return {"channel": channel, "source": {"from": {}, "to": {}, "rel": None}}
 
 
+def support_address() -> str:
+    """The account's default support address, where email tickets arrive."""
+    return f"support@{settings.SANDBOX_SUBDOMAIN}.zendesk.com"
+
+
+def _account_name() -> str:
+    return settings.SANDBOX_SUBDOMAIN.replace("-", " ").title()
+
+
+def _ticket_via(ticket: Ticket) -> dict[str, Any]:
+    """Email tickets name who wrote and to which address, as recorded email tickets do:
+    https://developer.zendesk.com/documentation/ticketing/reference-guides/via-object-reference/
+
+    Load tickets with `select_related("requester")` (or prefetch it) for lists.
+    """
+    via = _via(ticket.via_channel)
+    if ticket.via_channel == "email":
+        requester = ticket.requester
+        via["source"]["from"] = {"address": requester.email, "name": requester.name}
+        via["source"]["to"] = {"name": _account_name(), "address": support_address()}
+    return via
+
+
 def ticket_json(ticket: Ticket, *, base_url: str) -> dict[str, Any]:
     """One ticket as GET /api/v2/tickets/{id} returns it (no comments)."""
     email_cc_ids = sorted(user.id for user in ticket.email_ccs.all())
@@ -60,7 +87,7 @@ def ticket_json(ticket: Ticket, *, base_url: str) -> dict[str, Any]:
         "url": f"{base_url}/api/v2/tickets/{ticket.id}.json",
         "id": ticket.id,
         "external_id": ticket.external_id,
-        "via": _via(ticket.via_channel),
+        "via": _ticket_via(ticket),
         "created_at": timestamp(ticket.created_at),
         "updated_at": timestamp(ticket.updated_at),
         "type": ticket.type,
@@ -69,7 +96,7 @@ def ticket_json(ticket: Ticket, *, base_url: str) -> dict[str, Any]:
         "description": ticket.description,
         "priority": ticket.priority,
         "status": ticket.status,
-        "recipient": None,
+        "recipient": support_address() if ticket.via_channel == "email" else None,
         "requester_id": ticket.requester_id,
         "submitter_id": ticket.submitter_id,
         "assignee_id": ticket.assignee_id,
@@ -85,32 +112,18 @@ def ticket_json(ticket: Ticket, *, base_url: str) -> dict[str, Any]:
         "is_public": ticket.is_public,
         "due_at": timestamp(ticket.due_at),
         "tags": list(ticket.tags),
-        "custom_fields": [],
+        "custom_fields": ticket_field_values(ticket.tags),
         "satisfaction_rating": None,
         "sharing_agreement_ids": [],
         "custom_status_id": ticket.custom_status_id,
-        "fields": [],
+        # Left out of cursor-paginated lists by the view (recorded lists have no `fields`).
+        "fields": ticket_field_values(ticket.tags),
         "followup_ids": [],
         "ticket_form_id": TICKET_FORM_ID,
         "brand_id": BRAND_ID,
         "allow_channelback": False,
         "allow_attachments": True,
         "from_messaging_channel": False,
-    }
-
-
-def _photo_json(user: User) -> dict[str, Any] | None:
-    if not user.photo_url:
-        return None
-    return {
-        "id": user.id,
-        "file_name": "photo.jpg",
-        "content_url": user.photo_url,
-        "mapped_content_url": user.photo_url,
-        "content_type": "image/jpeg",
-        "inline": False,
-        "deleted": False,
-        "thumbnails": [],
     }
 
 
@@ -127,7 +140,7 @@ def user_json(user: User, *, base_url: str) -> dict[str, Any]:
         "iana_time_zone": user.iana_time_zone,
         "phone": None,
         "shared_phone_number": None,
-        "photo": _photo_json(user),
+        "photo": photos.photo_json(user.photo_url, base_url=base_url),
         "locale_id": 1,
         "locale": user.locale,
         "organization_id": user.organization_id,
@@ -247,7 +260,8 @@ def audit_json(audit: Audit, *, base_url: str) -> dict[str, Any]:
 def activity_json(activity: Activity, *, base_url: str) -> dict[str, Any]:
     """One activity with its `user` and `actor` embedded, as Zendesk sends them.
 
-    Load with `select_related("user", "actor")`. A system action has no actor: actor_id -1.
+    Load with `select_related("user", "actor")`. A system action has no actor: actor_id -1,
+    and `actor` is still a user object (see `system_actor_json`).
     """
     actor = activity.actor
     return {
@@ -262,8 +276,35 @@ def activity_json(activity: Activity, *, base_url: str) -> dict[str, Any]:
         "object": activity.object,
         "target": activity.target,
         "user": user_json(activity.user, base_url=base_url),
-        "actor": user_json(actor, base_url=base_url) if actor is not None else None,
+        "actor": (
+            user_json(actor, base_url=base_url) if actor is not None else system_actor_json()
+        ),
     }
+
+
+def system_actor_json() -> dict[str, Any]:
+    """The actor of a system activity (actor_id -1: automations, triggers).
+
+    Zendesk's OpenAPI description types `actor` as a full user record and says an `actor_id`
+    of -1 is "a Zendesk system user", so `actor` is never null here:
+    https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/
+    The description leaves the record's values open; no recording shows one. The sandbox's
+    choice: the anonymous user's keys, with id -1, the name "Zendesk", role "admin" (the
+    system acts with an admin's rights) and no email, url or photo.
+    """
+    actor = {
+        **anonymous_user_json(),
+        "id": SYSTEM_ACTOR_ID,
+        "name": "Zendesk",
+        "email": None,
+        "role": "admin",
+        "verified": True,
+        "restricted_agent": False,
+        "ticket_restriction": None,
+        "moderator": True,
+    }
+    del actor["authenticity_token"]  # only /users/me carries one
+    return actor
 
 
 def group_json(group: Group, *, base_url: str) -> dict[str, Any]:
@@ -308,10 +349,11 @@ def custom_status_json(status: CustomStatus, *, base_url: str) -> dict[str, Any]
         "raw_agent_label": status.agent_label,
         "end_user_label": status.end_user_label,
         "raw_end_user_label": status.end_user_label,
-        "description": status.description,
-        "raw_description": status.description,
-        "end_user_description": status.end_user_description,
-        "raw_end_user_description": status.end_user_description,
+        # Unset descriptions are null, not "" (recorded custom statuses).
+        "description": status.description or None,
+        "raw_description": status.description or None,
+        "end_user_description": status.end_user_description or None,
+        "raw_end_user_description": status.end_user_description or None,
         "active": status.active,
         "default": status.default,
         "created_at": timestamp(status.created_at),

@@ -11,13 +11,19 @@ env = environ.Env()
 
 SECRET_KEY = env("SANDBOX_SECRET_KEY", default="sandbox-not-a-secret")
 DEBUG = env.bool("SANDBOX_DEBUG", default=False)
-ALLOWED_HOSTS = ["*"]
+# Loopback names only, plus those an operator adds: a DNS-rebinding page (evil.example
+# resolving to 127.0.0.1) must not read the control API (sandbox.guard).
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", *env.list("SANDBOX_ALLOWED_HOSTS", default=[])]
 
 INSTALLED_APPS = ["sandbox"]
 
 MIDDLEWARE = [
-    # Faults, rate limits and traffic stats wrap every API and OAuth call (issue C).
+    # Foreign Hosts and cross-site control calls are refused before anything runs.
+    "sandbox.guard.SandboxGuardMiddleware",
+    # Faults, rate limits and traffic stats wrap every API and OAuth call.
     "sandbox.middleware.SandboxTrafficMiddleware",
+    # Inside the rate limit (a 304 counts against it), outside the JSON errors (charset).
+    "sandbox.http_caching.JsonCachingMiddleware",
     "sandbox.middleware.JsonErrorsMiddleware",
 ]
 
@@ -54,6 +60,10 @@ SANDBOX_SUBDOMAIN = env("SANDBOX_SUBDOMAIN", default="acme-sandbox")
 SANDBOX_SEED = env.int("SANDBOX_SEED", default=1)
 SANDBOX_TICKETS = env.int("SANDBOX_TICKETS", default=600)
 SANDBOX_AGENTS = env.int("SANDBOX_AGENTS", default=6)
+# What the seeded restricted agent may see: their groups' tickets, or only those assigned to them.
+SANDBOX_RESTRICTION = env.str("SANDBOX_RESTRICTION", default="groups")
+if SANDBOX_RESTRICTION not in ("groups", "assigned"):
+    raise ValueError('SANDBOX_RESTRICTION must be "groups" or "assigned"')
 # The one account-wide API token of Zendesk's legacy basic scheme `{email}/token:{api_token}`.
 SANDBOX_API_TOKEN = env("SANDBOX_API_TOKEN", default="sandbox-api-token-0123456789")
 # The password every seeded user signs in with on the OAuth page (documented in the README).

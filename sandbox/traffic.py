@@ -25,7 +25,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ACCOUNT_LIMIT_DEFAULT = 700  # Enterprise plan (API-NOTES, "Rate limits").
+# Enterprise plan: https://developer.zendesk.com/api-reference/introduction/rate-limits/
+ACCOUNT_LIMIT_DEFAULT = 700
 TICKETS_INDEX_LIMIT_DEFAULT = 100  # List Tickets has its own limit of 100 a minute.
 MAX_HANG_SECONDS = 600
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sandbox import routing
+from sandbox import photos, routing, update_limit  # noqa: F401  (they register routes)
 from sandbox.views import (  # noqa: F401  (they register)
     control,
+    control_users,
     groups,
     oauth,
     reads,
+    ticket_fields,
     traffic,
     uploads,
     users_search,

@@ -2,7 +2,8 @@
 
 The write path calls `ticket_changed(...)` after each committed change; it only enqueues, so a
 slow or dead receiver never slows a write. One daemon thread delivers in order: it POSTs the
-event envelope signed as Zendesk signs (API-NOTES, "Webhooks"):
+event envelope signed as Zendesk signs
+(https://developer.zendesk.com/documentation/webhooks/verifying/):
 
     X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(key=secret UTF-8, msg=TIMESTAMP + BODY))
 

@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-$py -m gunicorn sandbox.wsgi --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 16 \
+$py -m gunicorn sandbox.wsgi --config python:sandbox.gunicorn_conf --bind "127.0.0.1:$SANDBOX_PORT" --workers 1 --threads 16 \
   --worker-class gthread --timeout 120 --log-level warning &
 pids+=($!)
 $py manage.py runserver "127.0.0.1:$APP_PORT" --noreload &

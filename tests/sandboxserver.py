@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v2"
 
 
 def free_port() -> int:
@@ -67,6 +68,36 @@ class SandboxServer:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         return requests.get(url, headers=headers, timeout=30, **kwargs)
 
+    @property
+    def admin_email(self) -> str:
+        return self.agent(role="admin")["email"]
+
+    def plain_agents(self) -> list[dict[str, Any]]:
+        """Unrestricted, active agents (not the admin)."""
+        return self.agents(role="agent", restricted=False, suspended=False)
+
+    def restricted_agent(self) -> dict[str, Any]:
+        return self.agent(restricted=True, suspended=False)
+
+    def get_json(self, path: str, email: str, **params: Any) -> dict[str, Any]:
+        """GET /api/v2/<path> as `email`; asserts a 200 and returns the body."""
+        response = self.get(f"{API}/{path}", as_email=email, params=params)
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        return response.json()
+
+    def walk_cursor(
+        self, path: str, email: str, key: str, *, size: int = 100, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Follow `links.next` while `meta.has_more`, as a careful client does; all rows."""
+        body = self.get_json(path, email, **{"page[size]": size, **params})
+        rows = list(body[key])
+        while body["meta"]["has_more"]:
+            response = self.get(body["links"]["next"], as_email=email)
+            assert response.status_code == 200, response.text[:300]
+            body = response.json()
+            rows.extend(body[key])
+        return rows
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -75,6 +106,13 @@ class SandboxServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def assert_bad_request(response: requests.Response) -> None:
+    """Zendesk answers bad input with a JSON 400 (`error` or `errors`), never a 500."""
+    assert response.status_code == 400, (response.status_code, response.text[:300])
+    body = response.json()
+    assert "error" in body or "errors" in body
 
 
 def sandbox_command(*args: str, env: dict[str, str]) -> None:
@@ -104,6 +142,8 @@ def start_sandbox(
             "-m",
             "gunicorn",
             "sandbox.wsgi",
+            "--config",
+            "python:sandbox.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import caches
@@ -305,23 +306,19 @@ class Sidebar:
     version: str = field(default="")
 
 
-def _when(moment: dt.datetime | None, agent: AgentAccount) -> str:
-    if moment is None:
-        return "an unknown time"
-    try:
-        local = timezone.localtime(moment, _zone(agent))
-    except (ValueError, KeyError):
-        local = moment
-    return local.strftime("%H:%M")
-
-
-def _zone(agent: AgentAccount) -> Any:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+def agent_zone(agent: AgentAccount) -> dt.tzinfo:
+    """The agent's IANA time zone from their Zendesk profile (UTC if Python does not know it)."""
     try:
         return ZoneInfo(agent.iana_time_zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return dt.UTC
+
+
+def _when(moment: dt.datetime | None, agent: AgentAccount) -> str:
+    """A time of day as the agent reads it, for the badges' hover text."""
+    if moment is None:
+        return "an unknown time"
+    return timezone.localtime(moment, agent_zone(agent)).strftime("%H:%M")
 
 
 def _zendesk_badge(answer: Fresh[Count | None], agent: AgentAccount, what: str) -> Badge:
@@ -437,15 +434,36 @@ def sidebar_counts(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> Sid
         if zendesk_part is None:
             zendesk_part = _sidebar_from_zendesk(agent, credentials, lane)
             _sidebar_keep(agent, credentials, zendesk_part)
-        badges = {
-            **zendesk_part.badges,
-            "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
-            "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
-        }
-        sidebar = replace(zendesk_part, badges=badges)
-        return replace(sidebar, version=sidebar_version(sidebar))
+        return _with_opened_badges(agent, credentials, zendesk_part)
 
     return with_agent_credentials(agent, fetch_as)
+
+
+def sidebar_cached(*, agent: AgentAccount) -> Sidebar | None:
+    """The sidebar if its Zendesk part is in the cache, else None; never asks Zendesk.
+
+    A full page shows the badges at once from here; the poll brings anything newer.
+    """
+
+    def from_cache(credentials: Credentials) -> Sidebar | None:
+        zendesk_part = _sidebar_from_cache(agent, credentials)
+        if zendesk_part is None:
+            return None
+        return _with_opened_badges(agent, credentials, zendesk_part)
+
+    return with_agent_credentials(agent, from_cache)
+
+
+def _with_opened_badges(
+    agent: AgentAccount, credentials: Credentials, zendesk_part: Sidebar
+) -> Sidebar:
+    badges = {
+        **zendesk_part.badges,
+        "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
+        "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
+    }
+    sidebar = replace(zendesk_part, badges=badges)
+    return replace(sidebar, version=sidebar_version(sidebar))
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:

@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import traffic
+from sandbox import traffic, update_limit
 from sandbox.models import OAuthClient, OAuthToken, User
 from sandbox.routing import route
 from sandbox.seeding import remembered_seed_args, seed_account
@@ -83,6 +83,7 @@ def sandbox_reset(request: HttpRequest) -> JsonResponse:
         counts = seed_account(**seed_args, now=timezone.now())
         _restore_tokens(tokens)
     traffic.reset_all()
+    update_limit.reset()
     return JsonResponse({"reset": True, **seed_args, "counts": counts})
 
 
@@ -91,7 +92,8 @@ def _restore_tokens(tokens: list[dict]) -> None:
     user_ids = set(User.objects.values_list("id", flat=True))
     OAuthToken.objects.bulk_create(
         [
-            OAuthToken(**{**token, "client_id": client.id})
+            # The codes behind the tokens are gone with the old data.
+            OAuthToken(**{**token, "client_id": client.id, "grant_id": None})
             for token in tokens
             if token["user_id"] in user_ids
         ]

@@ -2,7 +2,8 @@
 
 Zendesk retired API tokens and password grants, so an app that acts for each agent signs
 them in through `/oauth/authorizations/new` and trades the code at `/oauth/tokens`
-(API-NOTES, "Authentication"). The sandbox has no sessions app: the sign-in and consent
+(https://developer.zendesk.com/documentation/api-basics/authentication/using-oauth-to-authenticate-zendesk-api-requests-in-a-web-app/).
+The sandbox has no sessions app: the sign-in and consent
 steps carry their state in signed hidden fields (django.core.signing), so a tampered or
 stale form is refused rather than trusted.
 
@@ -38,7 +39,8 @@ from sandbox.models import OAuthClient, OAuthGrant, OAuthToken, User
 from sandbox.routing import route
 from sandbox.serializers import base_url, timestamp
 
-# A Zendesk authorization code lives 120 s (API-NOTES). Both lifetimes can be shortened at
+# A Zendesk authorization code lives 120 s
+# (https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/). Both lifetimes can be shortened at
 # run time so tests can watch codes and tokens expire; the sandbox is one process.
 DEFAULT_CODE_TTL = 120
 _lifetimes: dict[str, int | None] = {"access_token_ttl": None, "code_ttl": None}
@@ -103,10 +105,26 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+class ClientRedirect(HttpResponseRedirect):
+    """A redirect to a registered redirect URI, whatever its scheme.
+
+    Native apps register custom schemes (com.example.app:/callback, RFC 8252 section 7.1),
+    which Django's redirect refuses; the URI is one the client registered, and registration
+    refuses schemes that run code in the browser (`_UNSAFE_SCHEMES`).
+    """
+
+    def __init__(self, redirect_to: str):
+        self.allowed_schemes = [urlsplit(redirect_to).scheme]
+        super().__init__(redirect_to)
+
+
+_UNSAFE_SCHEMES = {"javascript", "data", "vbscript", "file", "blob"}
+
+
 def _redirect_to_client(redirect_uri: str, params: dict[str, str], state: str) -> HttpResponse:
     if state:
         params = {**params, "state": state}
-    return HttpResponseRedirect(_with_query(redirect_uri, params))
+    return ClientRedirect(_with_query(redirect_uri, params))
 
 
 # -- the authorization page ----------------------------------------------------------------
@@ -226,7 +244,13 @@ def _password_matches(password: str) -> bool:
 def authorize(request: HttpRequest) -> HttpResponse:
     """GET shows the sign-in page; POST signs in, then allows or denies (two steps)."""
     if request.method in ("GET", "HEAD"):  # routing serves HEAD with the GET view
-        params = {name: request.GET.get(name, "").strip() for name in _AUTHORIZE_FIELDS}
+        # `state` is the client's opaque value and goes back exactly as sent (RFC 6749 4.1.2).
+        params = {
+            name: request.GET.get(name, "")
+            if name == "state"
+            else request.GET.get(name, "").strip()
+            for name in _AUTHORIZE_FIELDS
+        }
         params["scope"] = _normalized_scope(params["scope"])
         client, refusal = _check_authorize_request(request, params)
         if refusal is not None:
@@ -258,6 +282,15 @@ def _sign_in(request: HttpRequest) -> HttpResponse:
             email=email,
             status=401,
         )
+    if user.suspended:
+        return _render_sign_in(
+            request,
+            client,
+            params,
+            message="This account is suspended. An administrator of the account can restore it.",
+            email=email,
+            status=403,
+        )
     return _render_consent(request, client, params, user)
 
 
@@ -284,7 +317,7 @@ def _decide(request: HttpRequest) -> HttpResponse:
             },
             params["state"],
         )
-    user = User.objects.filter(id=user_id, active=True).first()
+    user = User.objects.filter(id=user_id, active=True, suspended=False).first()
     if user is None:
         return _error_page(request, "This account can no longer sign in.", status=403)
     code = _issue_code(client, user, params)
@@ -311,6 +344,14 @@ class OAuthError(Exception):
         if self.status == 401:
             response["WWW-Authenticate"] = 'Basic realm="OAuth"'
         return response
+
+
+class CodeReused(OAuthError):
+    """The code was exchanged before; the tokens from that exchange are revoked."""
+
+    def __init__(self, grant_id: int):
+        super().__init__("invalid_grant", "The authorization code has already been used.")
+        self.grant_id = grant_id
 
 
 def _token_request_fields(request: HttpRequest) -> dict[str, Any]:
@@ -366,7 +407,9 @@ def _require(fields: dict[str, Any], *names: str) -> None:
         raise OAuthError("invalid_request", f"Missing required parameter: {', '.join(missing)}.")
 
 
-def _new_token(client: OAuthClient, user: User, scopes: str) -> tuple[OAuthToken, dict[str, Any]]:
+def _new_token(
+    client: OAuthClient, user: User, scopes: str, grant: OAuthGrant | None
+) -> tuple[OAuthToken, dict[str, Any]]:
     access_token = secrets.token_hex(32)
     refresh_token = secrets.token_hex(32)
     now = timezone.now()
@@ -381,6 +424,7 @@ def _new_token(client: OAuthClient, user: User, scopes: str) -> tuple[OAuthToken
         expires_at=now + timedelta(seconds=expires_in),
         refresh_expires_at=now + timedelta(seconds=refresh_expires_in),
         created_at=now,
+        grant=grant,
     )
     body = {
         "access_token": access_token,
@@ -402,14 +446,14 @@ def _exchange_code(client: OAuthClient, fields: dict[str, Any]) -> dict[str, Any
         # Single use: claim the code atomically so two concurrent exchanges cannot both win.
         claimed = OAuthGrant.objects.filter(id=grant.id, used=False).update(used=True)
         if not claimed:
-            raise OAuthError("invalid_grant", "The authorization code has already been used.")
+            raise CodeReused(grant.id)
         if grant.expires_at <= timezone.now():
             raise OAuthError("invalid_grant", "The authorization code has expired.")
         if grant.redirect_uri != fields["redirect_uri"]:
             raise OAuthError("invalid_grant", "The redirect_uri does not match the authorization.")
         if not _pkce_matches(grant, fields.get("code_verifier", "")):
             raise OAuthError("invalid_grant", "The code_verifier does not match.")
-        _, body = _new_token(client, grant.user, grant.scopes)
+        _, body = _new_token(client, grant.user, grant.scopes, grant)
     return body
 
 
@@ -417,7 +461,11 @@ def _refresh(client: OAuthClient, fields: dict[str, Any]) -> dict[str, Any]:
     _require(fields, "refresh_token")
     digest = token_digest(fields["refresh_token"])
     with transaction.atomic():
-        old = OAuthToken.objects.select_related("user").filter(refresh_token_digest=digest).first()
+        old = (
+            OAuthToken.objects.select_related("user", "grant")
+            .filter(refresh_token_digest=digest)
+            .first()
+        )
         if old is None or old.client_id != client.id:
             raise OAuthError("invalid_grant", "The refresh token is not valid.")
         if old.refresh_expires_at is not None and old.refresh_expires_at <= timezone.now():
@@ -428,7 +476,7 @@ def _refresh(client: OAuthClient, fields: dict[str, Any]) -> dict[str, Any]:
         )
         if not rotated:
             raise OAuthError("invalid_grant", "The refresh token has been revoked.")
-        _, body = _new_token(client, old.user, old.scopes)
+        _, body = _new_token(client, old.user, old.scopes, old.grant)
     return body
 
 
@@ -460,6 +508,13 @@ def _exchange_code_spending_failures(client: OAuthClient, fields: dict[str, Any]
     """Exchange a code; a code that fails a check after being claimed stays spent."""
     try:
         return _exchange_code(client, fields)
+    except CodeReused as reuse:
+        # A second use suggests the code leaked: revoke what its first exchange issued
+        # (RFC 6749 section 4.1.2), outside the transaction that rolled back.
+        OAuthToken.objects.filter(grant_id=reuse.grant_id).update(
+            revoked=True, refresh_token_digest=None
+        )
+        raise
     except OAuthError as error:
         if fields.get("code") and error.error == "invalid_grant":
             # The transaction rolled back the claim; spend the code for good outside it.
@@ -562,11 +617,19 @@ def control_lifetimes(request: HttpRequest) -> HttpResponse:
 def control_register_client(request: HttpRequest) -> HttpResponse:
     """POST {identifier, secret, redirect_uris, name?}: another app, for tests and demos."""
     body = _json_object(request)
-    if not body or not body.get("identifier") or not body.get("secret"):
-        return JsonResponse({"error": "identifier and secret are required"}, status=400)
+    texts = ("identifier", "secret")
+    if not body or not all(isinstance(body.get(key), str) and body[key] for key in texts):
+        return JsonResponse({"error": "identifier and secret are required strings"}, status=400)
+    if not isinstance(body.get("name", ""), str | None):
+        return JsonResponse({"error": "name must be a string"}, status=400)
     redirect_uris = body.get("redirect_uris") or []
     if not isinstance(redirect_uris, list) or not all(isinstance(u, str) for u in redirect_uris):
         return JsonResponse({"error": "redirect_uris must be a list of strings"}, status=400)
+    if any(urlsplit(uri).scheme.lower() in _UNSAFE_SCHEMES for uri in redirect_uris):
+        return JsonResponse(
+            {"error": "redirect_uris may not use javascript:, data:, vbscript:, file: or blob:"},
+            status=400,
+        )
     client, _ = OAuthClient.objects.update_or_create(
         identifier=str(body["identifier"]),
         defaults={

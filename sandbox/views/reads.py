@@ -2,7 +2,8 @@
 
 Each view checks input (bad input is a Zendesk-shaped 400, never a 500), narrows to what
 the caller may see (sandbox.visibility), pages (sandbox.pagination) and renders
-(sandbox.serializers). Paths and shapes follow ../shared/zendesk/API-NOTES.md.
+(sandbox.serializers). Paths and shapes follow
+https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ and its sibling pages.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def ticket_sideloads(tickets: list[Ticket], wanted: set[str], *, base_url: str) 
 
 
 def tickets_json(tickets: list[Ticket], wanted: set[str], *, base_url: str) -> list[dict[str, Any]]:
-    prefetch_related_objects(tickets, "email_ccs", "followers")
+    prefetch_related_objects(tickets, "email_ccs", "followers", "requester")
     rendered = [serializers.ticket_json(ticket, base_url=base_url) for ticket in tickets]
     if "comment_count" in wanted:
         counts = dict(
@@ -224,7 +225,14 @@ def tickets_page_response(
 ) -> JsonResponse:
     base_url = serializers.base_url(request)
     wanted = includes(request) & TICKET_INCLUDES
-    body: dict[str, Any] = {"tickets": tickets_json(tickets, wanted, base_url=base_url)}
+    rendered = tickets_json(tickets, wanted, base_url=base_url)
+    if is_cursor_mode(request):
+        # Recorded cursor-paginated lists carry no `fields` (offset lists, show and create do).
+        # The OpenAPI description gives every ticket `fields`; the recording wins:
+        # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
+        for ticket in rendered:
+            del ticket["fields"]
+    body: dict[str, Any] = {"tickets": rendered}
     body.update(ticket_sideloads(tickets, wanted, base_url=base_url))
     body.update(fields)
     return JsonResponse(body)
@@ -325,7 +333,11 @@ def ticket_show(request: HttpRequest, caller: Caller, ticket_id: str) -> JsonRes
 def ticket_show_many(request: HttpRequest, caller: Caller) -> JsonResponse:
     ids = parse_ids(request)
     tickets = list(visible_tickets(_agent(caller)).filter(id__in=ids).order_by("id"))
-    return tickets_page_response(request, tickets, {})
+    # The offset envelope, as recorded show_many answers carry it; the OpenAPI description's
+    # TicketsResponse has `tickets` only, and the recording wins:
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#show-multiple-tickets
+    envelope = {"next_page": None, "previous_page": None, "count": len(tickets)}
+    return tickets_page_response(request, tickets, envelope)
 
 
 # -- comments ---------------------------------------------------------------------------------
@@ -386,10 +398,13 @@ def activity_list(request: HttpRequest, caller: Caller) -> JsonResponse:
     page = paginate(request, activities, ordering, url=list_url(request))
     base_url = serializers.base_url(request)
     actors = {a.actor.id: a.actor for a in page.rows if a.actor is not None}
+    # The system (actor_id -1) is sideloaded like any actor: its record comes first (lowest id).
+    has_system = any(a.actor is None for a in page.rows)
+    system_actors = [serializers.system_actor_json()] if has_system else []
     users = {a.user.id: a.user for a in page.rows}
     body: dict[str, Any] = {
         "activities": [serializers.activity_json(a, base_url=base_url) for a in page.rows],
-        "actors": users_json(actors.values(), base_url=base_url),
+        "actors": system_actors + users_json(actors.values(), base_url=base_url),
         "users": users_json(users.values(), base_url=base_url),
     }
     body.update(page.fields)

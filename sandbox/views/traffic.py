@@ -1,4 +1,4 @@
-"""Control endpoints for faults, rate limits, traffic stats and webhooks (issue C).
+"""Control endpoints for faults, rate limits, traffic stats and webhooks.
 
     GET  /_sandbox/faults           the whole fault set in force (every key, defaults included)
     POST /_sandbox/faults           REPLACE the fault set with the JSON object sent ({} clears)

@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import domain, errors, jsonbody
+from sandbox import domain, errors, jsonbody, update_limit
 from sandbox.auth import Caller, api_view
 from sandbox.models import IdempotencyRecord
 from sandbox.routing import route
@@ -193,14 +193,30 @@ def ticket_create(request: HttpRequest, caller: Caller) -> HttpResponse:
 @api_view()
 def ticket_update(request: HttpRequest, caller: Caller, ticket_id: str) -> HttpResponse:
     """PUT /api/v2/tickets/{id}: comment, fields, safe_update (409 when stale)."""
-    if domain.parse_id(ticket_id) is None:
+    number = domain.parse_id(ticket_id)
+    if number is None:
         raise errors.not_found()
     fields = _ticket_fields(_json_body(request))
+    _check_update_limit(caller, number)
     try:
         write = domain.ticket_update(actor=caller.user, ticket_id=ticket_id, fields=fields)
     except domain.WriteError as error:
         raise _write_error(error) from error
     return _write_response(request, write, 200)
+
+
+def _check_update_limit(caller: Caller, ticket_id: int) -> None:
+    """Zendesk's 30 updates per ticket per user in 10 minutes (sandbox.update_limit)."""
+    retry_after = update_limit.admit_update(caller.user.id, ticket_id)
+    if retry_after is not None:
+        raise errors.ApiError(
+            429,
+            {
+                "error": "APIRateLimitExceeded",
+                "description": "Too many updates to this ticket. Try again later.",
+            },
+            {"Retry-After": str(retry_after)},
+        )
 
 
 # -- control -------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from inbox.models import AgentAccount
 from inbox.zendesk import oauth
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.records import TokenGrant
-from tests.sandbox.test_oauth import tokens_for
+from tests.sandboxoauth import tokens_for
 from tests.sandboxserver import SandboxServer
 
 # A redirect URI the sandbox's demo client allows (any port of 127.0.0.1).
@@ -207,40 +206,26 @@ def run_app_process(script: str, *args: str, redis_url: str, sandbox: SandboxSer
 # -- changing a sandbox user behind the app's back -------------------------------------------
 
 
-USER_COLUMNS = {"active", "suspended", "restricted_agent", "role"}
+def set_suspended(sandbox: SandboxServer, user_id: int, suspended: bool) -> None:
+    """Suspend or reinstate a seeded user at the sandbox (its seed suspends one agent)."""
+    sandbox.control("POST", f"users/{user_id}", json={"suspended": suspended}).raise_for_status()
 
 
 @pytest.fixture
 def sandbox_user_change(sandbox: SandboxServer):
-    """`change(user_id, **columns)`: what a Zendesk admin does to a user (suspend, restrict,
-    demote), written straight into the sandbox's database, put back after the test.
-
-    The sandbox has no API that updates users (Zendesk's PUT /api/v2/users/{id} is not part of
-    it), and the app's tests never import the sandbox: its SQLite file is the way in.
-    """
+    """`change(user_id, **fields)`: what a Zendesk admin does to a user (suspend, deactivate,
+    restrict, demote), through the sandbox's control API; put back after the test."""
     changed: list[tuple[int, dict[str, Any]]] = []
 
-    def change(user_id: int, **columns: Any) -> None:
-        assert set(columns) <= USER_COLUMNS, f"not a column this fixture changes: {columns}"
-        with sqlite3.connect(sandbox.db_path, timeout=30) as db:
-            names = ", ".join(columns)
-            (before,) = db.execute(
-                f"SELECT {names} FROM sandbox_user WHERE id = ?",  # noqa: S608 (USER_COLUMNS)
-                (user_id,),
-            ).fetchall()
-            changed.append((user_id, dict(zip(columns, before, strict=True))))
-            _update_user(db, user_id, columns)
+    def change(user_id: int, **fields: Any) -> None:
+        person = sandbox.get_json(f"users/{user_id}", sandbox.admin_email)["user"]
+        before = {name: person[name] for name in fields}
+        changed.append((user_id, before))
+        sandbox.control("POST", f"users/{user_id}", json=fields).raise_for_status()
 
     yield change
-    with sqlite3.connect(sandbox.db_path, timeout=30) as db:
-        for user_id, columns in reversed(changed):
-            _update_user(db, user_id, columns)
-
-
-def _update_user(db: sqlite3.Connection, user_id: int, columns: dict[str, Any]) -> None:
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    statement = f"UPDATE sandbox_user SET {assignments} WHERE id = ?"  # noqa: S608 (USER_COLUMNS)
-    db.execute(statement, (*columns.values(), user_id))
+    for user_id, fields in reversed(changed):
+        sandbox.control("POST", f"users/{user_id}", json=fields).raise_for_status()
 
 
 # -- the inbox (lists, badges, poll, browser): agents signed in against the sandbox ------------

@@ -16,7 +16,6 @@ import requests
 from axe_playwright_python.sync_playwright import Axe
 
 from inbox.models import AgentPreference
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = [
     pytest.mark.browser,
@@ -185,7 +184,7 @@ def test_a_badge_changes_after_a_change_made_in_zendesk(
     admin = zendesk.agent(role="admin")["email"]
     ticket = next(
         ticket
-        for ticket in walk_cursor(zendesk, "tickets", admin, "tickets")
+        for ticket in zendesk.walk_cursor("tickets", admin, "tickets")
         if ticket["status"] == "open" and ticket["assignee_id"] != agent["id"]
     )
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from inbox.models import AgentAccount
+from tests.inbox.conftest import set_suspended
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,7 +57,25 @@ def test_an_end_user_is_turned_away_with_a_reason(page, app_url, zendesk):
 
 
 def test_the_suspended_agent_is_turned_away_with_a_reason(page, app_url, zendesk):
-    sign_in_with_zendesk(page, app_url, zendesk, zendesk.agent(suspended=True)["email"])
+    # Zendesk turns a suspended agent away on its own sign-in page: the app meets one only
+    # when the suspension lands between the agent's consent and the app's callback. The
+    # consent's answer (a redirect to the callback) is held until the agent is suspended.
+    agent = zendesk.agent(suspended=True)
+
+    def consent_then_suspend(route) -> None:
+        if route.request.method != "POST" or "consent_state" not in (route.request.post_data or ""):
+            route.continue_()
+            return
+        answer = route.fetch(max_redirects=0)
+        set_suspended(zendesk, agent["id"], True)
+        route.fulfill(response=answer)
+
+    page.route(re.compile(re.escape(zendesk.base_url) + r"/oauth/.*"), consent_then_suspend)
+    set_suspended(zendesk, agent["id"], False)
+    try:
+        sign_in_with_zendesk(page, app_url, zendesk, agent["email"])
+    finally:
+        set_suspended(zendesk, agent["id"], True)
 
     page.get_by_role("heading", name="Your agent account is suspended").wait_for()
     assert "Your Zendesk agent account is suspended" in page.content()

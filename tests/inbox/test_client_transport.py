@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,61 +15,14 @@ from inbox.zendesk.errors import (
     ZendeskError,
 )
 from tests.fakes import FakeClock
-
-
-class Recorder(BaseHTTPRequestHandler):
-    """Answers what the test scripted for each path and remembers the requests it saw."""
-
-    answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
-    # Run before answering a path: advance a fake clock (a slow Zendesk), or hang.
-    before_answer: dict[str, Callable[[], None]] = {}
-    seen: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body_sent = self.rfile.read(length).decode() if length else ""
-        type(self).seen.append(
-            {
-                "method": self.command,
-                "path": self.path,
-                "body": body_sent,
-                **{k.lower(): v for k, v in self.headers.items()},
-            }
-        )
-        type(self).before_answer.get(self.path, lambda: None)()
-        status, headers, body = type(self).answers.get(self.path, (200, {}, b"{}"))
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_PUT = do_POST = do_DELETE = do_GET
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-# Set when a test ends: a handler told to hang stops hanging, so the server can shut down.
-released = threading.Event()
-
-
-def hang() -> None:
-    released.wait(timeout=30)
+from tests.stubserver import StubServer
 
 
 @pytest.fixture
 def server():
-    Recorder.answers, Recorder.before_answer, Recorder.seen = {}, {}, []
-    released.clear()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", Recorder
-    released.set()
-    httpd.shutdown()
-    httpd.server_close()
+    """A scripted Zendesk on a free loopback port: (its base URL, the stub)."""
+    with StubServer() as stub:
+        yield stub.base_url, stub
 
 
 @pytest.fixture
@@ -90,15 +39,13 @@ def fake_clock(monkeypatch) -> FakeClock:
 
 def test_a_cookie_set_for_one_agent_never_rides_on_another_agents_call(server):
     base, recorder = server
-    recorder.answers["/login-ish"] = (
-        200,
-        {"Set-Cookie": "_zendesk_session=agent-a; Path=/"},
-        b"{}",
+    recorder.answer(
+        "GET", "/login-ish", 200, {}, {"Set-Cookie": "_zendesk_session=agent-a; Path=/"}
     )
     http.request("GET", f"{base}/login-ish", access_token="token-a")
     http.request("GET", f"{base}/next", access_token="token-b")
-    assert "cookie" not in recorder.seen[1]
-    assert recorder.seen[1]["authorization"] == "Bearer token-b"
+    assert "cookie" not in recorder.requests[1].headers
+    assert recorder.requests[1].headers["authorization"] == "Bearer token-b"
 
 
 def test_every_call_asks_the_budget_first_and_reports_the_answer(server, monkeypatch):
@@ -121,12 +68,12 @@ def test_an_exhausted_budget_sends_nothing(server, monkeypatch):
     monkeypatch.setattr(http.budget, "reserve", exhausted)
     with pytest.raises(RateBudgetExhausted):
         http.request("GET", f"{base}/x", access_token="t")
-    assert recorder.seen == []
+    assert recorder.requests == []
 
 
 def test_an_html_page_with_200_is_an_invalid_response(server):
     base, recorder = server
-    recorder.answers["/html"] = (200, {"Content-Type": "text/html"}, b"<html>Maintenance</html>")
+    recorder.answer("GET", "/html", 200, b"<html>Maintenance</html>", {"Content-Type": "text/html"})
     with pytest.raises(InvalidResponse) as raised:
         http.request("GET", f"{base}/html", access_token="t")
     assert "text/html" in str(raised.value)
@@ -135,16 +82,16 @@ def test_an_html_page_with_200_is_an_invalid_response(server):
 def test_a_500_is_reported_at_once_without_retrying(server, settings):
     base, recorder = server
     settings.ZENDESK_MAX_RETRIES = 2
-    recorder.answers["/boom"] = (500, {}, json.dumps({"error": "InternalServerError"}).encode())
+    recorder.answer("GET", "/boom", 500, {"error": "InternalServerError"})
     with pytest.raises(UpstreamUnavailable):
         http.request("GET", f"{base}/boom", access_token="t")
-    assert len(recorder.seen) == 1
+    assert len(recorder.requests) == 1
 
 
 def test_an_unexpected_4xx_keeps_zendesks_error_code(server):
     base, recorder = server
     body = {"errors": [{"code": "InvalidPaginationDepth"}], "error": "InvalidPaginationDepth"}
-    recorder.answers["/deep"] = (400, {}, json.dumps(body).encode())
+    recorder.answer("GET", "/deep", 400, body)
     with pytest.raises(ZendeskError) as raised:
         http.request("GET", f"{base}/deep", access_token="t")
     assert raised.value.status_code == 400
@@ -153,7 +100,7 @@ def test_an_unexpected_4xx_keeps_zendesks_error_code(server):
 
 def test_an_empty_204_is_fine(server):
     base, recorder = server
-    recorder.answers["/gone"] = (204, {}, b"")
+    recorder.answer("*", "/gone", 204)
     assert http.request("GET", f"{base}/gone", access_token="t").body is None
 
 
@@ -189,7 +136,7 @@ def test_a_crash_report_does_not_show_the_token(server, monkeypatch):
 def test_offset_pagination_past_zendesks_depth_is_its_own_error(server):
     base, recorder = server
     body = {"errors": [{"code": "InvalidPaginationDepth", "title": "Offset Pagination limited"}]}
-    recorder.answers["/deep"] = (400, {}, json.dumps(body).encode())
+    recorder.answer("GET", "/deep", 400, body)
     with pytest.raises(PaginationTooDeep) as raised:
         http.request("GET", f"{base}/deep", access_token="t")
     assert "10,000" in raised.value.user_message
@@ -215,11 +162,11 @@ def test_a_slow_failing_zendesk_is_retried_only_while_the_lanes_deadline_allows(
     settings.ZENDESK_BACKGROUND_DEADLINE_SECONDS = 20
     settings.ZENDESK_MAX_RETRIES = 20
     monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 0.0)
-    recorder.answers["/slow"] = (503, {}, b"{}")
-    recorder.before_answer["/slow"] = lambda: fake_clock.advance(2)  # each answer takes 2 s
+    recorder.answer("GET", "/slow", 503, {})
+    recorder.before("GET", "/slow", lambda: fake_clock.advance(2))  # each answer takes 2 s
     with pytest.raises(UpstreamUnavailable) as raised:
         http.request("GET", f"{base}/slow", access_token="t", lane=lane)
-    assert len(recorder.seen) == attempts
+    assert len(recorder.requests) == attempts
     assert allowed in str(raised.value)
     assert "503" in str(raised.value)
 
@@ -231,11 +178,11 @@ def test_no_pause_before_a_retry_starts_when_the_retry_could_not_finish_in_time(
     settings.ZENDESK_DEADLINE_SECONDS = 5
     settings.ZENDESK_MAX_RETRIES = 10
     monkeypatch.setattr(http, "backoff_seconds", lambda attempt: 3.0)
-    recorder.answers["/down"] = (502, {}, b"{}")
+    recorder.answer("GET", "/down", 502, {})
     with pytest.raises(UpstreamUnavailable) as raised:
         http.request("GET", f"{base}/down", access_token="t")
     # First attempt at 0 s, a 3 s pause, the second at 3 s; another 3 s pause would end past 5 s.
-    assert len(recorder.seen) == 2
+    assert len(recorder.requests) == 2
     assert fake_clock.now == FakeClock().now + 3
     assert "tried 2 times" in str(raised.value)
 
@@ -245,10 +192,10 @@ def test_a_hanging_zendesk_is_given_up_on_at_the_deadline_not_the_read_timeout(s
     settings.ZENDESK_READ_TIMEOUT = 30
     settings.ZENDESK_DEADLINE_SECONDS = 0.5
     settings.ZENDESK_MAX_RETRIES = 2
-    recorder.before_answer["/hang"] = hang
+    recorder.before("GET", "/hang", recorder.hang)
     with pytest.raises(UpstreamUnavailable) as raised:
         http.request("GET", f"{base}/hang", access_token="t")
-    assert len(recorder.seen) == 1  # a read timeout is never retried
+    assert len(recorder.requests) == 1  # a read timeout is never retried
     assert "within the 0.5 s allowed" in str(raised.value)
     assert "still answering" in str(raised.value)
 
@@ -261,7 +208,7 @@ def test_a_ticket_update_sends_comment_files_and_fields_in_one_body_named_as_zen
 ):
     base, recorder = server
     answer = {"ticket": {"id": 7, "subject": "s", "status": "pending"}}
-    recorder.answers["/api/v2/tickets/7"] = (200, {}, json.dumps(answer).encode())
+    recorder.answer("PUT", "/api/v2/tickets/7", 200, answer)
     credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
     client.ticket_update(
         credentials,
@@ -277,9 +224,9 @@ def test_a_ticket_update_sends_comment_files_and_fields_in_one_body_named_as_zen
         tags=[],
         safe_update_stamp="2026-11-27T10:00:00Z",
     )
-    (sent,) = recorder.seen
-    assert sent["method"] == "PUT"
-    assert json.loads(sent["body"]) == {
+    (sent,) = recorder.requests
+    assert sent.method == "PUT"
+    assert sent.json() == {
         "ticket": {
             "comment": {"body": "See the attached log.", "public": False, "uploads": ["tok-1"]},
             "status": "pending",
@@ -299,19 +246,15 @@ def test_files_without_a_comment_are_refused_before_anything_is_sent(server):
     credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
     with pytest.raises(ValueError, match="comment_body"):
         client.ticket_update(credentials, 7, upload_tokens=["tok-1"])
-    assert recorder.seen == []
+    assert recorder.requests == []
 
 
 def test_it_shows_many_organizations_by_id_in_one_call(server):
     """The sandbox has no organizations/show_many yet: the stub answers as Zendesk documents."""
     base, recorder = server
     answer = {"organizations": [{"id": 3, "name": "Acme"}, {"id": 5, "name": "Globex"}]}
-    recorder.answers["/api/v2/organizations/show_many?ids=3%2C5"] = (
-        200,
-        {},
-        json.dumps(answer).encode(),
-    )
+    recorder.answer("GET", "/api/v2/organizations/show_many?ids=3%2C5", 200, answer)
     credentials = client.Credentials(base_url=base, access_token="t", user_id=1)
     organizations = client.organizations_show_many(credentials, ids=[3, 5])
     assert [(o.id, o.name) for o in organizations] == [(3, "Acme"), (5, "Globex")]
-    assert len(recorder.seen) == 1
+    assert len(recorder.requests) == 1

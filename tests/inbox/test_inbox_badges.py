@@ -13,7 +13,6 @@ from inbox import services
 from inbox.services import inbox
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.records import Count, Page, Ticket
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
@@ -32,8 +31,8 @@ def badge_title(html: str, key: str) -> str:
 
 
 def test_assigned_counts_the_tickets_still_to_work_on(agent, agent_client, inbox_sandbox):
-    assigned = walk_cursor(
-        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    assigned = inbox_sandbox.walk_cursor(
+        f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
     )
     unsolved = [t for t in assigned if t["status"] in ("new", "open", "pending", "hold")]
     assert 0 < len(unsolved) < len(assigned), "the seed should give the agent both kinds"
@@ -49,7 +48,7 @@ def test_ccd_and_all_are_zendesks_counts_and_say_they_are_approximate(
 ):
     html = agent_client.get("/inbox/poll").content.decode()
 
-    everything = walk_cursor(inbox_sandbox, "tickets", agent.email, "tickets")
+    everything = inbox_sandbox.walk_cursor("tickets", agent.email, "tickets")
     assert badge_text(html, "all") == str(len(everything))
     assert "approximate count, refreshed at" in badge_title(html, "all")
     assert badge_text(html, "ccd") is not None
@@ -88,8 +87,8 @@ def test_without_a_cheap_to_do_count_the_all_time_count_shows_labelled_as_such(a
 def test_following_has_no_number_until_opened_then_the_exact_one(
     agent, agent_client, inbox_sandbox
 ):
-    followed = walk_cursor(
-        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/followed", agent.email, "tickets"
+    followed = inbox_sandbox.walk_cursor(
+        f"users/{agent.zendesk_user_id}/tickets/followed", agent.email, "tickets"
     )
     assert 25 < len(followed) <= 100, "the seed's followed list should need two small pages"
 
@@ -110,8 +109,8 @@ def test_an_opened_count_goes_away_when_the_agents_tickets_change(
 ):
     agent_client.get("/views/requested")
     assert badge_text(agent_client.get("/inbox/poll").content.decode(), "requested") is not None
-    assigned = walk_cursor(
-        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    assigned = inbox_sandbox.walk_cursor(
+        f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
     )
     open_one = next(t for t in assigned if t["status"] in ("new", "open"))
 
@@ -124,8 +123,7 @@ def test_organizations_come_from_assigned_and_ccd_tickets_most_active_first(
     agent, agent_client, inbox_sandbox, settings
 ):
     settings.INBOX_MAX_ORGANIZATIONS = 2
-    tickets = walk_cursor(
-        inbox_sandbox,
+    tickets = inbox_sandbox.walk_cursor(
         f"users/{agent.zendesk_user_id}/tickets/assigned",
         agent.email,
         "tickets",

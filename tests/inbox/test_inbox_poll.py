@@ -10,7 +10,6 @@ import requests
 
 from inbox.zendesk import budget
 from tests.inbox.test_inbox_badges import badge_text
-from tests.sandbox.reads_support import walk_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +44,7 @@ def test_a_ticket_assigned_in_zendesk_shows_on_the_next_poll(
     admin = inbox_sandbox.agent(role="admin")["email"]
     someone_elses = next(
         ticket
-        for ticket in walk_cursor(inbox_sandbox, "tickets", admin, "tickets")
+        for ticket in inbox_sandbox.walk_cursor("tickets", admin, "tickets")
         if ticket["status"] == "open" and ticket["assignee_id"] != agent.zendesk_user_id
     )
 
@@ -112,8 +111,8 @@ def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client
     from inbox import services
 
     first = agent_client.get("/inbox/poll")
-    assigned = walk_cursor(
-        inbox_sandbox, f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
+    assigned = inbox_sandbox.walk_cursor(
+        f"users/{agent.zendesk_user_id}/tickets/assigned", agent.email, "tickets"
     )
     unsolved = next(t for t in assigned if t["status"] in ("new", "open"))
     services.ticket_update(agent=agent, ticket_id=unsolved["id"], status="solved")
@@ -126,3 +125,41 @@ def test_after_the_agents_own_write_the_next_poll_asks_again(agent, agent_client
         int(badge_text(first.content.decode(), "assigned")) - 1
     )
     inbox_sandbox.reset()
+
+
+def test_a_refusal_of_the_counts_is_said_in_the_sidebar_not_a_500(
+    agent_client, inbox_sandbox, monkeypatch
+):
+    from inbox.services import inbox as inbox_services
+    from inbox.zendesk.errors import Forbidden
+
+    def refuse(**_kwargs):
+        raise Forbidden()
+
+    monkeypatch.setattr(inbox_services, "sidebar_counts", refuse)
+    response = agent_client.get("/inbox/poll")
+
+    assert response.status_code == 200
+    assert "The counts could not be brought up to date: Your Zendesk account does not have" in (
+        response.content.decode()
+    )
+
+
+def test_a_page_shows_the_cached_badges_at_once_and_its_first_poll_is_a_204(
+    agent_client, inbox_sandbox
+):
+    agent_client.get("/inbox/poll")  # the sidebar is now in the cache
+    inbox_sandbox.control("POST", "stats/reset")
+
+    page = agent_client.get("/views/all").content.decode()
+    first_poll = agent_client.get("/inbox/poll", {"version": version_of(page)})
+
+    assert badge_text_in_page(page, "all") is not None
+    assert '<li class="muted small">Loading…</li>' not in page
+    assert first_poll.status_code == 204
+
+
+def badge_text_in_page(html: str, key: str) -> str | None:
+    found = re.search(rf'id="count-{key}" class="count" aria-live="polite">(.*?)</span>\n', html)
+    number = re.search(r">(\d+)", found.group(1)) if found else None
+    return number.group(1) if number else None

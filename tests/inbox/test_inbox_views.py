@@ -4,7 +4,9 @@ headers; and a restricted agent who never sees a ticket outside what they may se
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils.html import escape
@@ -12,7 +14,6 @@ from django.utils.html import escape
 from inbox.models import ViewedTicket
 from inbox.services import inbox
 from tests.inbox.conftest import signed_in_client
-from tests.sandbox.reads_support import get_json
 
 pytestmark = pytest.mark.django_db
 TICKET_LINK = re.compile(r'href="/tickets/(\d+)"')
@@ -24,13 +25,13 @@ def listed_ids(response) -> list[int]:
 
 
 def sandbox_ids(sandbox, path: str, email: str, **params) -> list[int]:
-    body = get_json(sandbox, path, email, **params)
+    body = sandbox.get_json(path, email, **params)
     return [ticket["id"] for ticket in body["tickets"]]
 
 
 def an_organization(sandbox, email: str) -> dict:
     """The organization of the first ticket that has one (id and name, from the sideload)."""
-    body = get_json(sandbox, "tickets", email, include="organizations", **{"page[size]": 100})
+    body = sandbox.get_json("tickets", email, include="organizations", **{"page[size]": 100})
     return body["organizations"][0]
 
 
@@ -125,12 +126,11 @@ def test_rows_show_names_status_labels_and_comment_counts_from_sideloads(
     response = agent_client.get("/views/all?sort=id")
 
     html, first_id = response.content.decode(), listed_ids(response)[0]
-    first = get_json(
-        inbox_sandbox, f"tickets/{first_id}", inbox_sandbox.agent(role="admin")["email"]
+    first = inbox_sandbox.get_json(
+        f"tickets/{first_id}", inbox_sandbox.agent(role="admin")["email"]
     )
     row = html.split(f'href="/tickets/{first_id}"', 1)[1].split("</tr>", 1)[0]
-    requester = get_json(
-        inbox_sandbox,
+    requester = inbox_sandbox.get_json(
         f"users/{first['ticket']['requester_id']}",
         inbox_sandbox.agent(role="admin")["email"],
     )["user"]["name"]
@@ -360,7 +360,7 @@ def test_a_restricted_agents_counts_are_their_own(restricted_agent, admin, inbox
     def all_count(html: str) -> int:
         return int(re.search(r'id="count-all"[^>]*><span[^>]*>(\d+)', html).group(1))
 
-    expected = get_json(inbox_sandbox, "tickets/count", restricted_agent.email)["count"]["value"]
+    expected = inbox_sandbox.get_json("tickets/count", restricted_agent.email)["count"]["value"]
     assert all_count(restricted_counts) == expected
     assert all_count(admin_counts) > expected
 
@@ -380,3 +380,53 @@ def test_the_configured_zendesk_origin_is_in_the_settings_csp():
 
     reloaded = reload(config.settings)
     assert reloaded.ZENDESK_URL in reloaded.SECURE_CSP["img-src"]
+
+
+def test_an_unexpected_refusal_from_zendesk_is_said_next_to_the_list(
+    agent_client, inbox_sandbox, monkeypatch
+):
+    from inbox.services import inbox as inbox_services
+    from inbox.zendesk.errors import ZendeskError
+
+    def refuse(**_kwargs):
+        raise ZendeskError(status_code=418)
+
+    monkeypatch.setattr(inbox_services, "inbox_page", refuse)
+    page = agent_client.get("/views/all")
+    partial = agent_client.get("/views/all", **HTMX)
+
+    assert page.status_code == 502
+    assert "Zendesk could not complete the request. Please try again." in page.content.decode()
+    assert partial.status_code == 200
+    assert "Try again" in partial.content.decode()
+
+
+def test_updated_times_are_in_the_agents_own_time_zone(agent, agent_client, inbox_sandbox):
+    agent.iana_time_zone = "Asia/Tokyo"
+    agent.save()
+
+    html = agent_client.get("/views/all?sort=id").content.decode()
+
+    stamp, title = re.search(r'<time datetime="([^"]+)" title="([^"]+)">', html).groups()
+    tokyo = dt.datetime.fromisoformat(stamp).astimezone(ZoneInfo("Asia/Tokyo"))
+    assert title == tokyo.strftime("%a %d %b %Y, %H:%M ") + "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("moment", "shown"),
+    [
+        ("2026-11-27T11:59:30+00:00", "just now"),
+        ("2026-11-27T11:15:00+00:00", "45 min ago"),
+        ("2026-11-27T02:00:00+00:00", "10 h ago"),
+        # 23:30 in Tokyo on the 26th is "yesterday" there, though the same UTC day.
+        ("2026-11-26T14:30:00+00:00", "yesterday"),
+        ("2026-11-22T12:00:00+00:00", "5 days ago"),
+        ("2026-10-02T12:00:00+00:00", "2 Oct"),
+        ("2025-10-02T12:00:00+00:00", "2 Oct 2025"),
+    ],
+)
+def test_relative_times_read_as_an_agent_says_them(moment, shown):
+    from inbox.views_inbox import relative_time
+
+    now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)  # 21:00 in Tokyo
+    assert relative_time(dt.datetime.fromisoformat(moment), now, ZoneInfo("Asia/Tokyo")) == shown

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.sandbox.reads_support import API, admin, get_json, plain_agents
-from tests.sandbox.test_oauth import tokens_for
-from tests.sandboxserver import start_sandbox
+from tests.sandboxoauth import tokens_for
+from tests.sandboxserver import API, start_sandbox
 
 
 def test_it_describes_the_seeded_account_and_how_to_sign_in(sandbox):
@@ -31,14 +30,14 @@ def test_it_describes_the_seeded_account_and_how_to_sign_in(sandbox):
 
 def test_the_api_token_it_gives_lets_every_active_agent_in(sandbox):
     for agent in sandbox.agents(suspended=False):
-        assert get_json(sandbox, "users/me", agent["email"])["user"]["id"] == agent["id"]
+        assert sandbox.get_json("users/me", agent["email"])["user"]["id"] == agent["id"]
 
 
 def test_reset_restores_the_seed_after_a_write(sandbox):
     sandbox.reset()
-    email = admin(sandbox)
-    before = get_json(sandbox, "tickets/count", email)["count"]["value"]
-    first = get_json(sandbox, "tickets", email, **{"page[size]": 5})["tickets"]
+    email = sandbox.admin_email
+    before = sandbox.get_json("tickets/count", email)["count"]["value"]
+    first = sandbox.get_json("tickets", email, **{"page[size]": 5})["tickets"]
     created = requests.post(
         f"{sandbox.base_url}{API}/tickets.json",
         json={"ticket": {"subject": "Printer on fire", "comment": {"body": "Help, smoke."}}},
@@ -46,11 +45,11 @@ def test_reset_restores_the_seed_after_a_write(sandbox):
         timeout=30,
     )
     assert created.status_code == 201, created.text[:300]
-    assert get_json(sandbox, "tickets/count", email)["count"]["value"] == before + 1
+    assert sandbox.get_json("tickets/count", email)["count"]["value"] == before + 1
 
     sandbox.reset()
-    assert get_json(sandbox, "tickets/count", email)["count"]["value"] == before
-    again = get_json(sandbox, "tickets", email, **{"page[size]": 5})["tickets"]
+    assert sandbox.get_json("tickets/count", email)["count"]["value"] == before
+    again = sandbox.get_json("tickets", email, **{"page[size]": 5})["tickets"]
     assert [(t["id"], t["subject"], t["assignee_id"]) for t in again] == [
         (t["id"], t["subject"], t["assignee_id"]) for t in first
     ]
@@ -58,16 +57,16 @@ def test_reset_restores_the_seed_after_a_write(sandbox):
 
 def test_reset_gives_agents_the_same_ids_and_recent_tickets(sandbox):
     sandbox.reset()
-    agent = plain_agents(sandbox)[0]
-    recent = [t["id"] for t in get_json(sandbox, "tickets/recent", agent["email"])["tickets"]]
+    agent = sandbox.plain_agents()[0]
+    recent = [t["id"] for t in sandbox.get_json("tickets/recent", agent["email"])["tickets"]]
     sandbox.reset()
-    assert plain_agents(sandbox)[0]["id"] == agent["id"]
-    again = [t["id"] for t in get_json(sandbox, "tickets/recent", agent["email"])["tickets"]]
+    assert sandbox.plain_agents()[0]["id"] == agent["id"]
+    again = [t["id"] for t in sandbox.get_json("tickets/recent", agent["email"])["tickets"]]
     assert again == recent
 
 
 def test_reset_keeps_an_oauth_sign_in_working(sandbox):
-    email = plain_agents(sandbox)[0]["email"]
+    email = sandbox.plain_agents()[0]["email"]
     token = tokens_for(sandbox, email)["access_token"]
     sandbox.reset()
     response = sandbox.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"})
@@ -83,7 +82,47 @@ def test_reset_reseeds_with_the_arguments_the_server_was_seeded_with(tmp_path):
         assert len(small.agents(suspended=False)) == 8
         email = small.agent(role="admin")["email"]
         every_id = ",".join(str(n) for n in range(1, 60))
-        shown = get_json(small, "tickets/show_many", email, ids=every_id)["tickets"]
+        shown = small.get_json("tickets/show_many", email, ids=every_id)["tickets"]
         assert len(shown) == 40
     finally:
         small.stop()
+
+
+def test_a_user_can_be_suspended_and_reinstated_until_the_next_reset(sandbox):
+    agent = sandbox.agent(role="agent", restricted=False, suspended=False)
+    email = agent["email"]
+
+    suspended = sandbox.control("POST", f"users/{agent['id']}", json={"suspended": True})
+
+    assert suspended.json() == {"id": agent["id"], "suspended": True}
+    assert sandbox.get("/api/v2/users/me.json", as_email=email).status_code == 401
+    sandbox.control("POST", f"users/{agent['id']}", json={"suspended": False})
+    assert sandbox.get("/api/v2/users/me.json", as_email=email).status_code == 200
+
+
+def test_a_user_can_be_restricted_and_demoted_as_an_admin_would(sandbox):
+    agent = sandbox.agent(role="agent", restricted=False, suspended=False)
+
+    changed = sandbox.control(
+        "POST", f"users/{agent['id']}", json={"restricted_agent": True, "role": "end-user"}
+    )
+
+    assert changed.json() == {"id": agent["id"], "restricted_agent": True, "role": "end-user"}
+    me = sandbox.get_json("users/me", agent["email"])["user"]
+    assert (me["restricted_agent"], me["role"]) == (True, "end-user")
+    sandbox.control(
+        "POST", f"users/{agent['id']}", json={"restricted_agent": False, "role": "agent"}
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"suspended": "yes"}, {"suspended": 1}, {"role": "owner"}, {"name": "Mallory"}],
+    ids=repr,
+)
+def test_the_user_control_refuses_nonsense(sandbox, body):
+    agent = sandbox.agent(role="agent", restricted=False, suspended=False)
+
+    response = sandbox.control("POST", f"users/{agent['id']}", json=body)
+
+    assert response.status_code == 400

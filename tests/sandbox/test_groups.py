@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.reads_support import (
-    API,
-    admin,
-    assert_bad_request,
-    get_json,
-    restricted,
-    walk_cursor,
-)
-from tests.sandboxserver import SandboxServer
+from tests.sandboxserver import API, SandboxServer, assert_bad_request
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +26,7 @@ def members(sandbox: SandboxServer, group_id: int, **match) -> set[int]:
 
 
 def test_an_agent_lists_every_group_with_zendesks_fields(pristine):
-    body = get_json(pristine, "groups", admin(pristine))
+    body = pristine.get_json("groups", pristine.admin_email)
 
     assert {g["id"] for g in body["groups"]} == all_group_ids(pristine)
     assert body["count"] == len(body["groups"])
@@ -44,17 +36,17 @@ def test_an_agent_lists_every_group_with_zendesks_fields(pristine):
 
 
 def test_groups_page_by_cursor(pristine):
-    email = admin(pristine)
+    email = pristine.admin_email
 
-    walked = walk_cursor(pristine, "groups", email, "groups", size=1)
+    walked = pristine.walk_cursor("groups", email, "groups", size=1)
 
     assert [g["id"] for g in walked] == sorted(all_group_ids(pristine))
 
 
 def test_assignable_memberships_of_a_group_are_its_active_agents(pristine):
-    email = admin(pristine)
+    email = pristine.admin_email
     for group_id in all_group_ids(pristine):
-        body = get_json(pristine, f"groups/{group_id}/memberships/assignable", email)
+        body = pristine.get_json(f"groups/{group_id}/memberships/assignable", email)
 
         assigned = {m["user_id"] for m in body["group_memberships"]}
         assert assigned == members(pristine, group_id, suspended=False)
@@ -62,8 +54,8 @@ def test_assignable_memberships_of_a_group_are_its_active_agents(pristine):
 
 
 def test_a_membership_answers_at_its_url(pristine):
-    email = admin(pristine)
-    membership = get_json(pristine, "group_memberships", email)["group_memberships"][0]
+    email = pristine.admin_email
+    membership = pristine.get_json("group_memberships", email)["group_memberships"][0]
 
     shown = pristine.get(membership["url"], as_email=email)
 
@@ -72,8 +64,8 @@ def test_a_membership_answers_at_its_url(pristine):
 
 
 def test_a_restricted_agent_cannot_read_another_groups_membership(pristine):
-    agent = restricted(pristine)
-    others = get_json(pristine, "group_memberships", admin(pristine))["group_memberships"]
+    agent = pristine.restricted_agent()
+    others = pristine.get_json("group_memberships", pristine.admin_email)["group_memberships"]
     outside = next(m for m in others if m["group_id"] not in agent["group_ids"])
 
     response = pristine.get(outside["url"], as_email=agent["email"])
@@ -84,10 +76,10 @@ def test_a_restricted_agent_cannot_read_another_groups_membership(pristine):
 def test_a_suspended_agent_is_a_member_but_not_assignable(pristine):
     suspended = pristine.agent(suspended=True)
     group_id = suspended["group_ids"][0]
-    email = admin(pristine)
+    email = pristine.admin_email
 
-    everyone = get_json(pristine, f"groups/{group_id}/memberships", email)
-    assignable = get_json(pristine, f"groups/{group_id}/memberships/assignable", email)
+    everyone = pristine.get_json(f"groups/{group_id}/memberships", email)
+    assignable = pristine.get_json(f"groups/{group_id}/memberships/assignable", email)
 
     assert suspended["id"] in {m["user_id"] for m in everyone["group_memberships"]}
     assert suspended["id"] not in {m["user_id"] for m in assignable["group_memberships"]}
@@ -96,10 +88,9 @@ def test_a_suspended_agent_is_a_member_but_not_assignable(pristine):
 def test_memberships_sideload_the_users_and_groups_a_picker_shows(pristine):
     group_id = min(all_group_ids(pristine))
 
-    body = get_json(
-        pristine,
+    body = pristine.get_json(
         f"groups/{group_id}/memberships/assignable",
-        admin(pristine),
+        pristine.admin_email,
         include="users,groups",
     )
 
@@ -111,15 +102,15 @@ def test_memberships_sideload_the_users_and_groups_a_picker_shows(pristine):
 
 
 def test_the_default_membership_is_the_agents_default_group(pristine):
-    body = get_json(pristine, "group_memberships/assignable", admin(pristine), per_page=100)
+    body = pristine.get_json("group_memberships/assignable", pristine.admin_email, per_page=100)
     defaults = [m for m in body["group_memberships"] if m["default"]]
 
     assert {m["user_id"] for m in defaults} == {a["id"] for a in pristine.agents(suspended=False)}
 
 
 def test_assignable_memberships_page_by_cursor_without_repeats(pristine):
-    walked = walk_cursor(
-        pristine, "group_memberships/assignable", admin(pristine), "group_memberships", size=2
+    walked = pristine.walk_cursor(
+        "group_memberships/assignable", pristine.admin_email, "group_memberships", size=2
     )
 
     ids = [m["id"] for m in walked]
@@ -129,19 +120,19 @@ def test_assignable_memberships_page_by_cursor_without_repeats(pristine):
 
 
 def test_a_restricted_agent_gets_only_their_own_groups(pristine):
-    agent = restricted(pristine)
+    agent = pristine.restricted_agent()
     others = all_group_ids(pristine) - set(agent["group_ids"])
     assert others, "the seed has groups the restricted agent is not in"
 
     for path in ("groups", "groups/assignable"):
-        body = get_json(pristine, path, agent["email"])
+        body = pristine.get_json(path, agent["email"])
         assert {g["id"] for g in body["groups"]} == set(agent["group_ids"])
-    memberships = get_json(pristine, "group_memberships/assignable", agent["email"])
+    memberships = pristine.get_json("group_memberships/assignable", agent["email"])
     assert {m["group_id"] for m in memberships["group_memberships"]} == set(agent["group_ids"])
 
 
 def test_a_restricted_agent_is_forbidden_another_groups_members(pristine):
-    agent = restricted(pristine)
+    agent = pristine.restricted_agent()
     other = min(all_group_ids(pristine) - set(agent["group_ids"]))
 
     for path in (f"groups/{other}", f"groups/{other}/memberships/assignable"):
@@ -149,11 +140,13 @@ def test_a_restricted_agent_is_forbidden_another_groups_members(pristine):
         assert response.status_code == 403, path
         assert response.json()["error"]["title"] == "Forbidden"
     own = agent["group_ids"][0]
-    assert get_json(pristine, f"groups/{own}/memberships/assignable", agent["email"])
+    assert pristine.get_json(f"groups/{own}/memberships/assignable", agent["email"])
 
 
 def test_an_unknown_group_is_zendesks_404(pristine):
-    response = pristine.get(f"{API}/groups/999/memberships/assignable", as_email=admin(pristine))
+    response = pristine.get(
+        f"{API}/groups/999/memberships/assignable", as_email=pristine.admin_email
+    )
 
     assert response.status_code == 404
     assert response.json() == {"error": "RecordNotFound", "description": "Not found"}
@@ -172,7 +165,7 @@ def test_an_unknown_group_is_zendesks_404(pristine):
     ],
 )
 def test_bad_input_is_a_400_in_zendesks_shape(pristine, path, params):
-    response = pristine.get(f"{API}/{path}", as_email=admin(pristine), params=params)
+    response = pristine.get(f"{API}/{path}", as_email=pristine.admin_email, params=params)
 
     assert_bad_request(response)
 

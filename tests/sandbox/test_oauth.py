@@ -6,135 +6,32 @@ consent, then read the redirect's Location without following it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
-import re
-import secrets
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from tests.sandboxoauth import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PASSWORD,
+    REDIRECT_URI,
+    TIMEOUT,
+    authorization_code,
+    authorize_params,
+    bearer,
+    decide,
+    exchange,
+    hidden_field,
+    me,
+    open_page,
+    pkce_pair,
+    refresh,
+    sign_in,
+    tokens_for,
+)
 from tests.sandboxserver import SandboxServer
-
-CLIENT_ID = os.environ.get("SANDBOX_OAUTH_CLIENT_ID", "agent-inbox-demo")
-CLIENT_SECRET = os.environ.get("SANDBOX_OAUTH_CLIENT_SECRET", "agent-inbox-demo-secret")
-PASSWORD = os.environ.get("SANDBOX_DEMO_PASSWORD", "demo-password")
-REDIRECT_URI = "http://127.0.0.1:8765/auth/callback"
-TIMEOUT = 10
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def hidden_field(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]+)"', html)
-    assert found, f"no hidden field {name} in page"
-    return found.group(1)
-
-
-def authorize_params(**overrides: str) -> dict[str, str]:
-    return {
-        "response_type": "code",
-        "client_id": CLIENT_ID,
-        "redirect_uri": REDIRECT_URI,
-        "scope": "read write",
-        "state": "state-123",
-        "code_challenge_method": "S256",
-        **overrides,
-    }
-
-
-def open_page(sandbox: SandboxServer, **params: str) -> requests.Response:
-    return requests.get(
-        f"{sandbox.base_url}/oauth/authorizations/new",
-        params=params,
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-
-
-def sign_in(sandbox: SandboxServer, email: str, password: str = PASSWORD, **params: str):
-    """GET the page and POST the sign-in form; returns the response (consent page on success)."""
-    page = open_page(sandbox, **authorize_params(**params))
-    assert page.status_code == 200, page.text
-    return requests.post(
-        page.url.split("?")[0],
-        data={
-            "request_state": hidden_field(page.text, "request_state"),
-            "email": email,
-            "password": password,
-        },
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-
-
-def decide(sandbox: SandboxServer, consent_page: str, decision: str) -> dict[str, list[str]]:
-    """POST allow/deny; returns the redirect's query, after checking where it leads."""
-    response = requests.post(
-        f"{sandbox.base_url}/oauth/authorizations/new",
-        data={"consent_state": hidden_field(consent_page, "consent_state"), "decision": decision},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-    assert response.status_code == 302, response.text
-    location = urlsplit(response.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
-    return parse_qs(location.query)
-
-
-def authorization_code(sandbox: SandboxServer, email: str, *, challenge: str, **params: str) -> str:
-    consent = sign_in(sandbox, email, code_challenge=challenge, **params)
-    assert consent.status_code == 200, consent.text
-    query = decide(sandbox, consent.text, "allow")
-    assert query["state"] == ["state-123"]
-    return query["code"][0]
-
-
-def exchange(sandbox: SandboxServer, **fields: str) -> requests.Response:
-    body = {
-        "grant_type": "authorization_code",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "redirect_uri": REDIRECT_URI,
-        **fields,
-    }
-    return requests.post(f"{sandbox.base_url}/oauth/tokens", json=body, timeout=TIMEOUT)
-
-
-def tokens_for(sandbox: SandboxServer, email: str, scope: str = "read write") -> dict:
-    verifier, challenge = pkce_pair()
-    code = authorization_code(sandbox, email, challenge=challenge, scope=scope)
-    response = exchange(sandbox, code=code, code_verifier=verifier)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def me(sandbox: SandboxServer, token: str) -> requests.Response:
-    return sandbox.get("/api/v2/users/me.json", headers=bearer(token))
-
-
-def refresh(sandbox: SandboxServer, refresh_token: str) -> requests.Response:
-    return requests.post(
-        f"{sandbox.base_url}/oauth/tokens",
-        json={
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
-        timeout=TIMEOUT,
-    )
 
 
 @pytest.fixture
@@ -469,12 +366,15 @@ def test_an_expired_access_token_gets_401_and_refreshing_renews_it(sandbox, agen
     assert me(sandbox, renewed.json()["access_token"]).status_code == 200
 
 
-def test_a_suspended_agent_can_sign_in_but_the_api_refuses_the_token(sandbox):
+def test_a_suspended_agent_gets_no_authorization_code(sandbox):
     suspended = sandbox.agent(suspended=True)
+    _verifier, challenge = pkce_pair()
 
-    tokens = tokens_for(sandbox, suspended["email"])
+    response = sign_in(sandbox, suspended["email"], code_challenge=challenge)
 
-    assert me(sandbox, tokens["access_token"]).status_code == 401
+    assert response.status_code == 403
+    assert "suspended" in response.text
+    assert "consent_state" not in response.text
 
 
 def test_the_lifetimes_control_refuses_nonsense(sandbox):
@@ -482,3 +382,86 @@ def test_the_lifetimes_control_refuses_nonsense(sandbox):
 
     assert response.status_code == 400
     assert sandbox.control("GET", "oauth").json()["code_ttl"] == 120
+
+
+# -- as an attacker would try it -----------------------------------------------------------
+
+
+def test_reusing_a_code_revokes_the_tokens_of_its_first_exchange(sandbox, agent_email):
+    verifier, challenge = pkce_pair()
+    code = authorization_code(sandbox, agent_email, challenge=challenge)
+    first = exchange(sandbox, code=code, code_verifier=verifier).json()
+    refreshed = refresh(sandbox, first["refresh_token"]).json()
+    assert me(sandbox, refreshed["access_token"]).status_code == 200
+
+    again = exchange(sandbox, code=code, code_verifier=verifier)
+
+    assert again.json()["error"] == "invalid_grant"
+    assert me(sandbox, refreshed["access_token"]).status_code == 401
+    assert refresh(sandbox, refreshed["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_reusing_one_code_leaves_the_tokens_of_other_codes_alone(sandbox, agent_email):
+    kept = tokens_for(sandbox, agent_email)
+    verifier, challenge = pkce_pair()
+    code = authorization_code(sandbox, agent_email, challenge=challenge)
+    exchange(sandbox, code=code, code_verifier=verifier)
+
+    exchange(sandbox, code=code, code_verifier=verifier)
+
+    assert me(sandbox, kept["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("state", ["  padded  ", "tab\there", "a b"])
+def test_state_goes_back_exactly_as_sent(sandbox, agent_email, state):
+    _verifier, challenge = pkce_pair()
+    consent = sign_in(sandbox, agent_email, code_challenge=challenge, state=state)
+
+    query = decide(sandbox, consent.text, "allow")
+
+    assert query["state"] == [state]
+
+
+def test_a_native_app_redirect_uri_with_a_custom_scheme_gets_its_redirect(sandbox, agent_email):
+    native = {
+        "identifier": "native-app",
+        "secret": "native-secret",
+        "redirect_uris": ["com.example.inbox:/oauth/callback"],
+    }
+    assert sandbox.control("POST", "oauth/clients", json=native).status_code == 201
+    _verifier, challenge = pkce_pair()
+    consent = sign_in(
+        sandbox,
+        agent_email,
+        client_id="native-app",
+        redirect_uri="com.example.inbox:/oauth/callback",
+        code_challenge=challenge,
+    )
+
+    response = requests.post(
+        f"{sandbox.base_url}/oauth/authorizations/new",
+        data={"consent_state": hidden_field(consent.text, "consent_state"), "decision": "allow"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert (location.scheme, location.path) == ("com.example.inbox", "/oauth/callback")
+    assert parse_qs(location.query)["code"]
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        {"identifier": 12345, "secret": "s"},
+        {"identifier": ["a"], "secret": "s"},
+        {"identifier": "app", "secret": {"a": 1}},
+        {"identifier": "app", "secret": "s", "name": 7},
+        {"identifier": "app", "secret": "s", "redirect_uris": ["javascript:alert(1)//"]},
+    ],
+)
+def test_registering_a_client_refuses_values_that_are_not_strings_or_safe(sandbox, client):
+    response = sandbox.control("POST", "oauth/clients", json=client)
+
+    assert response.status_code == 400

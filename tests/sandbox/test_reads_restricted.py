@@ -5,17 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.reads_support import API, admin, get_json, restricted, walk_cursor
-
-
-@pytest.fixture(scope="module")
-def _seeded(sandbox_session):
-    sandbox_session.reset()
-
-
-@pytest.fixture
-def pristine(_seeded, sandbox):
-    return sandbox
+from tests.sandboxserver import API
 
 
 def may_see(agent: dict, ticket: dict) -> bool:
@@ -28,23 +18,23 @@ def may_see(agent: dict, ticket: dict) -> bool:
 
 @pytest.fixture
 def everything(pristine) -> list[dict]:
-    return walk_cursor(pristine, "tickets", admin(pristine), "tickets")
+    return pristine.walk_cursor("tickets", pristine.admin_email, "tickets")
 
 
 def test_the_restricted_agent_lists_only_what_they_may_see(pristine, everything):
-    agent = restricted(pristine)
-    seen = walk_cursor(pristine, "tickets", agent["email"], "tickets")
+    agent = pristine.restricted_agent()
+    seen = pristine.walk_cursor("tickets", agent["email"], "tickets")
     expected = [t["id"] for t in everything if may_see(agent, t)]
     assert [t["id"] for t in seen] == expected
     assert len(expected) < len(everything)
     # CCs and follows reach outside the agent's group.
     assert any(t["group_id"] not in agent["group_ids"] for t in seen)
-    count = get_json(pristine, "tickets/count", agent["email"])["count"]["value"]
+    count = pristine.get_json("tickets/count", agent["email"])["count"]["value"]
     assert count == len(expected)
 
 
 def test_the_restricted_agent_is_forbidden_a_ticket_of_another_group(pristine, everything):
-    agent = restricted(pristine)
+    agent = pristine.restricted_agent()
     hidden = next(t for t in everything if not may_see(agent, t))
     for path in (f"tickets/{hidden['id']}", f"tickets/{hidden['id']}/comments"):
         response = pristine.get(f"{API}/{path}", as_email=agent["email"])
@@ -53,35 +43,35 @@ def test_the_restricted_agent_is_forbidden_a_ticket_of_another_group(pristine, e
 
 
 def test_the_restricted_agent_gets_only_visible_tickets_from_show_many(pristine, everything):
-    agent = restricted(pristine)
+    agent = pristine.restricted_agent()
     sample = everything[:60]
     ids = ",".join(str(t["id"]) for t in sample)
-    shown = get_json(pristine, "tickets/show_many", agent["email"], ids=ids)["tickets"]
+    shown = pristine.get_json("tickets/show_many", agent["email"], ids=ids)["tickets"]
     assert [t["id"] for t in shown] == [t["id"] for t in sample if may_see(agent, t)]
 
 
 def test_the_restricted_agent_sees_only_visible_tickets_in_user_and_org_lists(pristine, everything):
-    agent = restricted(pristine)
+    agent = pristine.restricted_agent()
     org_id = everything[0]["organization_id"]
-    org_list = walk_cursor(pristine, f"organizations/{org_id}/tickets", agent["email"], "tickets")
+    org_list = pristine.walk_cursor(f"organizations/{org_id}/tickets", agent["email"], "tickets")
     assert all(may_see(agent, t) for t in org_list)
-    org_count = get_json(pristine, f"organizations/{org_id}/tickets/count", agent["email"])
+    org_count = pristine.get_json(f"organizations/{org_id}/tickets/count", agent["email"])
     assert org_count["count"]["value"] == len(org_list)
     assignee = next(t["assignee_id"] for t in everything if t["assignee_id"])
     for relation in ("assigned", "requested", "ccd", "followed"):
         user_id = everything[0]["requester_id"] if relation == "requested" else assignee
-        listed = walk_cursor(
-            pristine, f"users/{user_id}/tickets/{relation}", agent["email"], "tickets"
+        listed = pristine.walk_cursor(
+            f"users/{user_id}/tickets/{relation}", agent["email"], "tickets"
         )
         assert all(may_see(agent, t) for t in listed), relation
-    assigned_count = get_json(pristine, f"users/{assignee}/tickets/assigned/count", agent["email"])
+    assigned_count = pristine.get_json(f"users/{assignee}/tickets/assigned/count", agent["email"])
     assert assigned_count["count"]["value"] == len(
-        walk_cursor(pristine, f"users/{assignee}/tickets/assigned", agent["email"], "tickets")
+        pristine.walk_cursor(f"users/{assignee}/tickets/assigned", agent["email"], "tickets")
     )
 
 
 def test_the_restricted_agents_recent_tickets_are_all_visible(pristine):
-    agent = restricted(pristine)
-    recent = get_json(pristine, "tickets/recent", agent["email"])["tickets"]
+    agent = pristine.restricted_agent()
+    recent = pristine.get_json("tickets/recent", agent["email"])["tickets"]
     assert recent
     assert all(may_see(agent, t) for t in recent)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.sandbox.reads_support import API, admin, get_json
+from tests.sandboxserver import API
 
 SPEC_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "inbox-subset-openapi.yaml"
 SPEC = yaml.safe_load(SPEC_FILE.read_text())
@@ -55,9 +55,9 @@ TICKETS = {"$ref": "#/components/schemas/TicketsResponse"}
 
 def cases(sandbox) -> list[tuple[dict, str, dict]]:
     """(schema, path under /api/v2, query) for every read the sandbox serves."""
-    email = admin(sandbox)
-    ticket = get_json(sandbox, "tickets", email, **{"page[size]": 1})["tickets"][0]
-    activity = get_json(sandbox, "activities", email, **{"page[size]": 1})["activities"][0]
+    email = sandbox.admin_email
+    ticket = sandbox.get_json("tickets", email, **{"page[size]": 1})["tickets"][0]
+    activity = sandbox.get_json("activities", email, **{"page[size]": 1})["activities"][0]
     user_id, org_id = ticket["assignee_id"] or ticket["requester_id"], ticket["organization_id"]
     count = response_schema("/api/v2/tickets/count")
     includes = {"include": "users,groups,organizations,comment_count,custom_statuses"}
@@ -97,9 +97,9 @@ def cases(sandbox) -> list[tuple[dict, str, dict]]:
 
 
 def test_every_read_matches_the_openapi_description(sandbox):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     for schema, path, query in cases(sandbox):
-        body = get_json(sandbox, path, email, **query)
+        body = sandbox.get_json(path, email, **query)
         assert_valid(schema, body)
 
 

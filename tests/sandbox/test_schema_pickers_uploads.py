@@ -15,7 +15,6 @@ import requests
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.sandbox.reads_support import admin, get_json
 from tests.sandbox.test_schema import assert_valid as assert_valid_subset
 from tests.sandbox.test_schema import nullable
 from tests.sandbox.test_schema import response_schema as subset_schema
@@ -37,7 +36,7 @@ def assert_valid(schema: dict[str, Any], body: dict[str, Any]) -> None:
 
 
 def test_every_picker_read_matches_the_openapi_description(sandbox):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     group_id = sandbox.agent(role="admin")["group_ids"][0]
     name = sandbox.info["end_users"][0]["name"]
     memberships = schema_of("/api/v2/group_memberships/assignable")
@@ -52,12 +51,12 @@ def test_every_picker_read_matches_the_openapi_description(sandbox):
         (schema_of("/api/v2/users/autocomplete"), "users/autocomplete", {"name": name[:2]}),
     ]
     for schema, path, query in cases:
-        body = get_json(sandbox, path, email, **query)
+        body = sandbox.get_json(path, email, **query)
         assert_valid(schema, body)
 
 
 def test_an_upload_answer_matches_the_openapi_description(sandbox):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     response = requests.post(
         f"{sandbox.base_url}/api/v2/uploads.json?filename=a.txt",
         data=b"hello",
@@ -70,10 +69,10 @@ def test_an_upload_answer_matches_the_openapi_description(sandbox):
 
 
 def test_comments_with_seeded_attachments_match_the_inbox_subset(sandbox):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     checked = 0
     for ticket_id in range(1, 41):
-        body = get_json(sandbox, f"tickets/{ticket_id}/comments", email)
+        body = sandbox.get_json(f"tickets/{ticket_id}/comments", email)
         if any(comment["attachments"] for comment in body["comments"]):
             assert_valid_subset(subset_schema("/api/v2/tickets/{ticket_id}/comments"), body)
             checked += 1

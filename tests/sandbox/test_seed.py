@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.reads_support import admin, get_json, walk_cursor
 from tests.sandboxserver import ROOT
 
 STATUSES = {"new", "open", "pending", "hold", "solved", "closed"}
@@ -79,11 +78,11 @@ def tickets(sandbox_session) -> list[dict]:
     """Every seeded ticket: the live ones listed, the archived ones shown by id."""
     sandbox_session.control("POST", "faults", json={})
     sandbox_session.reset()
-    email = admin(sandbox_session)
-    live = walk_cursor(sandbox_session, "tickets", email, "tickets")
+    email = sandbox_session.admin_email
+    live = sandbox_session.walk_cursor("tickets", email, "tickets")
     archived_ids = sorted(set(range(1, 601)) - {t["id"] for t in live})
-    archived = get_json(
-        sandbox_session, "tickets/show_many", email, ids=",".join(map(str, archived_ids))
+    archived = sandbox_session.get_json(
+        "tickets/show_many", email, ids=",".join(map(str, archived_ids))
     )["tickets"]
     return sorted(live + archived, key=lambda t: t["id"])
 
@@ -110,19 +109,48 @@ def test_tickets_spread_over_the_last_90_days(tickets):
 
 
 def test_conversations_mix_public_replies_and_internal_notes(sandbox, tickets):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     worked = [t for t in tickets if t["status"] in ("open", "solved")][:15]
     comments = []
     for ticket in worked:
-        comments += get_json(sandbox, f"tickets/{ticket['id']}/comments", email)["comments"]
+        comments += sandbox.get_json(f"tickets/{ticket['id']}/comments", email)["comments"]
     assert len(comments) > 2 * len(worked)
     assert any(not c["public"] for c in comments)
     assert len({c["author_id"] for c in comments}) > 3
 
 
 def test_people_have_varied_time_zones_and_example_emails(sandbox, tickets):
-    email = admin(sandbox)
+    email = sandbox.admin_email
     ids = [a["id"] for a in sandbox.agents()] + [u["id"] for u in sandbox.info["end_users"]]
-    users = get_json(sandbox, "users/show_many", email, ids=",".join(map(str, ids)))["users"]
+    users = sandbox.get_json("users/show_many", email, ids=",".join(map(str, ids)))["users"]
     assert len({u["iana_time_zone"] for u in users}) >= 3
     assert all(u["email"].split("@")[1].count("example.") == 1 for u in users)
+
+
+def test_a_restricted_agent_recently_viewed_only_tickets_they_may_see(empty_db):
+    """The seed asks the reads' visibility rule, so every restriction is honoured."""
+    db = empty_db.with_name("assigned.sqlite3")
+    shutil.copy(empty_db, db)
+    env = {**os.environ, "SANDBOX_DB": str(db), "SANDBOX_RESTRICTION": "assigned"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "-m", "sandbox", "seed"], cwd=ROOT, env=env, check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    connection = sqlite3.connect(db)
+    (agent_id,) = connection.execute(
+        "SELECT id FROM sandbox_user WHERE ticket_restriction = 'assigned'"
+    ).fetchone()
+    viewed = connection.execute(
+        "SELECT t.id, t.assignee_id FROM sandbox_recentview v JOIN sandbox_ticket t"
+        " ON t.id = v.ticket_id WHERE v.user_id = ?",
+        (agent_id,),
+    ).fetchall()
+    ccd = "SELECT ticket_id FROM sandbox_ticket_email_ccs WHERE user_id = ?"
+    followed = "SELECT ticket_id FROM sandbox_ticket_followers WHERE user_id = ?"
+    watched = {
+        row[0] for query in (ccd, followed) for row in connection.execute(query, (agent_id,))
+    }
+
+    assert len(viewed) >= 8
+    assert all(assignee == agent_id or ticket in watched for ticket, assignee in viewed)

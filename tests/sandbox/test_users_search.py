@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.reads_support import API, admin, assert_bad_request, get_json
-from tests.sandboxserver import SandboxServer
+from tests.sandboxserver import API, SandboxServer, assert_bad_request
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +22,11 @@ def customer(sandbox: SandboxServer) -> dict:
 
 
 def search(sandbox: SandboxServer, **params) -> dict:
-    return get_json(sandbox, "users/search", admin(sandbox), **params)
+    return sandbox.get_json("users/search", sandbox.admin_email, **params)
 
 
 def autocomplete(sandbox: SandboxServer, **params) -> dict:
-    return get_json(sandbox, "users/autocomplete", admin(sandbox), **params)
+    return sandbox.get_json("users/autocomplete", sandbox.admin_email, **params)
 
 
 def test_search_finds_a_customer_by_part_of_their_name(pristine):
@@ -78,7 +77,7 @@ def test_search_narrows_by_property(pristine):
 
 def test_search_pages_by_offset(pristine):
     first = search(pristine, query="role:end-user", per_page=5)
-    second = pristine.get(first["next_page"], as_email=admin(pristine)).json()
+    second = pristine.get(first["next_page"], as_email=pristine.admin_email).json()
 
     assert len(first["users"]) == 5
     assert first["count"] > 5
@@ -146,7 +145,7 @@ def test_autocomplete_pages_by_offset(pristine):
     ],
 )
 def test_bad_input_is_a_400_in_zendesks_shape(pristine, path, params):
-    response = pristine.get(f"{API}/{path}", as_email=admin(pristine), params=params)
+    response = pristine.get(f"{API}/{path}", as_email=pristine.admin_email, params=params)
 
     assert_bad_request(response)
 

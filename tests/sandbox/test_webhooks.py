@@ -6,16 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.sandboxserver import SandboxServer, free_port
+from tests.stubserver import Answer, StubServer
 
 VECTORS = json.loads(
     (
@@ -27,6 +25,7 @@ VECTORS = json.loads(
 )["vectors"]
 SECRET = "dGVzdHMtb25seS1zZWNyZXQtZm9yLXRoZS1zYW5kYm94"
 WAIT_SECONDS = 10
+RECEIVER_PATH = "/zendesk/events"
 
 
 def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -35,54 +34,16 @@ def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint on a free loopback port; answers the queued statuses, then 200."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-
-    def wait_for(self, count: int) -> list[Received]:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"got {len(self.received)} of {count} deliveries"
-            time.sleep(0.02)
-        return self.received
+@pytest.fixture
+def receiver() -> Iterator[StubServer]:
+    """A webhook endpoint on a free loopback port (answers 200 unless a test queues others)."""
+    with StubServer(default=Answer(200, b"")) as stub:
+        stub.url = f"{stub.base_url}{RECEIVER_PATH}"
+        yield stub
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.received.append(Received(headers=dict(self.headers), body=body))
-            self.send_response(state.statuses.pop(0) if state.statuses else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/zendesk/events"
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def webhook(sandbox: SandboxServer, receiver: Receiver) -> Iterator[Receiver]:
+def webhook(sandbox: SandboxServer, receiver: StubServer) -> Iterator[StubServer]:
     """The sandbox's webhook pointed at the receiver with fast retries; cleared afterwards."""
     config = {"url": receiver.url, "secret": SECRET, "retry_base_seconds": 0.05}
     sandbox.control("POST", "webhooks", json=config).raise_for_status()
@@ -126,11 +87,11 @@ def test_a_delivery_carries_a_signature_the_receiver_can_verify(sandbox, webhook
 
     [delivery] = webhook.wait_for(1)
 
-    timestamp = delivery.headers["X-Zendesk-Webhook-Signature-Timestamp"]
+    timestamp = delivery.headers["x-zendesk-webhook-signature-timestamp"]
     expected = zendesk_signature(SECRET, timestamp, delivery.body)
-    assert hmac.compare_digest(delivery.headers["X-Zendesk-Webhook-Signature"], expected)
+    assert hmac.compare_digest(delivery.headers["x-zendesk-webhook-signature"], expected)
     assert timestamp.endswith("Z")
-    assert delivery.headers["X-Zendesk-Webhook-Id"]
+    assert delivery.headers["x-zendesk-webhook-id"]
 
 
 def test_a_signature_made_with_another_secret_does_not_verify(sandbox, webhook):
@@ -138,9 +99,9 @@ def test_a_signature_made_with_another_secret_does_not_verify(sandbox, webhook):
 
     [delivery] = webhook.wait_for(1)
 
-    timestamp = delivery.headers["X-Zendesk-Webhook-Signature-Timestamp"]
+    timestamp = delivery.headers["x-zendesk-webhook-signature-timestamp"]
     forged = zendesk_signature("not-the-secret", timestamp, delivery.body)
-    assert delivery.headers["X-Zendesk-Webhook-Signature"] != forged
+    assert delivery.headers["x-zendesk-webhook-signature"] != forged
 
 
 def test_a_delivery_is_zendesks_event_subscription_envelope_for_a_real_ticket(sandbox, webhook):
@@ -163,7 +124,7 @@ def test_a_delivery_is_zendesks_event_subscription_envelope_for_a_real_ticket(sa
 
 
 def test_a_failing_receiver_gets_retries_until_it_accepts(sandbox, webhook):
-    webhook.statuses = [500, 503]
+    webhook.answer_queue("POST", RECEIVER_PATH, [(500, None), (503, None)])
     fire(sandbox)
 
     deliveries = webhook.wait_for(3)
@@ -178,7 +139,7 @@ def test_a_failing_receiver_gets_retries_until_it_accepts(sandbox, webhook):
 
 
 def test_a_receiver_that_never_accepts_gets_a_bounded_number_of_attempts(sandbox, receiver):
-    receiver.statuses = [500] * 10
+    receiver.answer_queue("POST", RECEIVER_PATH, [(500, None)] * 10)
     config = {"url": receiver.url, "retry_base_seconds": 0.02, "max_attempts": 3}
     sandbox.control("POST", "webhooks", json=config).raise_for_status()
     try:
@@ -187,7 +148,7 @@ def test_a_receiver_that_never_accepts_gets_a_bounded_number_of_attempts(sandbox
         receiver.wait_for(3)
         time.sleep(0.3)  # room for a (wrong) fourth attempt: 0.02 * 2**2 s of backoff
 
-        assert len(receiver.received) == 3
+        assert len(receiver.requests) == 3
     finally:
         sandbox.control("POST", "webhooks", json={})
 

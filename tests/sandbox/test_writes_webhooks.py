@@ -2,58 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
 from tests.sandboxserver import SandboxServer
+from tests.stubserver import Answer, StubServer
 
 TIMEOUT = 10
 
 
-class Receiver(ThreadingHTTPServer):
-    """A webhook endpoint on a free loopback port that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(handler) -> None:
-                length = int(handler.headers.get("Content-Length", 0))
-                self.events.append(json.loads(handler.rfile.read(length)))
-                handler.send_response(200)
-                handler.end_headers()
-
-            def log_message(handler, *args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hook"
-
-    def wait_for(self, count: int, seconds: float = 10) -> list[dict]:
-        deadline = time.monotonic() + seconds
-        while len(self.events) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.events
-
-
 @pytest.fixture
 def receiver(sandbox: SandboxServer):
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    assert sandbox.control("POST", "webhooks", json={"url": server.url}).status_code == 200
-    yield server
-    sandbox.control("POST", "webhooks", json={})
-    server.shutdown()
-    server.server_close()
+    """A webhook endpoint on a free loopback port, the sandbox's webhook pointed at it."""
+    with StubServer(default=Answer(200, b"")) as stub:
+        url = f"{stub.base_url}/hook"
+        assert sandbox.control("POST", "webhooks", json={"url": url}).status_code == 200
+        yield stub
+        sandbox.control("POST", "webhooks", json={})
+
+
+def events(receiver: StubServer, count: int) -> list[dict]:
+    """The first `count` events the receiver got, as JSON."""
+    return [seen.json() for seen in receiver.wait_for(count)]
 
 
 def write(sandbox: SandboxServer, method: str, path: str, body: dict) -> requests.Response:
@@ -80,10 +50,10 @@ def test_a_create_and_an_update_reach_the_webhook_as_ticket_events(sandbox, rece
     )
     assert updated.status_code == 200
 
-    events = receiver.wait_for(4)
+    received = events(receiver, 4)
 
-    assert {event["subject"] for event in events} == {f"zen:ticket:{ticket_id}"}
-    by_type = {event["type"]: event for event in events}
+    assert {event["subject"] for event in received} == {f"zen:ticket:{ticket_id}"}
+    by_type = {event["type"]: event for event in received}
     assert set(by_type) == {
         "zen:event-type:ticket.created",
         "zen:event-type:ticket.status_changed",
@@ -102,7 +72,7 @@ def test_a_refused_write_sends_nothing(sandbox, receiver):
     created = write(
         sandbox, "POST", "/api/v2/tickets.json", {"ticket": {"comment": {"body": "Hi"}}}
     )
-    receiver.wait_for(1)
+    events(receiver, 1)
     ticket_id = created.json()["ticket"]["id"]
 
     refused = write(
@@ -114,5 +84,5 @@ def test_a_refused_write_sends_nothing(sandbox, receiver):
 
     assert refused.status_code == 422
     assert marker.status_code == 200
-    types = [event["type"] for event in receiver.wait_for(2)]
+    types = [event["type"] for event in events(receiver, 2)]
     assert types == ["zen:event-type:ticket.created", "zen:event-type:ticket.priority_changed"]
