@@ -22,6 +22,7 @@ import pytest
 import requests
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from inbox import crypto
 from inbox.auth import (
@@ -169,6 +170,7 @@ def agent_account(
         role=seeded["role"],
         restricted=seeded["restricted"],
         access_token_encrypted=crypto.encrypt(access_token(sandbox, seeded["email"])),
+        last_checked_at=timezone.now(),  # as after a real sign-in: no users/me re-check due
     )
     if save:
         agent.save()
