@@ -314,7 +314,7 @@ def ticket_new_page(request: HttpRequest) -> HttpResponse:
 def _answer(request: HttpRequest, outcome: CreateOutcome, submitted: SubmittedForm) -> HttpResponse:
     if outcome.ticket is not None:
         ticket_id = outcome.ticket.id
-        if outcome.ticket.created_before:
+        if outcome.ticket.created_before or outcome.repeat:
             messages.info(
                 request,
                 f"This form had already created ticket #{ticket_id} (it was sent more than "
@@ -334,7 +334,8 @@ def _answer(request: HttpRequest, outcome: CreateOutcome, submitted: SubmittedFo
             ),
             status=202,
         )
-    values = submitted.typed
+    # What was sent (a locked form posts nothing: its text is the draft's), else what was typed.
+    values = outcome.form.values or submitted.typed
     if outcome.key_reused:
         return _render(
             request,

@@ -107,6 +107,8 @@ class CreateOutcome:
     unconfirmed: bool = False
     # Zendesk refused the key: this form had already been sent with other text.
     key_reused: bool = False
+    # The form had made its ticket already (known here, without asking Zendesk again).
+    repeat: bool = False
     details: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -258,7 +260,7 @@ def ticket_form_submit(
     ):
         # Zendesk may have forgotten the key: never send again, land on what it made.
         if body == draft.sent_body:
-            return CreateOutcome(form=_form(draft), ticket=_known_ticket(draft))
+            return CreateOutcome(form=_form(draft), ticket=_known_ticket(draft), repeat=True)
         return CreateOutcome(form=_new_form(agent, _typed(typed)), key_reused=True)
     try:
         created = tickets.ticket_create(agent=agent, idempotency_key=key, **body)
@@ -286,7 +288,7 @@ def _failed(
     current = TicketCreateDraft.objects.get(pk=draft.pk)
     if draft.ticket_id is None and current.ticket_id is not None:
         # A twin of this request (a double click) made the ticket meanwhile: land on it.
-        return CreateOutcome(form=_form(current), ticket=_known_ticket(current))
+        return CreateOutcome(form=_form(current), ticket=_known_ticket(current), repeat=True)
     if draft.ticket_id is not None:
         # The form had made its ticket: other text under its key is refused.
         if _is_key_refusal(error):

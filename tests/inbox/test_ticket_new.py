@@ -428,3 +428,27 @@ def test_bad_picker_input_is_a_400(zendesk_now, agent_client, path, query):
     response = agent_client.get(path, query, headers={"HX-Request": "true"})
     assert response.status_code == 400
     assert b"field-error" in response.content
+
+
+def test_a_locked_form_that_zendesk_then_refuses_opens_again_with_the_text_sent(
+    zendesk_now, agent_client
+):
+    """The answer was lost before Zendesk looked at the ticket (a 504 from the edge): the form
+    locks; the send again is refused for a field, so nothing was made: the form opens again,
+    with the text sent, the reason next to the field and a new key."""
+    sandbox = zendesk_now
+    form = ticket_form(sandbox, form_token(agent_client), subject="L" * 400)
+    faults(sandbox, path_prefix="/api/v2/tickets", hang_rate=1, hang_seconds=0.2)
+    locked = agent_client.post("/tickets/new", form)
+    assert locked.status_code == 202
+    faults(sandbox)
+
+    refused = agent_client.post("/tickets/new", {"form_token": token_in(locked)})
+
+    assert refused.status_code == 422
+    page = unescape(refused.content.decode())
+    assert "Subject: is too long" in page
+    assert f'value="{form["subject"]}"' in page
+    assert form["description"] in page
+    assert "Send again" not in page
+    assert token_in(refused) != form["form_token"]
