@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views, views_create, views_inbox, views_signin
+from inbox import views, views_create, views_inbox, views_signin, views_webhooks
 
 urlpatterns = [
     path("", views_inbox.home, name="home"),
@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("tickets/new/assignees", views_create.ticket_new_assignees, name="ticket_new_assignees"),
     path("healthz", views.healthz, name="healthz"),
+    path("webhooks/zendesk", views_webhooks.zendesk_webhook, name="zendesk_webhook"),
     path("auth/signin", views_signin.signin, name="signin"),
     path("auth/start", views_signin.signin_start, name="auth_start"),
     path("auth/callback", views_signin.signin_callback, name="auth_callback"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inbox', '0003_inbox_views'),
+        ('inbox', '0004_inbox_views'),
     ]
 
     operations = [

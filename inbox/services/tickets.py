@@ -23,6 +23,7 @@ from inbox.services.freshness import (
     agent_tickets_family,
     cached_as_agent,
     combined,
+    organization_tickets_family,
     ticket_family,
     tickets_family,
     unavailable,
@@ -56,7 +57,11 @@ class TicketThread(Sideloads):
 
 
 # -- reads -----------------------------------------------------------------------------------
-def _list_families(base_url: str, view: str, user_id: int) -> list[str]:
+def _list_families(
+    base_url: str, view: str, user_id: int, organization_id: int | None = None
+) -> list[str]:
+    if view == "organization" and organization_id is not None:
+        return [organization_tickets_family(base_url, organization_id)]
     if view in SHARED_VIEWS:
         return [tickets_family(base_url)]
     return [agent_tickets_family(base_url, user_id)]
@@ -94,7 +99,9 @@ def ticket_list(
             operation="tickets_list",
             params=params,
             shareable=view in SHARED_VIEWS,
-            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+            families=_list_families(
+                credentials.base_url, view, agent.zendesk_user_id, organization_id
+            ),
             fetch=lambda: client.tickets_list(
                 credentials,
                 view=view,
@@ -188,11 +195,7 @@ def ticket_detail(
         common: dict[str, Any] = {
             "agent": agent,
             "credentials": credentials,
-            "params": {
-                "ticket_id": ticket_id,
-                "include": TICKET_INCLUDE,
-                "comments_include": COMMENTS_INCLUDE,
-            },
+            "params": _show_params(ticket_id),
             "shareable": True,
             "families": families,
         }
@@ -223,6 +226,52 @@ def ticket_detail(
             **sideloads,
         )
         return combined(thread, [detail, conversation])
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def _show_params(ticket_id: int) -> dict[str, Any]:
+    """The cache parameters of a ticket and its conversation (the same for both reads)."""
+    return {"ticket_id": ticket_id, "include": TICKET_INCLUDE, "comments_include": COMMENTS_INCLUDE}
+
+
+# -- the app's own copy of a ticket (for invalidating what a change makes stale) -------------
+def ticket_cached_copy(*, base_url: str, ticket_id: int) -> Ticket | None:
+    """The ticket as unrestricted agents last saw it through the app, if it is still cached.
+
+    Never calls Zendesk: a change notice uses it to learn who the ticket concerned before.
+    """
+    detail = cache.cached_value(
+        base_url=base_url,
+        operation="ticket_show",
+        params=_show_params(int(ticket_id)),
+        scope=cache.scope_for(user_id=None, restricted=False, shareable=True),
+        families=[ticket_family(base_url, int(ticket_id))],
+    )
+    return detail.ticket if detail is not None else None
+
+
+def ticket_reread(*, agent: AgentAccount, ticket_id: int, lane: str = budget.BACKGROUND) -> Ticket:
+    """The ticket as Zendesk has it now, read for every unrestricted agent on the given lane.
+
+    The answer is cached under the ticket page's own key, so the page opens from it.
+    """
+    ticket_id = int(ticket_id)
+
+    def fetch_as(credentials: Credentials) -> Ticket:
+        answer = cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="ticket",
+            operation="ticket_show",
+            params=_show_params(ticket_id),
+            shareable=True,
+            families=[ticket_family(credentials.base_url, ticket_id)],
+            fetch=lambda: client.ticket_show(
+                credentials, ticket_id, include=TICKET_INCLUDE, lane=lane
+            ),
+        )
+        return answer.value.ticket
 
     return with_agent_credentials(agent, fetch_as)
 
@@ -279,6 +328,7 @@ def _after_ticket_write(
     cache.bump(
         ticket_family(base_url, ticket.id),
         tickets_family(base_url),
+        *(organization_tickets_family(base_url, org) for org in [ticket.organization_id] if org),
         *(agent_tickets_family(base_url, person) for person in people),
         # The write is an activity for the others the ticket concerns (their unread counts).
         *(activities_family(base_url, person) for person in people),
