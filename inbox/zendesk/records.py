@@ -222,6 +222,23 @@ def _custom_field_values(entries: Any) -> tuple[tuple[int, Any], ...]:
 
 
 @dataclass(frozen=True)
+class CreatedTicket(Ticket):
+    """A ticket as a create answered it: a Ticket, plus Zendesk's `x-idempotency-lookup`
+    header: "miss" when this request made it, "hit" when an earlier request with the same
+    Idempotency-Key did (the answer is that first one again), None without a key.
+
+    https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency
+    """
+
+    idempotency_lookup: str | None = None
+
+    @property
+    def created_before(self) -> bool:
+        """An earlier request with this key created the ticket (a double submit or a retry)."""
+        return self.idempotency_lookup == "hit"
+
+
+@dataclass(frozen=True)
 class Attachment:
     id: int
     file_name: str
@@ -417,6 +434,25 @@ class Sideloads:
             "organizations": self.organizations,
             "custom_statuses": self.custom_statuses,
         }
+
+
+@dataclass(frozen=True)
+class GroupMembership:
+    """An agent's membership of a group (who a ticket in that group can be assigned to)."""
+
+    id: int
+    user_id: int
+    group_id: int
+    default: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> GroupMembership:
+        return cls(
+            id=data["id"],
+            user_id=int(data["user_id"]),
+            group_id=int(data["group_id"]),
+            default=bool(data.get("default")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -222,6 +222,45 @@
     state.textContent = event.detail.successful ? "Draft kept" : "Draft not saved; keep this tab open";
   });
 
+
+  // -- create ticket: Ctrl/Cmd+Enter submits; one submit per click ---------------------------
+  // The server makes at most one ticket per form anyway (its Idempotency-Key); the disabled
+  // button only spares the agent a second wait.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    var form = event.target && event.target.closest && event.target.closest("form[data-submit-shortcut]");
+    if (!form) return;
+    event.preventDefault();
+    if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-send-once")) return;
+    if (form.getAttribute("data-sending") === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sending", "true");
+    var button = form.querySelector('button[type="submit"]');
+    if (button) {
+      button.setAttribute("aria-disabled", "true");
+      button.textContent = button.getAttribute("data-sending-label") || button.textContent;
+    }
+  });
+
+  // Back to a page from the browser's cache: the form can be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) {
+      form.removeAttribute("data-sending");
+    });
+  });
+
+  // The page says what went wrong at the top: take the agent there.
+  var notice = document.getElementById("form-notice");
+  if (notice) notice.focus();
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", startPolling);
   } else {
