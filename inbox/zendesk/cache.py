@@ -24,6 +24,7 @@ it; local memory in development). `cached_call()` is the one entry point:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -67,6 +68,7 @@ DEFAULT_STALE_WAIT_SECONDS = 2.0
 POLL_SECONDS = 0.02
 
 KEY_PREFIX = "zendesk:cache"
+STATS_KEY = f"{KEY_PREFIX}:stats"
 
 # Failures that a saved copy may cover; anything else (401, 403, 404, 409, 422) is the answer.
 SERVE_STALE_ON: tuple[type[ZendeskError], ...] = (
@@ -228,12 +230,16 @@ def cached_call[T](
         scope=scope_for(user_id=user_id, restricted=restricted, shareable=shareable),
         family_generations=generations(families),
     )
+    if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
+        count_outcome("miss")
+        return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
     ttl = ttl_for(kind)
     started = time.monotonic()
     deadline = started + wait_seconds()
     while True:
         entry = _cache().get(key)
         if entry is not None and clock() - entry.fetched_at < ttl:
+            count_outcome("hit")
             return _fresh(entry)
         token = uuid.uuid4().hex
         if _cache().add(_lock_key(key), token, timeout=LOCK_SECONDS):
@@ -241,7 +247,9 @@ def cached_call[T](
             entry = _cache().get(key)
             if entry is not None and clock() - entry.fetched_at < ttl:
                 _finish(key, token, "ok")
+                count_outcome("hit")
                 return _fresh(entry)
+            count_outcome("miss")
             return _lead(key, token, entry, fetch)
         # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a slow
         # Zendesk should not make every agent wait when an older answer can show at once.
@@ -298,6 +306,18 @@ def _wait_for_leader(key: str, deadline: float) -> str | None:
             outcome = _cache().get(_outcome_key(key, token))
             return None if outcome == "error" else outcome
     return None
+
+
+def count_outcome(outcome: str) -> None:
+    """Count a read answered from the cache ("hit") or from Zendesk ("miss") in the shared
+    cache, where every worker and instance adds up; only when ZENDESK_CACHE_STATS is on (the
+    benchmark reads STATS_KEY:<outcome>)."""
+    if not settings.ZENDESK_CACHE_STATS:
+        return
+    key = f"{STATS_KEY}:{outcome}"
+    _cache().add(key, 0, timeout=None)
+    with contextlib.suppress(ValueError):  # evicted between add() and incr(): lose one count
+        _cache().incr(key)
 
 
 def _lock_key(key: str) -> str:
