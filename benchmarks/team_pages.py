@@ -84,7 +84,9 @@ def say(text: str) -> None:
     print(f"[{time.monotonic() - STARTED:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
-PAGE, LIST, POLL = "page (full load)", "list partial (htmx)", "poll (htmx)"
+PAGE, LIST = "page (full load)", "list partial (htmx)"
+# A poll answered 204 (nothing new since the version the page shows) or 200 (new badges).
+POLL_204, POLL = "poll 204 (htmx)", "poll 200 (htmx)"
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -430,7 +432,8 @@ class Browser:
         )
         if response is not None and response.status_code == 200:
             self.read_poll_answer(response.text)
-        measures.record(POLL, seconds, has_data=has_data, error=error)
+        kind = POLL_204 if response is not None and response.status_code == 204 else POLL
+        measures.record(kind, seconds, has_data=has_data, error=error)
 
     def timed(self, method: str, path: str, **kwargs: Any):
         started = time.perf_counter()
@@ -939,9 +942,9 @@ def not_simulated(features: dict[str, bool]) -> list[str]:
 def table(summary: dict[str, Any]) -> str:
     rows = [
         "| scenario | agents | upstream/min mean | peak | 429s | pages without data | "
-        "page p50/p95/p99 ms | list p50/p95/p99 ms | poll p50/p95/p99 ms | staleness p50/p95 s "
-        "| cache hit ratio | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "page p50/p95/p99 ms | list p50/p95/p99 ms | poll 204 p50/p95/p99 ms | "
+        "poll 200 p50/p95/p99 ms | staleness p50/p95 s | cache hit ratio | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     sign_in = [
         "| scenario | agents | sign-in upstream (tokens + users/me) | sign-in s | failed | "
@@ -966,7 +969,7 @@ def table(summary: dict[str, Any]) -> str:
             f"| {row['scenario']} | {row['agents']} | {row['upstream_per_minute']['mean']} | "
             f"{row['upstream_per_minute']['peak']} | {row['rate_limited_429']} | "
             f"{sum(row['without_data_after_warmup'].values())} | {trio(PAGE)} | {trio(LIST)} | "
-            f"{trio(POLL)} | {stale['p50']} / {stale['p95']} ({stale['seen']} seen, "
+            f"{trio(POLL_204)} | {trio(POLL)} | {stale['p50']} / {stale['p95']} ({stale['seen']} seen, "
             f"{stale['unseen']} unseen) | {row['cache']['hit_ratio']} | "
             f"{sum(row['errors'].values())} |"
         )
