@@ -249,7 +249,6 @@ def cached_call[T](
                 _finish(key, token, "ok")
                 count_outcome("hit")
                 return _fresh(entry)
-            count_outcome("miss")
             return _lead(key, token, entry, fetch)
         # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a slow
         # Zendesk should not make every agent wait when an older answer can show at once.
@@ -278,6 +277,7 @@ def _lead[T](key: str, token: str, entry: _Entry | None, fetch: Callable[[], T])
     new_entry = _Entry(value=value, fetched_at=clock())
     _cache().set(key, new_entry, timeout=math.ceil(ttl_max() + keep_stale_seconds()))
     _finish(key, token, "ok")
+    count_outcome("miss")
     return _fresh(new_entry)
 
 
@@ -309,9 +309,10 @@ def _wait_for_leader(key: str, deadline: float) -> str | None:
 
 
 def count_outcome(outcome: str) -> None:
-    """Count a read answered from the cache ("hit") or from Zendesk ("miss") in the shared
-    cache, where every worker and instance adds up; only when ZENDESK_CACHE_STATS is on (the
-    benchmark reads STATS_KEY:<outcome>)."""
+    """Count how a read was answered, in the shared cache where every worker and instance adds
+    up: "hit" (a fresh copy), "miss" (Zendesk asked and answered), "stale" (an old copy, as
+    Zendesk or the budget could not give a new one), "failed" (nothing to show). Only when
+    ZENDESK_CACHE_STATS is on (the benchmark reads STATS_KEY:<outcome>)."""
     if not settings.ZENDESK_CACHE_STATS:
         return
     key = f"{STATS_KEY}:{outcome}"
@@ -344,7 +345,9 @@ def _fresh(entry: _Entry) -> Fresh[Any]:
 
 def _stale_or_raise(entry: _Entry | None, reason: str, *, retry_after: float | None) -> Fresh[Any]:
     if entry is None:
+        count_outcome("failed")
         raise ZendeskUnavailable(reason, retry_after=retry_after)
+    count_outcome("stale")
     return Fresh(
         value=entry.value,
         fetched_at=_as_datetime(entry.fetched_at),

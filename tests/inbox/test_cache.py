@@ -23,6 +23,7 @@ from inbox.zendesk.errors import (
     RateBudgetExhausted,
     RateLimited,
     UpstreamUnavailable,
+    ZendeskUnavailable,
 )
 from tests.fakes import FakeClock
 
@@ -435,3 +436,10 @@ def test_hits_and_misses_are_counted_only_when_asked(settings, clock):
     call(upstream)
     assert django_cache.get(f"{cache.STATS_KEY}:miss") == 1
     assert django_cache.get(f"{cache.STATS_KEY}:hit") == 2
+    clock.advance(3600)
+    upstream.failure = UpstreamUnavailable("down")
+    assert call(upstream).stale
+    assert django_cache.get(f"{cache.STATS_KEY}:stale") == 1
+    with pytest.raises(ZendeskUnavailable):
+        call(upstream, user_id=8)  # nothing saved for this agent
+    assert django_cache.get(f"{cache.STATS_KEY}:failed") == 1
