@@ -31,5 +31,7 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         "theme_next": following,
         "theme_next_label": inbox_services.THEME_LABELS[following],
         "inbox_views": inbox_services.VIEWS,
+        # (view, badge) for the sidebar; a page that has the cached badges replaces it.
+        "sidebar_views": [(view, None) for view in inbox_services.VIEWS],
         "poll_seconds": settings.INBOX_POLL_SECONDS,
     }

@@ -296,6 +296,7 @@ def _sidebar_context(sidebar: inbox_services.Sidebar | None) -> dict[str, Any]:
         return {"sidebar": None}
     return {
         "sidebar": sidebar,
+        "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
         ],
