@@ -1,5 +1,5 @@
 # The front door. A fresh clone needs only `make run` (the demo) and `make test` (the suite).
-.PHONY: run test sandbox lint format bench bench-inbox
+.PHONY: run test sandbox lint format bench bench-inbox bench-team
 
 APP_PORT ?= 8000
 SANDBOX_PORT ?= 8001
@@ -26,6 +26,10 @@ bench:          ## measure what the cache, single flight and shared budget save 
 bench-inbox:    ## the inbox page's and the poll's latency from cache beside a trivial view, and its bytes (~1 min)
 	@scripts/bootstrap.sh test
 	@.venv/bin/python benchmarks/inbox_latency.py $(BENCH_ARGS)
+
+bench-team:     ## the team through its pages: PostgreSQL, Redis, the app under gunicorn, 50 browsers (~10 min; BENCH_ARGS="--minutes 1 --instances 2")
+	@scripts/bootstrap.sh test
+	@.venv/bin/python benchmarks/team_pages.py $(BENCH_ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -212,6 +212,11 @@ ZENDESK_CACHE_TTL_SECONDS = {
 ZENDESK_CACHE_KEEP_STALE_SECONDS = env.int("ZENDESK_CACHE_KEEP_STALE_SECONDS", default=24 * 3600)
 ZENDESK_CACHE_WAIT_SECONDS = env.float("ZENDESK_CACHE_WAIT_SECONDS", default=20.0)
 ZENDESK_CACHE_STALE_WAIT_SECONDS = env.float("ZENDESK_CACHE_STALE_WAIT_SECONDS", default=2.0)
+# For benchmarks/team_pages.py only, never in production: the naive proxy it compares the
+# product with (every read goes to Zendesk: no cache, no single flight, no shared budget), and
+# counters of cache hits and misses in the shared cache (three cache round trips per read).
+ZENDESK_NAIVE_PROXY = env.bool("ZENDESK_NAIVE_PROXY", default=False)
+ZENDESK_CACHE_STATS = env.bool("ZENDESK_CACHE_STATS", default=False)
 # Fernet keys (comma-separated, newest first) encrypting agents' tokens at rest. Rotation:
 # put a new key first and keep the old ones; `manage.py rotate_token_keys` re-encrypts.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])

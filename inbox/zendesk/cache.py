@@ -27,6 +27,7 @@ it; local memory in development). `cached_call()` is the one entry point:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -73,6 +74,7 @@ DEFAULT_STALE_WAIT_SECONDS = 2.0
 POLL_SECONDS = 0.02
 
 KEY_PREFIX = "zendesk:cache"
+STATS_KEY = f"{KEY_PREFIX}:stats"
 
 # Failures that a saved copy may cover; anything else (401, 403, 404, 409, 422) is the answer.
 SERVE_STALE_ON: tuple[type[ZendeskError], ...] = (
@@ -244,11 +246,15 @@ def cached_call[T](
         scope=scope_for(user_id=user_id, restricted=restricted, shareable=shareable),
         family_generations=family_generations,
     )
+    if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
+        count_outcome("miss")
+        return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
     started = time.monotonic()
     deadline = started + wait_seconds()
     while True:
         entry = _cache().get(key)
         if entry is not None and clock() - entry.fetched_at < ttl:
+            count_outcome("hit")
             return _fresh(entry)
         token = uuid.uuid4().hex
         if _cache().add(_lock_key(key), token, timeout=LOCK_SECONDS):
@@ -256,6 +262,7 @@ def cached_call[T](
             entry = _cache().get(key)
             if entry is not None and clock() - entry.fetched_at < ttl:
                 _finish(key, token, "ok")
+                count_outcome("hit")
                 return _fresh(entry)
             return _lead(key, token, entry, fetch)
         # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a slow
@@ -285,6 +292,7 @@ def _lead[T](key: str, token: str, entry: _Entry | None, fetch: Callable[[], T])
     new_entry = _Entry(value=value, fetched_at=clock())
     _cache().set(key, new_entry, timeout=math.ceil(ttl_max() + keep_stale_seconds()))
     _finish(key, token, "ok")
+    count_outcome("miss")
     return _fresh(new_entry)
 
 
@@ -315,6 +323,19 @@ def _wait_for_leader(key: str, deadline: float) -> str | None:
     return None
 
 
+def count_outcome(outcome: str) -> None:
+    """Count how a read was answered, in the shared cache where every worker and instance adds
+    up: "hit" (a fresh copy), "miss" (Zendesk asked and answered), "stale" (an old copy, as
+    Zendesk or the budget could not give a new one), "failed" (nothing to show). Only when
+    ZENDESK_CACHE_STATS is on (the benchmark reads STATS_KEY:<outcome>)."""
+    if not settings.ZENDESK_CACHE_STATS:
+        return
+    key = f"{STATS_KEY}:{outcome}"
+    _cache().add(key, 0, timeout=None)
+    with contextlib.suppress(ValueError):  # evicted between add() and incr(): lose one count
+        _cache().incr(key)
+
+
 def _lock_key(key: str) -> str:
     return f"{key}:lock"
 
@@ -339,7 +360,9 @@ def _fresh(entry: _Entry) -> Fresh[Any]:
 
 def _stale_or_raise(entry: _Entry | None, reason: str, *, retry_after: float | None) -> Fresh[Any]:
     if entry is None:
+        count_outcome("failed")
         raise ZendeskUnavailable(reason, retry_after=retry_after)
+    count_outcome("stale")
     return Fresh(
         value=entry.value,
         fetched_at=_as_datetime(entry.fetched_at),

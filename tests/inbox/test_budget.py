@@ -201,3 +201,14 @@ def test_a_429_seen_by_one_process_stops_every_other(redis_cache):
     with pytest.raises(RateBudgetExhausted) as refused:
         budget.reserve()
     assert 100 < refused.value.retry_after <= 120
+
+
+def test_the_naive_proxy_has_no_budget_and_ignores_429s(clock, settings):
+    """The page benchmark's baseline (ZENDESK_NAIVE_PROXY): nothing refuses, nothing learns."""
+    settings.ZENDESK_NAIVE_PROXY = True
+    for _ in range(50):
+        budget.reserve()
+    budget.record_response(429, {"Retry-After": "30"})
+    budget.reserve()
+    settings.ZENDESK_NAIVE_PROXY = False
+    assert reserve_until_refused() == 10  # the real budget saw none of it

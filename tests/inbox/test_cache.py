@@ -23,6 +23,7 @@ from inbox.zendesk.errors import (
     RateBudgetExhausted,
     RateLimited,
     UpstreamUnavailable,
+    ZendeskUnavailable,
 )
 from tests.fakes import FakeClock
 
@@ -413,3 +414,32 @@ def test_answers_stale_copies_and_generations_work_the_same_on_redis(redis_cache
     upstream.failure = UpstreamUnavailable()
     stale = call(upstream, families=["tickets:7"])
     assert (stale.value, stale.stale, stale.age_seconds) == ({"answer": 2}, True, 600)
+
+
+# -- the benchmark's switches ------------------------------------------------------------------
+def test_the_naive_proxy_asks_zendesk_every_time(settings, clock):
+    settings.ZENDESK_NAIVE_PROXY = True
+    upstream = Upstream()
+    assert call(upstream).value == {"answer": 1}
+    assert call(upstream).value == {"answer": 2}
+    assert upstream.calls == 2
+
+
+def test_hits_and_misses_are_counted_only_when_asked(settings, clock):
+    upstream = Upstream()
+    call(upstream)
+    assert django_cache.get(f"{cache.STATS_KEY}:miss") is None
+    settings.ZENDESK_CACHE_STATS = True
+    clock.advance(3600)  # past the TTL: the next call asks Zendesk
+    call(upstream)
+    call(upstream)
+    call(upstream)
+    assert django_cache.get(f"{cache.STATS_KEY}:miss") == 1
+    assert django_cache.get(f"{cache.STATS_KEY}:hit") == 2
+    clock.advance(3600)
+    upstream.failure = UpstreamUnavailable("down")
+    assert call(upstream).stale
+    assert django_cache.get(f"{cache.STATS_KEY}:stale") == 1
+    with pytest.raises(ZendeskUnavailable):
+        call(upstream, user_id=8)  # nothing saved for this agent
+    assert django_cache.get(f"{cache.STATS_KEY}:failed") == 1

@@ -1,0 +1,96 @@
+"""The page benchmark runs end to end with tiny parameters and says what it measured.
+
+It runs as its own process (`python benchmarks/team_pages.py`), as `make bench-team` runs it:
+PostgreSQL, Redis, the sandbox and the app under gunicorn, three agents signed in through the
+OAuth pages, a few seconds per scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENTS = 3
+SCENARIOS = ["product", "webhooks", "change_feed", "naive"]
+POLL_KINDS = ("poll 204 (htmx)", "poll 200 (htmx)")
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "team_pages.json"
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/team_pages.py",
+            *("--agents", str(AGENTS), "--minutes", "0.12", "--warmup", "1"),
+            *("--seed-tickets", "60", "--workers", "1", "--threads", "4"),
+            # Every tab visible, polling every 2 s: each browser polls within the few seconds.
+            *("--hidden", "0", "--poll-seconds", "2", "--stamp-seconds", "1"),
+            *("--scenarios", ",".join(SCENARIOS), "--out", str(out), "--json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    printed = json.loads(finished.stdout)
+    assert json.loads(out.read_text()) == printed, "the JSON file says what was printed"
+    return printed
+
+
+def by_name(summary: dict) -> dict[str, dict]:
+    return {row["scenario"]: row for row in summary["scenarios"]}
+
+
+@pytest.mark.slow
+def test_it_reports_every_scenario_or_says_why_not(summary: dict) -> None:
+    rows = by_name(summary)
+    assert list(rows) == SCENARIOS
+    for name in ("product", "naive"):
+        assert rows[name]["available"]
+    for name in ("webhooks", "change_feed"):
+        available = summary["features"][name]
+        assert rows[name]["available"] == available
+        if not available:
+            assert "not available in this build" in rows[name]["reason"]
+
+
+@pytest.mark.slow
+def test_each_scenario_has_its_figures(summary: dict) -> None:
+    for row in summary["scenarios"]:
+        if not row["available"]:
+            continue
+        assert row["agents"] == AGENTS
+        assert row["restricted_agents"] == 1
+        assert row["sign_in"]["failed"] == 0
+        # Each sign-in exchanged a code and read users/me, through the app's own pages.
+        assert row["sign_in"]["upstream"]["POST /oauth/tokens"] == AGENTS
+        polls = [row["latency_ms"][k] for k in POLL_KINDS if k in row["latency_ms"]]
+        assert sum(figures["count"] for figures in polls) > 0
+        assert all(set(figures) == {"count", "p50", "p95", "p99"} for figures in polls)
+        assert set(row["upstream_per_minute"]) == {"mean", "peak"}
+        assert set(row["staleness_s"]) == {"seen", "unseen", "p50", "p95"}
+        assert row["stamps"]["made"] > 0
+        assert row["upstream_total"] > 0
+        assert "hit_ratio" in row["cache"]
+
+
+@pytest.mark.slow
+def test_the_product_asks_zendesk_less_than_the_naive_proxy(summary: dict) -> None:
+    rows = by_name(summary)
+    assert rows["product"]["upstream_total"] < rows["naive"]["upstream_total"]
+    assert rows["product"]["cache"]["hit"] > 0
+    assert rows["naive"]["cache"]["hit"] == 0
+
+
+@pytest.mark.slow
+def test_it_prints_the_command_and_the_machine(summary: dict) -> None:
+    assert "benchmarks/team_pages.py" in summary["command"]
+    assert summary["machine"]["cpus"] >= 1
+    assert summary["params"]["limit_per_minute"] == 200
