@@ -14,7 +14,7 @@ import re
 import pytest
 import requests
 
-from tests.inbox.test_browser_inbox import SCREENSHOTS, poll_now, serious_violations, sign_in
+from tests.inbox.conftest import SCREENSHOTS, browser_sign_in, poll_now, serious_violations
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,7 +38,6 @@ window.Notification = RecordedNotification;
 """
 
 
-@pytest.fixture
 def app_url(live_server, zendesk, settings) -> str:
     """The live app on the sandbox; callback from the request, avatars allowed by the CSP."""
     settings.ZENDESK_OAUTH_REDIRECT_URL = ""
@@ -49,7 +48,6 @@ def app_url(live_server, zendesk, settings) -> str:
     return live_server.url
 
 
-@pytest.fixture
 def agent_email(zendesk) -> str:
     return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
 
@@ -85,7 +83,7 @@ def mark_all_seen(page) -> None:
 def test_the_drawer_is_a_dialog_that_keeps_and_gives_back_focus(
     page, app_url, zendesk, agent_email
 ):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     bell = page.locator("#bell")
     bell.focus()
@@ -115,7 +113,7 @@ def test_a_new_activity_reaches_badge_title_drawer_and_one_notification_of_two_t
     settings.ZENDESK_CACHE_TTL_SECONDS = {"activities": 0, "count": 0, "list": 0}
     context.add_init_script(RECORD_NOTIFICATIONS)
     first = context.new_page()
-    sign_in(first, app_url, zendesk, agent_email)
+    browser_sign_in(first, app_url, zendesk, agent_email)
     poll_now(first)
     open_drawer(first)
     with first.expect_response(re.compile(r"/activity/preferences")):
@@ -174,8 +172,8 @@ def test_mark_all_as_seen_in_one_browser_clears_the_badge_in_another(
     laptop, phone = browser.new_context(), browser.new_context()
     try:
         on_laptop, on_phone = laptop.new_page(), phone.new_page()
-        sign_in(on_laptop, app_url, zendesk, agent_email)
-        sign_in(on_phone, app_url, zendesk, agent_email)
+        browser_sign_in(on_laptop, app_url, zendesk, agent_email)
+        browser_sign_in(on_phone, app_url, zendesk, agent_email)
         poll_now(on_laptop)
         poll_now(on_phone)
         assert bell_badge(on_phone) not in ("", "0")
@@ -196,7 +194,7 @@ def test_no_serious_accessibility_violations_with_the_drawer_open_in_either_them
     page, app_url, zendesk, agent_email
 ):
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     open_drawer(page)
     page.locator("#activity-drawer details.activity-fold").first.locator("summary").click()
@@ -214,7 +212,7 @@ def test_no_serious_accessibility_violations_with_the_drawer_open_in_either_them
 def test_screenshot_of_the_drawer_open(page, app_url, zendesk, agent_email):
     """The README's screenshot of the drawer (docs/screenshots/), from the seeded sandbox."""
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     open_drawer(page)
     page.locator("#activity-drawer details.activity-fold").first.locator("summary").click()

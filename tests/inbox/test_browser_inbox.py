@@ -9,23 +9,20 @@ to) and asserted after its answer, never after a wall-clock wait.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
-from axe_playwright_python.sync_playwright import Axe
 
 from inbox.models import AgentPreference
+from tests.inbox.conftest import SCREENSHOTS, browser_sign_in, poll_now, serious_violations
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture
 def app_url(live_server, zendesk, settings) -> str:
     """The live app on the sandbox; callback from the request, avatars allowed by the CSP."""
     settings.ZENDESK_OAUTH_REDIRECT_URL = ""
@@ -36,38 +33,8 @@ def app_url(live_server, zendesk, settings) -> str:
     return live_server.url
 
 
-def sign_in(page, app_url: str, sandbox, email: str) -> None:
-    """Through the front door: `/` has one button that goes straight to Zendesk."""
-    page.goto(f"{app_url}/")
-    page.get_by_role("button", name="Sign in with Zendesk").click()
-    page.wait_for_url(re.compile(re.escape(sandbox.base_url) + r"/oauth/authorizations/new"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(sandbox.info["demo_password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{app_url}/")
-    page.get_by_role("heading", name="Assigned to me", level=1).wait_for()
-
-
-def poll_now(page) -> None:
-    """Trigger the sidebar poll and wait for its answer (whatever its status)."""
-    with page.expect_response(re.compile(r"/inbox/poll")):
-        page.dispatch_event("body", "inbox:poll-now")
-
-
-@pytest.fixture
 def agent_email(zendesk) -> str:
     return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
-
-
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    results = Axe().run(page)
-    return [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements)"
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
 
 
 def first_row_id(page) -> int:
@@ -75,7 +42,7 @@ def first_row_id(page) -> int:
 
 
 def test_the_agent_opens_each_view_from_the_sidebar(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
 
     for label in ["CC'd", "Following", "Requested by me", "Recently viewed", "All tickets"]:
         page.get_by_role("navigation", name="Views").get_by_role("link", name=label).click()
@@ -86,7 +53,7 @@ def test_the_agent_opens_each_view_from_the_sidebar(page, app_url, zendesk, agen
 
 
 def test_the_agent_sorts_pages_forward_and_back(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     page.get_by_role("link", name="All tickets").click()
     page.get_by_role("heading", name="All tickets", level=1).wait_for()
 
@@ -125,7 +92,7 @@ def listed_row_ids(page) -> list[int]:
 def test_the_agent_sorts_by_requester_pages_by_number_and_filters(
     page, app_url, zendesk, agent_email
 ):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     page.get_by_role("link", name="All tickets").click()
     page.get_by_role("heading", name="All tickets", level=1).wait_for()
 
@@ -173,7 +140,7 @@ def test_the_agent_sorts_by_requester_pages_by_number_and_filters(
 
 
 def test_the_keyboard_moves_opens_jumps_and_explains(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     links = page.locator("tr[data-row] .ticket-link")
 
     page.keyboard.press("j")
@@ -209,7 +176,7 @@ def test_the_keyboard_moves_opens_jumps_and_explains(page, app_url, zendesk, age
 
 
 def test_the_theme_switch_sticks_to_the_agent(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     root = page.locator("html")
     assert root.get_attribute("data-theme") is None  # the system's choice
 
@@ -231,7 +198,7 @@ def test_a_badge_changes_after_a_change_made_in_zendesk(
     zendesk.reset()
     settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 0, "list": 0}
     agent = zendesk.agent(email=agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     badge = page.locator("#count-assigned .count-value")
     before = int(badge.inner_text().split()[0])
@@ -273,7 +240,7 @@ COUNT_POLLS = """() => {
 
 
 def test_a_hidden_tab_sends_no_polls(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     page.locator("#count-assigned .count-value").wait_for()
     page.evaluate(COUNT_POLLS)
 
@@ -292,7 +259,7 @@ def test_no_serious_accessibility_violations_in_either_theme_or_on_a_phone(
     page, app_url, zendesk, agent_email
 ):
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     page.locator("#count-assigned .count-value").wait_for()
 
@@ -312,7 +279,7 @@ def test_no_serious_accessibility_violations_in_either_theme_or_on_a_phone(
 def test_screenshots_of_the_inbox_in_light_dark_and_on_a_phone(page, app_url, zendesk, agent_email):
     """The README's screenshots (docs/screenshots/), from a real session on the sandbox."""
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     page.locator("#count-assigned .count-value").wait_for()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.inbox.conftest import api_calls
+from tests.inbox.conftest import SCREENSHOTS, api_calls, browser_sign_in, serious_violations
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LANDED = re.compile(r"/tickets/(\d+)$")
 
 
-@pytest.fixture
 def app_url(live_server, zendesk, settings) -> str:
     """The live app on the sandbox; callback from the request, avatars allowed by the CSP."""
     settings.ZENDESK_OAUTH_REDIRECT_URL = ""
@@ -34,22 +30,8 @@ def app_url(live_server, zendesk, settings) -> str:
     return live_server.url
 
 
-@pytest.fixture
 def agent_email(zendesk) -> str:
     return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
-
-
-def sign_in(page, app_url: str, sandbox, email: str) -> None:
-    """Through the front door, as tests/inbox/test_browser_inbox.py does."""
-    page.goto(f"{app_url}/")
-    page.get_by_role("button", name="Sign in with Zendesk").click()
-    page.wait_for_url(re.compile(re.escape(sandbox.base_url) + r"/oauth/authorizations/new"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(sandbox.info["demo_password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{app_url}/")
-    page.get_by_role("heading", name="Assigned to me", level=1).wait_for()
 
 
 def open_form(page) -> None:
@@ -73,19 +55,10 @@ def tickets_with_subject(sandbox, subject: str) -> list[dict]:
     return [ticket for ticket in response.json()["tickets"] if ticket["subject"] == subject]
 
 
-def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements)"
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
-
-
 def test_a_double_click_on_create_makes_exactly_one_ticket(page, app_url, zendesk, agent_email):
     customer = zendesk.info["end_users"][1]
     subject = f"Double click {uuid.uuid4().hex[:8]}"
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_form(page)
     choose_requester(page, customer)
     page.get_by_label("Subject").fill(subject)
@@ -131,7 +104,7 @@ def test_a_double_click_on_create_makes_exactly_one_ticket(page, app_url, zendes
 def test_ctrl_enter_creates_the_ticket_for_someone_new(page, app_url, zendesk, agent_email):
     subject = f"Keyboard {uuid.uuid4().hex[:8]}"
     email = f"new-{uuid.uuid4().hex[:8]}@example.net"
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_form(page)
     page.get_by_role("radio", name=re.compile("Someone new")).check()
     page.get_by_label("New person's name").fill("Grace Newcaller")
@@ -150,7 +123,7 @@ def test_ctrl_enter_creates_the_ticket_for_someone_new(page, app_url, zendesk, a
 
 def test_the_form_has_no_serious_accessibility_violations(page, app_url, zendesk, agent_email):
     page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_form(page)
     choose_requester(page, zendesk.info["end_users"][0])
 
@@ -175,7 +148,7 @@ def test_the_form_has_no_serious_accessibility_violations(page, app_url, zendesk
 def test_screenshots_of_the_form(page, app_url, zendesk, agent_email):
     """The README's screenshots of the form (docs/screenshots/), from a real session."""
     page.set_viewport_size({"width": 1280, "height": 1320})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_form(page)
     choose_requester(page, zendesk.info["end_users"][0])
     page.get_by_label("Subject").fill("Printer prints blank pages")
