@@ -11,6 +11,8 @@ requests). Opening the inbox is what the inbox page asks for: ticket_counts, the
   C-A  A with the sandbox limited to --limit requests a minute (Zendesk Team plan: 200)
   C-B  B with the same limit and ZENDESK_RATE_LIMIT_PER_MINUTE=--limit, its cache holding the
        answers of one earlier inbox open per agent, aged past their TTL (a team mid-day)
+  hits every read answered from a warm cache, on local memory and (with --redis) on Redis in
+       the same run: what a hit costs on each, with Redis's own command counters
 
 Upstream calls and 429s are the sandbox's own counts (GET /_sandbox/stats, reset before each
 scenario); latencies are per request (one of the four reads), as the agent waits for it.
@@ -302,7 +304,27 @@ def locmem(max_entries: int | None = LOCMEM_ENTRIES) -> dict[str, Any]:
 
 
 def redis(url: str) -> dict[str, Any]:
-    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    """Redis as production runs it (config/settings.py): one connection pool per process."""
+    return {"BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache", "LOCATION": url}
+
+
+def redis_counters(url: str, *, reset: bool = False) -> dict[str, int]:
+    """Redis's own counters since its last reset: commands, HELLO handshakes, connections."""
+    import redis as redis_lib
+
+    server = redis_lib.Redis.from_url(url)
+    try:
+        if reset:
+            server.config_resetstat()
+        commands = server.info("commandstats")
+        stats = server.info("stats")
+    finally:
+        server.close()
+    return {
+        "commands": sum(int(row["calls"]) for row in commands.values()),
+        "hello": int(commands.get("cmdstat_hello", {}).get("calls", 0)),
+        "connections": int(stats["total_connections_received"]),
+    }
 
 
 # -- running and measuring ---------------------------------------------------------------------
@@ -318,9 +340,11 @@ class Result:
     latencies: list[float] = field(repr=False)
     wall_seconds: float
     by_endpoint: dict[str, int]
+    redis: dict[str, int] | None = None  # Redis's own counters for the run, when on Redis
 
     def summary(self) -> dict[str, Any]:
         return {
+            **({"redis_counters": self.redis} if self.redis else {}),
             "label": self.label,
             "sandbox_limit_per_minute": self.sandbox_limit,
             "upstream_calls": self.upstream_calls,
@@ -413,7 +437,9 @@ def run_scenarios(sandbox: Any, agents: list[Any], args: argparse.Namespace) -> 
         )  # fmt: skip
     services_on("B", "B services (locmem)", locmem())
     if args.redis:
+        redis_counters(args.redis, reset=True)
         services_on("B_redis", "B services (Redis)", redis(args.redis))
+        results["B_redis"].redis = redis_counters(args.redis)
     services_on("B_locmem_300", "B locmem 300 entries", locmem(None))
 
     set_sandbox_limit(sandbox, args.limit)
@@ -440,13 +466,42 @@ def run_scenarios(sandbox: Any, agents: list[Any], args: argparse.Namespace) -> 
     return results
 
 
+def run_cache_hits(sandbox: Any, agents: list[Any], args: argparse.Namespace) -> dict[str, Any]:
+    """What a cache hit costs: every read answered from a warm cache, local memory and Redis
+    side by side in the same run (p50 per read; Redis's own counters for the Redis run)."""
+    backends = {"locmem": locmem(), **({"redis": redis(args.redis)} if args.redis else {})}
+    hits: dict[str, Any] = {}
+    set_sandbox_limit(sandbox, None)
+    for name, backend in backends.items():
+        with app_cache(backend), app_limit(SANDBOX_DEFAULT_LIMIT):
+            run_workload(agents, service_inbox_open, rounds=1, workers=args.workers)  # warm
+            if name == "redis":
+                redis_counters(args.redis, reset=True)
+            result = measure(
+                sandbox, f"hits ({name})", agents, service_inbox_open,
+                rounds=args.rounds, workers=args.workers, sandbox_limit=SANDBOX_DEFAULT_LIMIT,
+            )  # fmt: skip
+            if name == "redis":
+                result.redis = redis_counters(args.redis)
+        hits[name] = result.summary()
+    if "redis" in hits:
+        hits["redis_minus_locmem_p50_ms"] = round(
+            hits["redis"]["latency_ms"]["p50"] - hits["locmem"]["latency_ms"]["p50"], 2
+        )
+    return hits
+
+
 # -- reporting ---------------------------------------------------------------------------------
 def ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 2) if denominator else None
 
 
 def build_summary(
-    args: argparse.Namespace, command: str, results: dict[str, Result], total_seconds: float
+    args: argparse.Namespace,
+    command: str,
+    results: dict[str, Result],
+    total_seconds: float,
+    cache_hits: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from django.conf import settings
 
@@ -470,6 +525,7 @@ def build_summary(
             "app_budget_share": settings.ZENDESK_RATE_BUDGET_SHARE,
         },
         "scenarios": {name: result.summary() for name, result in results.items()},
+        "cache_hits": cache_hits or {},
         "upstream_ratio_a_over_b": ratio(results["A"].upstream_calls, results["B"].upstream_calls),
         "upstream_ratio_c_a_over_c_b": ratio(
             results["C_A"].upstream_calls, results["C_B"].upstream_calls
@@ -515,9 +571,37 @@ def report(summary: dict[str, Any]) -> str:
             f"{params['c_b_cache_aged_seconds']:g} s (past every TTL); the app's budget is "
             f"{params['limit_c']}/min x {params['app_budget_share']:g} share "
             f"= {math.floor(params['limit_c'] * params['app_budget_share'])}/min.",
+            *hits_report(summary["cache_hits"], summary["scenarios"]),
             f"Total {summary['total_seconds']} s.",
         ]
     )
+
+
+def hits_report(hits: dict[str, Any], scenarios: dict[str, Any]) -> list[str]:
+    """Lines on what a cache hit costs on each backend, and Redis's own counters."""
+    lines = []
+    for name in ("locmem", "redis"):
+        if name in hits:
+            row = hits[name]
+            lines.append(
+                f"Cache hit ({name}): p50 {row['latency_ms']['p50']} ms, p95 "
+                f"{row['latency_ms']['p95']} ms per read, {row['upstream_calls']} upstream calls."
+            )
+    if "redis" in hits:
+        counters = hits["redis"]["redis_counters"]
+        reads = hits["redis"]["requests"]
+        lines.append(
+            f"Redis hit - local-memory hit at p50: {hits['redis_minus_locmem_p50_ms']} ms; "
+            f"Redis saw {counters['commands']} commands for {reads} reads, "
+            f"{counters['hello']} HELLO, {counters['connections']} new connections."
+        )
+    if "B_redis" in scenarios and "redis_counters" in scenarios["B_redis"]:
+        counters = scenarios["B_redis"]["redis_counters"]
+        lines.append(
+            f"B on Redis: {counters['commands']} commands, {counters['hello']} HELLO, "
+            f"{counters['connections']} new connections."
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -537,9 +621,10 @@ def main(argv: list[str] | None = None) -> int:
             point_app_at(sandbox.base_url)
             agents = sign_in_agents(sandbox, args.agents)
             results = run_scenarios(sandbox, agents, args)
+            cache_hits = run_cache_hits(sandbox, agents, args)
         finally:
             sandbox.stop()
-    summary = build_summary(args, command, results, time.perf_counter() - started)
+    summary = build_summary(args, command, results, time.perf_counter() - started, cache_hits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     if args.json:

@@ -20,6 +20,20 @@ if not SECRET_KEY:
             "SECRET_KEY is not set: set it in the environment (see .env.example)."
         )
     SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105
+# Django's own rule for a key that resists guessing (check --deploy, security.W009).
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_UNIQUE_CHARACTERS = 5
+if not DEBUG and (
+    len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH
+    or len(set(SECRET_KEY)) < MIN_SECRET_KEY_UNIQUE_CHARACTERS
+):
+    # Sessions, CSRF tokens and password-reset-like links are signed with it: a short key
+    # can be guessed offline from one signed cookie. The message never shows the key.
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_KEY_LENGTH} "
+        f"characters with at least {MIN_SECRET_KEY_UNIQUE_CHARACTERS} different ones (see "
+        ".env.example for how to make one)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -34,14 +48,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files (an SVG opened on its own is a document) get the CSP.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: its early 400 still passes through every middleware above (headers, CSP, cookies).
+    "inbox.middleware.UnreadableQueryStringMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -73,10 +90,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Cache: REDIS_URL (Heroku's add-on name) wins, then CACHE_URL, then local memory.
 _redis_url = env("REDIS_URL", default="")
 if _redis_url:
+    # Redis down is not the app down: the wrapper answers from each process's memory and
+    # shrinks each process's share of the rate budget (inbox/zendesk/sharedcache.py). Short
+    # socket timeouts so a Redis that hangs costs a second, not a request.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache with one connection pool per process shared by all threads
+            # (inbox/zendesk/redis_cache.py), answering from memory while Redis is down.
+            "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
             "LOCATION": _redis_url,
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+                "socket_timeout": env.float("REDIS_TIMEOUT", default=2.0),
+            },
         }
     }
 else:
@@ -107,15 +133,29 @@ STORAGES = {
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# Pages carry the CSRF token in hx-headers on <body>; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # A signed-in session ends after this long unused, and after this long whatever happens.
 SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=8 * 3600)
 SESSION_MAX_AGE_SECONDS = env.int("SESSION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # How often a signed-in agent's role and restricted flag are read again from Zendesk.
 AGENT_RECHECK_SECONDS = env.int("AGENT_RECHECK_SECONDS", default=600)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+# Production answers on https only; /healthz stays reachable on plain http so a load balancer
+# probing the instance directly still gets an answer instead of a redirect.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Believe X-Forwarded-Proto only when told a proxy in front sets it (and strips what clients
+# send): otherwise any client could claim https and defeat the redirect and secure cookies.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HSTS: a year, subdomains included. Preload is a commitment for the whole domain that is slow
+# to undo (https://hstspreload.org/#removal), so it stays off unless asked for.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# check --deploy warns when preload is off; off is this deployment's deliberate choice above.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -137,6 +177,8 @@ SECURE_CSP = {
     "img-src": [CSP.SELF, "data:", "https:", *([ZENDESK_URL] if ZENDESK_URL else [])],
     "connect-src": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
     "form-action": [CSP.SELF, *env.list("CSP_FORM_ACTION_EXTRA", default=[])],
 }
 ZENDESK_OAUTH_CLIENT_ID = env("ZENDESK_OAUTH_CLIENT_ID", default="")
@@ -154,6 +196,11 @@ ZENDESK_DEADLINE_SECONDS = env.float("ZENDESK_DEADLINE_SECONDS", default=5.0)
 ZENDESK_BACKGROUND_DEADLINE_SECONDS = env.float("ZENDESK_BACKGROUND_DEADLINE_SECONDS", default=20.0)
 ZENDESK_RATE_LIMIT_PER_MINUTE = env.int("ZENDESK_RATE_LIMIT_PER_MINUTE", default=200)
 ZENDESK_RATE_BUDGET_SHARE = env.float("ZENDESK_RATE_BUDGET_SHARE", default=0.8)
+# How many processes share that budget: web workers per instance (the Procfile's gunicorn
+# --workers) times instances. Only used while Redis is unreachable: each process may then
+# spend its part of the budget alone.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=3)
+APP_INSTANCES = env.int("APP_INSTANCES", default=1)
 # The response cache: seconds each kind of answer is served without asking Zendesk again
 # (ZENDESK_CACHE_TTL_SECONDS="count=30,list=30,ticket=15,comments=15,users=600,activities=20"),
 # how long a last good answer is kept to serve (marked stale) when Zendesk fails, and how long
@@ -199,8 +246,31 @@ _check_token_encryption_keys(TOKEN_ENCRYPTION_KEYS)
 INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=10.0)
 # At most this many organizations get their own view in the sidebar (most active first).
 INBOX_MAX_ORGANIZATIONS = env.int("INBOX_MAX_ORGANIZATIONS", default=8)
-# The shared secret Zendesk signs webhooks with (empty: webhooks are refused).
+# /healthz tells anyone whether Zendesk answers; which Zendesk and its error text only to a
+# signed-in agent, or to every caller when this is true (a private network's monitor).
+HEALTHZ_DETAIL = env.bool("HEALTHZ_DETAIL", default=False)
+# --- The ticket page --------------------------------------------------------------------------
+# Unsent drafts (per agent and ticket) are removed after this many days untouched.
+DRAFT_MAX_AGE_DAYS = env.int("DRAFT_MAX_AGE_DAYS", default=14)
+# Files attached to one reply: how many, and how large each (Zendesk's own limit is 50 MB;
+# https://support.zendesk.com/hc/en-us/articles/4408832757146).
+TICKET_MAX_FILES = env.int("TICKET_MAX_FILES", default=10)
+TICKET_MAX_FILE_BYTES = env.int("TICKET_MAX_FILE_BYTES", default=50 * 1024 * 1024)
+# --- Knowing what changed in Zendesk ---------------------------------------------------------
+# The secret Zendesk signs webhooks with (empty: webhooks are refused), the one before it while
+# a rotation is under way, and the largest body accepted.
 ZENDESK_WEBHOOK_SECRET = env("ZENDESK_WEBHOOK_SECRET", default="")
+ZENDESK_WEBHOOK_SECRET_PREVIOUS = env("ZENDESK_WEBHOOK_SECRET_PREVIOUS", default="")
+ZENDESK_WEBHOOK_MAX_BYTES = env.int("ZENDESK_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# The change feed: seconds between two asks for the tickets updated since (one process of the
+# deployment asks at a time), and whether a web process runs it in a thread of its own.
+CHANGE_FEED_SECONDS = env.float("CHANGE_FEED_SECONDS", default=10.0)
+CHANGE_FEED_THREAD = env.bool("CHANGE_FEED_THREAD", default=False)
+# While the feed runs, the kinds it keeps fresh live this long (it invalidates what changes).
+ZENDESK_CACHE_TTL_WITH_FEED_SECONDS = {
+    kind: float(seconds)
+    for kind, seconds in env.dict("ZENDESK_CACHE_TTL_WITH_FEED_SECONDS", default={}).items()
+}
 
 _missing = [
     name

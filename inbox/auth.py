@@ -88,6 +88,23 @@ def _session_agent(request: HttpRequest) -> AgentAccount | None:
     return agent
 
 
+def signed_in_without_recheck(request: HttpRequest) -> bool:
+    """Whether this session is an agent's, read from the database only: never asks Zendesk
+    and never ends the session (for /healthz, which must not call Zendesk on its path)."""
+    session = request.session
+    agent_id = session.get(SESSION_AGENT_KEY)
+    if not agent_id:
+        return False
+    agent = AgentAccount.objects.filter(pk=agent_id).first()
+    return (
+        agent is not None
+        and agent.has_tokens
+        and session.get(SESSION_GENERATION_KEY) == agent.session_generation
+        and _within_lifetime(session)
+        and _within_idle_time(session)
+    )
+
+
 def _number(session, key: str) -> float | None:
     value = session.get(key)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

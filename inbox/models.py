@@ -114,6 +114,11 @@ class AgentPreference(models.Model):
 
     agent = models.OneToOneField(AgentAccount, on_delete=models.CASCADE, related_name="preference")
     theme = models.CharField(max_length=8, choices=THEMES, default=THEME_SYSTEM)
+    ORDER_OLDEST = "oldest"
+    ORDER_NEWEST = "newest"
+    ORDERS = [(ORDER_OLDEST, "Oldest first"), (ORDER_NEWEST, "Newest first")]
+    # How the ticket page lists a conversation.
+    conversation_order = models.CharField(max_length=8, choices=ORDERS, default=ORDER_OLDEST)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -139,3 +144,28 @@ class ViewedTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket {self.ticket_id} viewed by agent {self.agent_id}"
+
+
+class TicketDraft(models.Model):
+    """What an agent has typed on a ticket and not sent yet, kept on the server so it survives
+    a refused submit, a reload and a second device; removed when sent, expired after
+    DRAFT_MAX_AGE_DAYS (inbox.services.ticket_page)."""
+
+    agent = models.ForeignKey(AgentAccount, on_delete=models.CASCADE, related_name="drafts")
+    ticket_id = models.BigIntegerField()
+    body = models.TextField(blank=True)
+    public = models.BooleanField(default=True)
+    # The field changes of the form (status, priority, assignee, tags, CCs) and the files
+    # already uploaded to Zendesk ({token, file_name, size}), as the form last sent them.
+    changes = models.JSONField(default=dict, blank=True)
+    uploads = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "ticket_id"], name="one_draft_per_ticket")
+        ]
+        indexes = [models.Index(fields=["updated_at"], name="draft_age")]
+
+    def __str__(self) -> str:
+        return f"draft on ticket {self.ticket_id} by agent {self.agent_id}"

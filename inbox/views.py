@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import (
     DisallowedHost,
     RequestDataTooBig,
@@ -13,9 +14,10 @@ from django.core.exceptions import (
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
-from inbox import services
+from inbox import auth, services
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +37,16 @@ UNREADABLE_REQUESTS: list[tuple[type[Exception] | tuple[type[Exception], ...], s
 ]
 
 
-@require_GET
+@require_safe  # monitors probe with HEAD; gunicorn and runserver send no body for it
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    report = services.health_report()
+    """The app and its database (`ok`, 503 if not), its shared cache and its Zendesk.
+
+    Never calls Zendesk on this request's path. Which Zendesk and its error text only for a
+    signed-in agent or with HEALTHZ_DETAIL on.
+    """
+    detail = settings.HEALTHZ_DETAIL or auth.signed_in_without_recheck(request)
+    report = services.health_report(detail=detail)
     return JsonResponse(report, status=200 if report["ok"] else 503)
 
 

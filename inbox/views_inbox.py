@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
@@ -77,7 +77,7 @@ def private_no_store[V: Callable[..., HttpResponse]](view: V) -> V:
 
 
 # -- the front door ---------------------------------------------------------------------------
-@require_GET
+@require_safe  # monitors probe with HEAD; gunicorn and runserver send no body for it
 @vary_on_headers("HX-Request", "Cookie")
 def home(request: HttpRequest) -> HttpResponse:
     """Signed out: the sign-in page (one button straight to Zendesk). Signed in: the inbox."""
@@ -303,7 +303,7 @@ def _sidebar_context(sidebar: inbox_services.Sidebar | None) -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe  # HEAD too: the home page answers with this view for a signed-in agent
 @agent_required
 @private_no_store
 @vary_on_headers("HX-Request")

@@ -24,6 +24,9 @@ export ZENDESK_OAUTH_CLIENT_ID=agent-inbox-demo
 export ZENDESK_OAUTH_CLIENT_SECRET=agent-inbox-demo-secret
 export TOKEN_ENCRYPTION_KEYS=$(cat var/dev-token-key)
 export ALLOWED_HOSTS=127.0.0.1,localhost
+# Ticket changes made in the sandbox reach the app as signed webhooks (registered below).
+[ -f var/dev-webhook-secret ] || $py -c 'import secrets; print(secrets.token_urlsafe(32))' > var/dev-webhook-secret
+export ZENDESK_WEBHOOK_SECRET=$(cat var/dev-webhook-secret)
 echo "==> Preparing the app database"
 $py manage.py migrate --no-input >/dev/null
 
@@ -47,6 +50,24 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 info=$(curl -fsS "http://127.0.0.1:$SANDBOX_PORT/_sandbox/")
+# Register the app's receiver with the sandbox, as an admin creates a webhook in Zendesk.
+$py - "$SANDBOX_PORT" "$APP_PORT" <<'PY'
+import json, os, sys, urllib.request
+sandbox_port, app_port = sys.argv[1], sys.argv[2]
+config = {
+    "url": f"http://127.0.0.1:{app_port}/webhooks/zendesk",
+    "secret": os.environ["ZENDESK_WEBHOOK_SECRET"],
+}
+request = urllib.request.Request(
+    f"http://127.0.0.1:{sandbox_port}/_sandbox/webhooks",
+    data=json.dumps(config).encode(),
+    headers={"Content-Type": "application/json"},
+    method="POST",
+)
+with urllib.request.urlopen(request, timeout=10) as answer:
+    answer.read()
+print(f"==> Ticket changes in the sandbox are sent to {config['url']} (signed webhooks)")
+PY
 $py - "$info" "$APP_PORT" "$SANDBOX_PORT" <<'PY'
 import json, sys
 info, app_port, sandbox_port = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]

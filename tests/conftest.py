@@ -80,7 +80,10 @@ def redis_cache(redis_url: str, settings) -> str:
     from django.core.cache import cache
 
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        "default": {
+            "BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache",
+            "LOCATION": redis_url,
+        }
     }
     cache.clear()
     yield redis_url
@@ -94,3 +97,17 @@ def _empty_app_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_probe_outlives_its_test():
+    """/healthz starts the reachability probe in a daemon thread; one still running after its
+    test could reach the sandbox during the next test and spoil that test's call counts."""
+    import threading
+
+    from inbox.zendesk.probe import PROBE_THREAD_NAME
+
+    yield
+    for thread in threading.enumerate():
+        if thread.name == PROBE_THREAD_NAME:
+            thread.join(timeout=60)

@@ -46,12 +46,13 @@ class RedisServer:
                 self.process.wait()
 
 
-def start_redis(workdir: Path) -> RedisServer:
-    """Run redis-server on 127.0.0.1 and a free port; returns once it answers PING."""
+def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
+    """Run redis-server on 127.0.0.1 and a free port (or `port`, to bring a stopped one back);
+    returns once it answers PING."""
     binary = redis_server_binary()
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     log = (workdir / "redis.log").open("w")
     process = subprocess.Popen(
         [

@@ -10,7 +10,8 @@ import os
 
 os.environ.update(
     {
-        "SECRET_KEY": "test-secret-key-not-for-production",
+        # As long and varied as production demands (DEBUG is false here, as in production).
+        "SECRET_KEY": "test-secret-key-not-for-production-0123456789-abcdefghijkl",
         "DEBUG": "false",
         "ZENDESK_URL": "http://127.0.0.1:9",
         "ZENDESK_OAUTH_CLIENT_ID": "agent-inbox-demo",
@@ -22,6 +23,9 @@ os.environ.update(
         "ZENDESK_READ_TIMEOUT": "2",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
+        # The test client speaks plain http; production settings are tested in a subprocess
+        # (tests/inbox/test_settings_security.py).
+        "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": os.environ.get("TEST_DATABASE_URL", "sqlite:///:memory:"),
         "CACHE_URL": "locmemcache://tests",
     }

@@ -11,7 +11,7 @@ from tests.settings import *  # noqa: F403
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache",
         "LOCATION": os.environ["APP_TEST_REDIS_URL"],
     }
 }

@@ -66,3 +66,11 @@ def test_it_shows_the_budget_keeping_the_team_clear_of_429s(summary: dict) -> No
     assert scenarios["C_A"]["answers"]["failed"] == scenarios["C_A"]["rate_limited_429"]
     assert scenarios["C_B"]["rate_limited_429"] == 0
     assert scenarios["C_B"]["upstream_calls"] <= LIMIT
+
+
+@pytest.mark.slow
+def test_it_measures_a_cache_hit_without_calling_zendesk(summary: dict) -> None:
+    hits = summary["cache_hits"]["locmem"]
+    assert hits["upstream_calls"] == 0
+    assert hits["requests"] == AGENTS * ROUNDS * 4
+    assert hits["answers"]["fresh"] == AGENTS * ROUNDS * 6

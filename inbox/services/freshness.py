@@ -3,7 +3,8 @@
 A *family* is a set of cache entries invalidated together after a write (see
 inbox.zendesk.cache.bump). Families used by the services:
 
-- `tickets`           lists and counts every agent can see ("all", organization views)
+- `tickets`           the "all" list and count every agent can see
+- `org-tickets:ID`    one organization's list and count (a change elsewhere leaves them be)
 - `agent-tickets:ID`  one agent's own lists and counts (assigned, ccd, followed, requested, recent)
 - `ticket:ID`         one ticket and its comments
 - `activities:ID`     one agent's activity stream
@@ -26,6 +27,10 @@ from inbox.zendesk.errors import ZendeskUnavailable
 
 def tickets_family(base_url: str) -> str:
     return f"{base_url}|tickets"
+
+
+def organization_tickets_family(base_url: str, organization_id: int) -> str:
+    return f"{base_url}|org-tickets|{organization_id}"
 
 
 def agent_tickets_family(base_url: str, user_id: int) -> str:

@@ -29,6 +29,7 @@ from inbox.services.freshness import (
     agent_tickets_family,
     cached_as_agent,
     combined,
+    organization_tickets_family,
     tickets_family,
     unavailable,
 )
@@ -51,6 +52,8 @@ UNSOLVED = ("new", "open", "pending", "hold")
 SIDEBAR_SAMPLE = 100
 # An "opened" count (a list that fit one page when the agent opened it) is shown this long.
 OPENED_COUNT_SECONDS = 600
+# Views counted when the agent opened them (see InboxView.counted_by).
+OPENED_VIEW_KEYS = ("followed", "requested")
 RECENT_KEEP = 100
 
 
@@ -101,7 +104,11 @@ def organization_view(*, organization_id: int, name: str = "") -> InboxView:
 
 
 # -- the ticket list -------------------------------------------------------------------------
-def _families(base_url: str, zendesk_view: str, user_id: int) -> list[str]:
+def _families(
+    base_url: str, zendesk_view: str, user_id: int, organization_id: int | None
+) -> list[str]:
+    if zendesk_view == "organization" and organization_id is not None:
+        return [organization_tickets_family(base_url, organization_id)]
     if zendesk_view in SHARED_VIEWS:
         return [tickets_family(base_url)]
     return [agent_tickets_family(base_url, user_id)]
@@ -136,7 +143,9 @@ def _cached_list(
         operation="tickets_list",
         params=params,
         shareable=zendesk_view in SHARED_VIEWS,
-        families=_families(credentials.base_url, zendesk_view, agent.zendesk_user_id),
+        families=_families(
+            credentials.base_url, zendesk_view, agent.zendesk_user_id, organization_id
+        ),
         fetch=lambda: client.tickets_list(
             credentials,
             view=zendesk_view,
@@ -383,10 +392,12 @@ def _opened_count_record(
     )
 
 
-def _opened_badge(credentials: Credentials, agent: AgentAccount, view: InboxView) -> Badge:
-    record = caches["default"].get(_opened_key(credentials.base_url, agent, view.key))
+def _opened_badge(
+    credentials: Credentials, agent: AgentAccount, view: InboxView, reads: _SidebarReads
+) -> Badge:
+    record = reads.values.get(_opened_key(credentials.base_url, agent, view.key))
     family = agent_tickets_family(credentials.base_url, agent.zendesk_user_id)
-    if not record or record["generation"] != cache.generations([family])[family]:
+    if not record or record["generation"] != reads.generations[family]:
         return Badge(None, title="Open this view to count its tickets.")
     return Badge(
         record["count"],
@@ -430,11 +441,13 @@ def sidebar_counts(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> Sid
     """
 
     def fetch_as(credentials: Credentials) -> Sidebar:
-        zendesk_part = _sidebar_from_cache(agent, credentials)
+        reads = _sidebar_reads(agent, credentials)
+        zendesk_part = _sidebar_from_cache(agent, credentials, reads)
         if zendesk_part is None:
             zendesk_part = _sidebar_from_zendesk(agent, credentials, lane)
             _sidebar_keep(agent, credentials, zendesk_part)
-        return _with_opened_badges(agent, credentials, zendesk_part)
+            reads = _sidebar_reads(agent, credentials)
+        return _with_opened_badges(agent, credentials, zendesk_part, reads)
 
     return with_agent_credentials(agent, fetch_as)
 
@@ -446,22 +459,23 @@ def sidebar_cached(*, agent: AgentAccount) -> Sidebar | None:
     """
 
     def from_cache(credentials: Credentials) -> Sidebar | None:
-        zendesk_part = _sidebar_from_cache(agent, credentials)
+        reads = _sidebar_reads(agent, credentials)
+        zendesk_part = _sidebar_from_cache(agent, credentials, reads)
         if zendesk_part is None:
             return None
-        return _with_opened_badges(agent, credentials, zendesk_part)
+        return _with_opened_badges(agent, credentials, zendesk_part, reads)
 
     return with_agent_credentials(agent, from_cache)
 
 
 def _with_opened_badges(
-    agent: AgentAccount, credentials: Credentials, zendesk_part: Sidebar
+    agent: AgentAccount, credentials: Credentials, zendesk_part: Sidebar, reads: _SidebarReads
 ) -> Sidebar:
     badges = {
-        **zendesk_part.badges,
-        "followed": _opened_badge(credentials, agent, inbox_view_find(key="followed")),
-        "requested": _opened_badge(credentials, agent, inbox_view_find(key="requested")),
+        key: _opened_badge(credentials, agent, inbox_view_find(key=key), reads)
+        for key in OPENED_VIEW_KEYS
     }
+    badges = {**zendesk_part.badges, **badges}
     sidebar = replace(zendesk_part, badges=badges)
     return replace(sidebar, version=sidebar_version(sidebar))
 
@@ -480,12 +494,33 @@ def _sidebar_key(agent: AgentAccount, credentials: Credentials) -> str:
     return f"inbox:sidebar:{digest[:40]}"
 
 
-def _sidebar_from_cache(agent: AgentAccount, credentials: Credentials) -> Sidebar | None:
-    kept = caches["default"].get(_sidebar_key(agent, credentials))
+@dataclass(frozen=True)
+class _SidebarReads:
+    """What a poll reads from the cache: the kept sidebar, the opened counts, generations."""
+
+    values: dict[str, Any]
+    generations: dict[str, int]
+
+
+def _sidebar_reads(agent: AgentAccount, credentials: Credentials) -> _SidebarReads:
+    """Everything a poll answered from cache needs, in one round trip to the cache (Redis)."""
+    keys = [
+        _sidebar_key(agent, credentials),
+        *(_opened_key(credentials.base_url, agent, key) for key in OPENED_VIEW_KEYS),
+    ]
+    families = _sidebar_families(agent, credentials)
+    values, generations = cache.read_with_generations(keys, families)
+    return _SidebarReads(values=values, generations=generations or cache.generations(families))
+
+
+def _sidebar_from_cache(
+    agent: AgentAccount, credentials: Credentials, reads: _SidebarReads
+) -> Sidebar | None:
+    kept = reads.values.get(_sidebar_key(agent, credentials))
     if kept is None:
         return None
     generations, sidebar = kept
-    if generations != cache.generations(_sidebar_families(agent, credentials)):
+    if generations != reads.generations:
         return None  # a write changed the agent's tickets since
     return sidebar
 
@@ -562,7 +597,7 @@ def _organization_count(
             operation="tickets_count",
             params={"view": "organization", "organization_id": view.organization_id},
             shareable=True,
-            families=[tickets_family(credentials.base_url)],
+            families=[organization_tickets_family(credentials.base_url, view.organization_id)],
             fetch=lambda: client.tickets_count(
                 credentials,
                 view="organization",

@@ -23,6 +23,7 @@ from inbox.services.freshness import (
     agent_tickets_family,
     cached_as_agent,
     combined,
+    organization_tickets_family,
     ticket_family,
     tickets_family,
     unavailable,
@@ -38,8 +39,8 @@ TICKET_LIST_VIEWS = ("all", "assigned", "ccd", "followed", "requested", "recent"
 SHARED_VIEWS = frozenset({"all", "organization"})
 # The counts an agent's inbox shows, in the order it shows them.
 COUNT_VIEWS = ("assigned", "ccd", "all")
-# A conversation longer than this many comments shows its first pages only.
-MAX_COMMENT_PAGES = 5
+# Comments read at once: the newest page comes with the ticket, earlier ones on demand.
+COMMENT_PAGE_SIZE = 50
 # Sideloads asked for (part of the cache key: an answer without them is a different answer).
 LIST_INCLUDE = ("users",)
 TICKET_INCLUDE = ("users", "groups", "organizations", "custom_statuses")
@@ -48,15 +49,24 @@ COMMENTS_INCLUDE = ("users",)
 
 @dataclass(frozen=True, kw_only=True)
 class TicketThread(Sideloads):
-    """A ticket with its whole conversation and the people, groups and statuses it names."""
+    """A ticket with the newest page of its conversation (oldest first within it) and the
+    people, groups and statuses it names; `earlier_cursor` reads the page before it."""
 
     ticket: Ticket
     comments: tuple[Comment, ...]
-    comments_truncated: bool = False
+    earlier_cursor: str | None = None
+
+    @property
+    def has_earlier(self) -> bool:
+        return self.earlier_cursor is not None
 
 
 # -- reads -----------------------------------------------------------------------------------
-def _list_families(base_url: str, view: str, user_id: int) -> list[str]:
+def _list_families(
+    base_url: str, view: str, user_id: int, organization_id: int | None = None
+) -> list[str]:
+    if view == "organization" and organization_id is not None:
+        return [organization_tickets_family(base_url, organization_id)]
     if view in SHARED_VIEWS:
         return [tickets_family(base_url)]
     return [agent_tickets_family(base_url, user_id)]
@@ -94,7 +104,9 @@ def ticket_list(
             operation="tickets_list",
             params=params,
             shareable=view in SHARED_VIEWS,
-            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+            families=_list_families(
+                credentials.base_url, view, agent.zendesk_user_id, organization_id
+            ),
             fetch=lambda: client.tickets_list(
                 credentials,
                 view=view,
@@ -152,31 +164,32 @@ def ticket_counts(
     return with_agent_credentials(agent, fetch_as)
 
 
-def _all_comments(credentials: Credentials, ticket_id: int, lane: str) -> Page:
-    """Every comment of a ticket (up to MAX_COMMENT_PAGES pages), as one Page; `has_more`
-    when the conversation goes on past them."""
-    pages = list(
-        client.iterate_pages(
-            lambda after: client.ticket_comments(
-                credentials, ticket_id, after=after, include=COMMENTS_INCLUDE, lane=lane
-            ),
-            max_pages=MAX_COMMENT_PAGES,
-        )
+def _comments_page(credentials: Credentials, ticket_id: int, after: str | None, lane: str) -> Page:
+    """One page of comments walking back from the newest, returned oldest first; its
+    `after_cursor` (while `has_more`) reads the comments before them."""
+    page = client.ticket_comments(
+        credentials,
+        ticket_id,
+        after=after,
+        page_size=COMMENT_PAGE_SIZE,
+        sort="-created_at",
+        include=COMMENTS_INCLUDE,
+        lane=lane,
     )
-    last = pages[-1]
-    more = last.has_more and bool(last.after_cursor)
+    more = page.has_more and bool(page.after_cursor)
     return Page(
-        items=tuple(comment for page in pages for comment in page.items),
+        items=tuple(reversed(page.items)),
         has_more=more,
-        after_cursor=last.after_cursor if more else None,
-        users={user_id: user for page in pages for user_id, user in page.users.items()},
+        after_cursor=page.after_cursor if more else None,
+        users=page.users,
     )
 
 
 def ticket_detail(
     *, agent: AgentAccount, ticket_id: int, lane: str = budget.INTERACTIVE
 ) -> Fresh[TicketThread]:
-    """A ticket, its conversation and the people in it; the ticket and comments fetched side by side.
+    """A ticket, the newest page of its conversation and the people in it, fetched side by
+    side; a long conversation is never cut: `earlier_cursor` reads on (ticket_comments_earlier).
 
     Raises NotFound / Forbidden when Zendesk says the agent may not see the ticket (never served
     from a copy), ZendeskUnavailable when Zendesk is down and nothing is saved.
@@ -188,11 +201,7 @@ def ticket_detail(
         common: dict[str, Any] = {
             "agent": agent,
             "credentials": credentials,
-            "params": {
-                "ticket_id": ticket_id,
-                "include": TICKET_INCLUDE,
-                "comments_include": COMMENTS_INCLUDE,
-            },
+            "params": _show_params(ticket_id),
             "shareable": True,
             "families": families,
         }
@@ -210,7 +219,7 @@ def ticket_detail(
                 cached_as_agent,
                 kind="comments",
                 operation="ticket_comments",
-                fetch=lambda: _all_comments(credentials, ticket_id, lane),
+                fetch=lambda: _comments_page(credentials, ticket_id, None, lane),
                 **common,
             )
             detail, conversation = shown.result(), comments.result()
@@ -219,12 +228,101 @@ def ticket_detail(
         thread = TicketThread(
             ticket=detail.value.ticket,
             comments=conversation.value.items,
-            comments_truncated=conversation.value.has_more,
+            earlier_cursor=conversation.value.after_cursor,
             **sideloads,
         )
         return combined(thread, [detail, conversation])
 
     return with_agent_credentials(agent, fetch_as)
+
+
+def _show_params(ticket_id: int) -> dict[str, Any]:
+    """The cache parameters of a ticket and its conversation (the same for both reads)."""
+    return {
+        "ticket_id": ticket_id,
+        "include": TICKET_INCLUDE,
+        "comments_include": COMMENTS_INCLUDE,
+        "comments_page": COMMENT_PAGE_SIZE,
+    }
+
+
+# -- the app's own copy of a ticket (for invalidating what a change makes stale) -------------
+def ticket_cached_copy(*, base_url: str, ticket_id: int) -> Ticket | None:
+    """The ticket as unrestricted agents last saw it through the app, if it is still cached.
+
+    Never calls Zendesk: a change notice uses it to learn who the ticket concerned before.
+    """
+    detail = cache.cached_value(
+        base_url=base_url,
+        operation="ticket_show",
+        params=_show_params(int(ticket_id)),
+        scope=cache.scope_for(user_id=None, restricted=False, shareable=True),
+        families=[ticket_family(base_url, int(ticket_id))],
+    )
+    return detail.ticket if detail is not None else None
+
+
+def ticket_reread_in_background(
+    *, agent: AgentAccount, ticket_id: int, lane: str = budget.BACKGROUND
+) -> Ticket:
+    """The ticket as Zendesk has it now, read for every unrestricted agent on the given lane.
+
+    The answer is cached under the ticket page's own key, so the page opens from it.
+    """
+    ticket_id = int(ticket_id)
+
+    def fetch_as(credentials: Credentials) -> Ticket:
+        answer = cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="ticket",
+            operation="ticket_show",
+            params=_show_params(ticket_id),
+            shareable=True,
+            families=[ticket_family(credentials.base_url, ticket_id)],
+            fetch=lambda: client.ticket_show(
+                credentials, ticket_id, include=TICKET_INCLUDE, lane=lane
+            ),
+        )
+        return answer.value.ticket
+
+    return with_agent_credentials(agent, fetch_as)
+
+
+def ticket_comments_earlier(
+    *, agent: AgentAccount, ticket_id: int, cursor: str, lane: str = budget.INTERACTIVE
+) -> Fresh[Page]:
+    """The page of comments before `cursor` (oldest first within it); `after_cursor` goes on."""
+    ticket_id = int(ticket_id)
+    return with_agent_credentials(
+        agent,
+        lambda credentials: cached_as_agent(
+            agent=agent,
+            credentials=credentials,
+            kind="comments",
+            operation="ticket_comments",
+            params={
+                "ticket_id": ticket_id,
+                "after": cursor,
+                "comments_include": COMMENTS_INCLUDE,
+                "comments_page": COMMENT_PAGE_SIZE,
+            },
+            shareable=True,
+            families=[ticket_family(credentials.base_url, ticket_id)],
+            fetch=lambda: _comments_page(credentials, ticket_id, cursor, lane),
+        ),
+    )
+
+
+def ticket_reread(*, agent: AgentAccount, ticket_id: int) -> Fresh[TicketThread]:
+    """The ticket straight from Zendesk (its cached copies dropped first): after a write whose
+    answer was lost, or a collision, only Zendesk's word now will do."""
+
+    def drop(credentials: Credentials) -> None:
+        cache.bump(ticket_family(credentials.base_url, int(ticket_id)))
+
+    with_agent_credentials(agent, drop)
+    return ticket_detail(agent=agent, ticket_id=ticket_id)
 
 
 def custom_status_list(*, agent: AgentAccount) -> Fresh[tuple[CustomStatus, ...]]:
@@ -279,6 +377,7 @@ def _after_ticket_write(
     cache.bump(
         ticket_family(base_url, ticket.id),
         tickets_family(base_url),
+        *(organization_tickets_family(base_url, org) for org in [ticket.organization_id] if org),
         *(agent_tickets_family(base_url, person) for person in people),
         # The write is an activity for the others the ticket concerns (their unread counts).
         *(activities_family(base_url, person) for person in people),
@@ -309,6 +408,7 @@ def ticket_update(
     custom_fields: Sequence[client.CustomField] = (),
     updated_stamp: str | None = None,
     previous_assignee_id: int | None = None,
+    unassign: bool = False,
 ) -> Ticket:
     """One update as an agent's form submits it: a comment (public reply or internal note, with
     uploaded files) and any field changes, sent to Zendesk in one request.
@@ -316,7 +416,8 @@ def ticket_update(
     None (or an empty list) leaves a field as it is. With `updated_stamp` (the ticket's
     updated_at the agent saw) a change made meanwhile by someone else raises Conflict instead of
     being overwritten. `previous_assignee_id` (when the caller knows it) lets the agent who lost
-    the ticket see their counts change at once too.
+    the ticket see their counts change at once too. `unassign` clears the assignee (None
+    cannot say that). A lost answer raises OutcomeUnknown: the update may have happened.
     """
     fields: client.TicketFields = {
         "status": status,
@@ -337,7 +438,11 @@ def ticket_update(
 
     def update_as(credentials: Credentials) -> Ticket:
         ticket = client.ticket_update(
-            credentials, int(ticket_id), safe_update_stamp=updated_stamp, **fields
+            credentials,
+            int(ticket_id),
+            safe_update_stamp=updated_stamp,
+            clear=("assignee_id",) if unassign else (),
+            **fields,
         )
         also = [previous_assignee_id] if previous_assignee_id else []
         _after_ticket_write(credentials, agent, ticket, also=also)

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping
 from django.conf import settings
 from django.core.cache import caches
 
+from inbox.zendesk import sharedcache
 from inbox.zendesk.errors import RateBudgetExhausted
 
 INTERACTIVE = "interactive"
@@ -67,9 +68,21 @@ def _cache():
 
 
 def deployment_limit() -> int:
-    """Requests a minute this deployment may make: its share of the account's limit."""
+    """Requests a minute this deployment may make: its share of the account's limit.
+
+    While the shared cache is unreachable each process counts alone, so each may make only its
+    part (see process_limit_without_shared_cache).
+    """
     share = settings.ZENDESK_RATE_LIMIT_PER_MINUTE * settings.ZENDESK_RATE_BUDGET_SHARE
+    if not sharedcache.shared_cache_available():
+        return process_limit_without_shared_cache(share)
     return max(1, math.floor(share))
+
+
+def process_limit_without_shared_cache(share: float) -> int:
+    """One process's part of the deployment's share when no counter is shared: the share
+    divided by the processes that spend it (WEB_CONCURRENCY x APP_INSTANCES), rounded down."""
+    return max(1, math.floor(share / sharedcache.process_count()))
 
 
 def limit_for(lane: str) -> int:

@@ -20,6 +20,9 @@ it; local memory in development). `cached_call()` is the one entry point:
   refresh, then shows the copy marked stale ("waiting").
 - **Generations**: `bump(*families)` after a write moves every key of those families to a new
   generation, so the writer's next read fetches again at once.
+- **A feed of changes**: while a change feed runs (it marks itself alive with
+  `feed_alive_mark`), every change Zendesk makes bumps the families it touches, so the kinds
+  it covers are kept for ZENDESK_CACHE_TTL_WITH_FEED_SECONDS instead.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 
+from inbox.zendesk import sharedcache
 from inbox.zendesk.errors import (
     STALE_MESSAGES,
     InvalidResponse,
@@ -55,6 +59,8 @@ DEFAULT_TTL_SECONDS: dict[str, float] = {
     "comments": 15,
     "users": 600,
     "custom_statuses": 600,
+    "assignables": 300,
+    "ticket_fields": 600,
     "activities": 20,
     "me": 600,
 }
@@ -112,7 +118,16 @@ class Fresh[T]:
 def ttl_for(kind: str) -> float:
     """How long an answer of this kind is served without asking Zendesk again."""
     overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
-    return float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    configured = float(overrides.get(kind, DEFAULT_TTL_SECONDS.get(kind, 30)))
+    if not sharedcache.shared_cache_available():
+        return ttl_without_shared_cache(kind, configured)
+    return configured
+
+
+def ttl_without_shared_cache(kind: str, configured: float) -> float:
+    """While Redis is down no process can tell the others what changed: keep answers no longer
+    than the short defaults, whatever longer lifetime was configured."""
+    return min(configured, float(DEFAULT_TTL_SECONDS.get(kind, 30)))
 
 
 def keep_stale_seconds() -> int:
@@ -223,17 +238,17 @@ def cached_call[T](
     families: Iterable[str] = (),
 ) -> Fresh[T]:
     """Answer from the cache when fresh, else call `fetch` once for everyone asking at once."""
+    if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
+        count_outcome("miss")
+        return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
+    family_generations, ttl = _generations_and_ttl(families, kind)
     key = build_key(
         base_url=base_url,
         operation=operation,
         params=params,
         scope=scope_for(user_id=user_id, restricted=restricted, shareable=shareable),
-        family_generations=generations(families),
+        family_generations=family_generations,
     )
-    if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
-        count_outcome("miss")
-        return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
-    ttl = ttl_for(kind)
     started = time.monotonic()
     deadline = started + wait_seconds()
     while True:
@@ -291,7 +306,7 @@ def _finish(key: str, token: str, outcome: str) -> None:
 
 def ttl_max() -> float:
     overrides = getattr(settings, "ZENDESK_CACHE_TTL_SECONDS", {}) or {}
-    return max([*DEFAULT_TTL_SECONDS.values(), *overrides.values()])
+    return max([*DEFAULT_TTL_SECONDS.values(), *overrides.values(), *_feed_ttls().values()])
 
 
 def _wait_for_leader(key: str, deadline: float) -> str | None:
@@ -358,3 +373,85 @@ def _stale_or_raise(entry: _Entry | None, reason: str, *, retry_after: float | N
 
 def _as_datetime(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+# -- a feed of changes and reads that never fetch -------------------------------------------
+FEED_ALIVE_KEY = f"{KEY_PREFIX}:feed-alive"
+# Kinds every ticket change invalidates precisely, and how long they live while a feed runs.
+DEFAULT_TTL_WITH_FEED_SECONDS: dict[str, float] = {
+    "count": 600,
+    "list": 600,
+    "ticket": 600,
+    "comments": 600,
+    "activities": 600,
+}
+
+
+def _feed_ttls() -> dict[str, float]:
+    overrides = getattr(settings, "ZENDESK_CACHE_TTL_WITH_FEED_SECONDS", {}) or {}
+    return {**DEFAULT_TTL_WITH_FEED_SECONDS, **overrides}
+
+
+def feed_alive_mark(seconds: float) -> None:
+    """Say that a change feed ran just now and will run again within `seconds`."""
+    _cache().set(FEED_ALIVE_KEY, clock(), timeout=max(1, math.ceil(seconds)))
+
+
+def feed_alive_clear() -> None:
+    _cache().delete(FEED_ALIVE_KEY)
+
+
+def _generations_and_ttl(families: Iterable[str], kind: str) -> tuple[dict[str, int], float]:
+    """The families' generations and the kind's TTL, read in one round trip when they exist."""
+    families = sorted(set(families))
+    keys = {family: _generation_key(family) for family in families}
+    found = _cache().get_many([FEED_ALIVE_KEY, *keys.values()])
+    known = {family: int(found[key]) for family, key in keys.items() if key in found}
+    missing = [family for family in families if family not in known]
+    if missing:
+        known.update(generations(missing))
+    feed_ttl = _feed_ttls().get(kind) if FEED_ALIVE_KEY in found else None
+    return known, max(ttl_for(kind), feed_ttl or 0.0)
+
+
+def cached_value(
+    *,
+    base_url: str,
+    operation: str,
+    params: Mapping[str, Any],
+    scope: str,
+    families: Iterable[str],
+) -> Any | None:
+    """What the cache holds for this request now (fresh or not), or None; never fetches.
+
+    A family that has no generation yet has nothing cached under it.
+    """
+    families = sorted(set(families))
+    found = _cache().get_many([_generation_key(family) for family in families])
+    if len(found) != len(families):
+        return None
+    key = build_key(
+        base_url=base_url,
+        operation=operation,
+        params=params,
+        scope=scope,
+        family_generations={family: int(found[_generation_key(family)]) for family in families},
+    )
+    entry = _cache().get(key)
+    return entry.value if entry is not None else None
+
+
+def read_with_generations(
+    keys: Iterable[str], families: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """Plain cache keys and the families' generations in one round trip (one get_many).
+
+    The generations are None when a family has none yet: ask `generations()`, which starts it.
+    """
+    keys = list(keys)
+    generation_keys = {family: _generation_key(family) for family in sorted(set(families))}
+    found = _cache().get_many([*keys, *generation_keys.values()])
+    values = {key: found[key] for key in keys if key in found}
+    if not all(key in found for key in generation_keys.values()):
+        return values, None
+    return values, {family: int(found[key]) for family, key in generation_keys.items()}

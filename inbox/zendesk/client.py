@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, Unpack
 
 from inbox.zendesk import budget, http
-from inbox.zendesk.errors import InvalidResponse
+from inbox.zendesk.errors import InvalidResponse, OutcomeUnknown
 from inbox.zendesk.records import (
     Activity,
     Comment,
     Count,
     CustomStatus,
+    Group,
     Organization,
     Page,
     Ticket,
     TicketDetail,
+    TicketField,
+    Upload,
     User,
     zendesk_time,
 )
@@ -311,6 +314,10 @@ def ticket_comments(
     return _parse(lambda: Page.from_api(body, key="comments", record=Comment))
 
 
+# Fields an update may set to null (None elsewhere means "leave as it is").
+CLEARABLE_FIELDS = frozenset({"assignee_id", "group_id"})
+
+
 class EmailCC(TypedDict, total=False):
     """One change to a ticket's email CCs: `action` "put" adds, "delete" removes (by id or email).
 
@@ -436,6 +443,7 @@ def ticket_update(
     ticket_id: int,
     *,
     safe_update_stamp: str | None = None,
+    clear: Sequence[str] = (),
     lane: str = budget.INTERACTIVE,
     **fields: Unpack[TicketFields],
 ) -> Ticket:
@@ -443,14 +451,119 @@ def ticket_update(
 
     Never retried: a PUT with a comment is not idempotent. With `safe_update_stamp` (the
     `updated_at` the agent saw) a concurrent change makes Zendesk answer 409, raised as Conflict.
+    `clear` names fields sent as null (e.g. "assignee_id" to unassign), since None means
+    "leave as it is". A lost answer raises OutcomeUnknown: read the ticket to find out.
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#update-ticket
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#protecting-against-ticket-update-collisions
     """
     ticket = _ticket_body(fields)
+    for name in clear:
+        if name not in CLEARABLE_FIELDS:
+            raise ValueError(f"{name!r} cannot be cleared by an update.")
+        ticket[name] = None
     if safe_update_stamp:
         ticket.update({"safe_update": True, "updated_stamp": safe_update_stamp})
-    return _ticket_write(credentials, "PUT", f"tickets/{int(ticket_id)}", ticket, lane=lane)
+    try:
+        return _ticket_write(credentials, "PUT", f"tickets/{int(ticket_id)}", ticket, lane=lane)
+    except InvalidResponse:
+        # A 2xx we cannot read came after the write: it may have happened.
+        raise OutcomeUnknown(
+            "Zendesk answered the update with a body we could not read; it may have happened."
+        ) from None
+
+
+# -- the ticket page: assignable groups and agents, uploads, ticket fields --------------------
+# How many pages of groups or members a picker walks (100 a page): a bound, never a silent cut
+# for accounts this size; larger accounts see the first 1,000.
+MAX_PICKER_PAGES = 10
+
+
+def groups_assignable(
+    credentials: Credentials, *, lane: str = budget.INTERACTIVE
+) -> tuple[Group, ...]:
+    """The groups the caller may assign tickets to.
+
+    https://developer.zendesk.com/api-reference/ticketing/groups/groups/#list-assignable-groups
+    """
+    groups: list[Group] = []
+
+    def fetch(after: str | None) -> Page:
+        params = _cursor_params(page_size=MAX_PAGE_SIZE, after=after)
+        body = _get(credentials, "groups/assignable", params=params, lane=lane)
+        return _parse(lambda: Page.from_api(body, key="groups", record=Group))
+
+    for page in iterate_pages(fetch, max_pages=MAX_PICKER_PAGES):
+        groups.extend(page.items)
+    return tuple(groups)
+
+
+def group_agents_assignable(
+    credentials: Credentials, group_id: int, *, lane: str = budget.INTERACTIVE
+) -> tuple[User, ...]:
+    """The agents a ticket in this group can be assigned to (their assignable memberships,
+    with the users sideloaded), in membership order.
+
+    https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/#list-assignable-memberships
+    """
+    agents: list[User] = []
+
+    def fetch(after: str | None) -> Page:
+        params = {**_cursor_params(page_size=MAX_PAGE_SIZE, after=after), "include": "users"}
+        body = _get(
+            credentials, f"groups/{int(group_id)}/memberships/assignable", params=params, lane=lane
+        )
+        return _parse(lambda: Page.from_api(body, key="group_memberships", record=_Membership))
+
+    for page in iterate_pages(fetch, max_pages=MAX_PICKER_PAGES):
+        agents.extend(page.users[m.user_id] for m in page.items if m.user_id in page.users)
+    return tuple(agents)
+
+
+@dataclass(frozen=True)
+class _Membership:
+    user_id: int
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> _Membership:
+        return cls(user_id=int(data["user_id"]))
+
+
+def upload_create(
+    credentials: Credentials,
+    *,
+    file_name: str,
+    content: bytes,
+    content_type: str = "application/octet-stream",
+    lane: str = budget.INTERACTIVE,
+) -> Upload:
+    """Store a file for a comment to take: the token goes into the comment's `uploads`.
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/ticket-attachments/#upload-files
+    A file over the account's limit raises PayloadTooLarge (413).
+    """
+    reply = http.request(
+        "POST",
+        f"{credentials.base_url}/api/v2/uploads",
+        access_token=credentials.access_token,
+        params={"filename": file_name},
+        data=content,
+        headers={"Content-Type": content_type or "application/octet-stream"},
+        lane=lane,
+    )
+    body = _expect_object(reply.body)
+    return _parse(lambda: Upload.from_api(body))
+
+
+def ticket_fields(
+    credentials: Credentials, *, lane: str = budget.INTERACTIVE
+) -> tuple[TicketField, ...]:
+    """The account's ticket fields (labels for a ticket's `custom_fields`).
+
+    https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_fields/#list-ticket-fields
+    """
+    body = _get(credentials, "ticket_fields", lane=lane)
+    return _parse(lambda: tuple(TicketField.from_api(entry) for entry in body["ticket_fields"]))
 
 
 # -- activities -----------------------------------------------------------------------------

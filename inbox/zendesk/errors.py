@@ -125,6 +125,23 @@ class PaginationTooDeep(ZendeskError):
     )
 
 
+class OutcomeUnknown(UpstreamUnavailable):
+    """A write was sent but its answer was lost (timed out, 504, or unreadable): Zendesk may
+    have made the change. Never retried blindly; the caller reads the record to find out."""
+
+    user_message = "Zendesk did not confirm the change in time; it may or may not have happened."
+
+
+class PayloadTooLarge(ZendeskError):
+    """413: the file is larger than Zendesk takes as an attachment.
+
+    https://support.zendesk.com/hc/en-us/articles/4408832757146
+    """
+
+    status_code = 413
+    user_message = "The file is larger than Zendesk accepts as an attachment."
+
+
 class InvalidResponse(ZendeskError):
     """Zendesk (or something in front of it) answered with a body that is not the JSON we expect."""
 

@@ -45,7 +45,9 @@ from inbox.zendesk.errors import (
     Invalid,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     PaginationTooDeep,
+    PayloadTooLarge,
     RateLimited,
     Unauthorized,
     UpstreamUnavailable,
@@ -61,6 +63,7 @@ STATUS_ERRORS: dict[int, type[ZendeskError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    413: PayloadTooLarge,
 }
 # Zendesk error codes (from a 4xx body) that mean something more precise than their status.
 CODE_ERRORS: dict[str, type[ZendeskError]] = {"InvalidPaginationDepth": PaginationTooDeep}
@@ -152,6 +155,7 @@ def request(
     access_token: str | None = None,
     params: dict[str, Any] | None = None,
     json: Any = None,
+    data: bytes | None = None,
     headers: dict[str, str] | None = None,
     lane: str = budget.INTERACTIVE,
     budgeted: bool = True,
@@ -160,7 +164,9 @@ def request(
 
     `budgeted=False` is for OAuth's /oauth/tokens, which is not an API call under Zendesk's
     per-minute API limits; everything under /api/v2 passes through the budget.
-    Raises a ZendeskError subclass for every failure.
+    `data` sends raw bytes (an upload) instead of `json`. Raises a ZendeskError subclass for
+    every failure; a write that is not retried and whose answer is lost (read timeout, 504,
+    an unreadable 2xx) raises OutcomeUnknown, since Zendesk may have made the change.
     """
     all_headers = dict(headers or {})
     if access_token:
@@ -188,6 +194,7 @@ def request(
                 url,
                 params=params,
                 json=json,
+                data=data,
                 headers=all_headers,
                 timeout=(connect_timeout, read_timeout),
             )
@@ -195,6 +202,10 @@ def request(
             failure = f"Zendesk did not accept a connection within {connect_timeout:g} s"
         except requests.ReadTimeout:
             logger.warning("zendesk %s %s timed out reading", method, path)
+            if not retryable:
+                raise OutcomeUnknown(
+                    f"Zendesk did not answer {method} {path} in time; the change may have happened."
+                ) from None
             if read_timeout < timeouts()[1]:
                 raise _out_of_time(
                     method, path, "Zendesk was still answering", deadline, tried
@@ -215,10 +226,22 @@ def request(
             )
             if budgeted:
                 budget.record_response(response.status_code, response.headers)
+            if response.status_code == 504 and not retryable:
+                raise OutcomeUnknown(
+                    f"Zendesk's gateway timed out on {method} {path}; the change may have happened."
+                )
             if response.status_code in RETRYABLE_STATUSES:
                 failure = f"Zendesk answered {response.status_code} {response.reason}"
                 continue
-            return _reply(response, method=method, path=path)
+            try:
+                return _reply(response, method=method, path=path)
+            except InvalidResponse:
+                if retryable or not 200 <= response.status_code < 300:
+                    raise
+                raise OutcomeUnknown(
+                    f"Zendesk answered {method} {path} with a body we could not read; the "
+                    "change may have happened."
+                ) from None
         logger.warning(
             "zendesk %s %s: %s (attempt %d of %d)", method, path, failure, attempt + 1, attempts
         )

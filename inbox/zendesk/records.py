@@ -158,6 +158,8 @@ class Ticket:
     updated_at: dt.datetime | None = None
     # Only present when asked for with include=comment_count.
     comment_count: int | None = None
+    # The account's custom fields on this ticket, as (field id, value) pairs.
+    custom_fields: tuple[tuple[int, Any], ...] = ()
 
     @property
     def updated_stamp(self) -> str | None:
@@ -193,7 +195,19 @@ class Ticket:
             created_at=parse_datetime(data.get("created_at")),
             updated_at=parse_datetime(data.get("updated_at")),
             comment_count=data.get("comment_count"),
+            custom_fields=_custom_field_values(data.get("custom_fields")),
         )
+
+
+def _custom_field_values(entries: Any) -> tuple[tuple[int, Any], ...]:
+    """`custom_fields: [{id, value}]` as pairs; multi-select values (lists) become tuples."""
+    pairs = []
+    for entry in entries or ():
+        if not isinstance(entry, dict) or entry.get("id") is None:
+            continue
+        value = entry.get("value")
+        pairs.append((int(entry["id"]), tuple(value) if isinstance(value, list) else value))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,45 @@ class Comment:
             attachments=tuple(Attachment.from_api(a) for a in data.get("attachments") or ()),
             via_channel=via.get("channel") if isinstance(via, dict) else None,
             type=data.get("type") or "Comment",
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The answer of POST /uploads: the token a comment takes, and the file just stored."""
+
+    token: str
+    attachment: Attachment
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Upload:
+        upload = data["upload"]
+        return cls(token=upload["token"], attachment=Attachment.from_api(upload["attachment"]))
+
+
+@dataclass(frozen=True)
+class TicketField:
+    """One of the account's ticket fields: its label, type, and option names by value."""
+
+    id: int
+    title: str
+    type: str
+    active: bool = True
+    options: tuple[tuple[str, str], ...] = ()  # (value, name) of drop-down / multi-select
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> TicketField:
+        options = data.get("custom_field_options") or ()
+        return cls(
+            id=int(data["id"]),
+            title=data.get("title") or data.get("title_in_portal") or "",
+            type=data.get("type") or "",
+            active=bool(data.get("active", True)),
+            options=tuple(
+                (str(option.get("value")), str(option.get("name") or option.get("value")))
+                for option in options
+                if isinstance(option, dict)
+            ),
         )
 
 

@@ -145,6 +145,70 @@
     });
   });
 
+  // == the ticket page (issue G): r reply, n note, Ctrl/Cmd+Enter sends, Esc leaves the editor ==
+  function replyForm() {
+    return document.getElementById("reply-form");
+  }
+
+  function openEditor(kind) {
+    var form = replyForm();
+    if (!form) return false;
+    var radio = document.getElementById(kind === "note" ? "kind-note" : "kind-public");
+    var body = document.getElementById("reply-body");
+    if (radio) radio.checked = true;
+    if (radio) radio.dispatchEvent(new Event("change", { bubbles: true }));
+    if (body) {
+      body.focus();
+      body.scrollIntoView({ block: "nearest" });
+    }
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var form = replyForm();
+    if (!form || event.defaultPrevented) return;
+    var inForm = form.contains(event.target);
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && inForm) {
+      event.preventDefault();
+      if (form.requestSubmit) form.requestSubmit();
+      else form.submit();
+      return;
+    }
+    if (event.key === "Escape" && inForm && typing(event.target)) {
+      // Leave the editor; the text stays (and the draft is already on the server).
+      event.preventDefault();
+      event.target.blur();
+      var title = document.getElementById("ticket-title");
+      if (title) title.focus();
+      return;
+    }
+    if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && dialog.open) return;
+    if (event.key === "r" && openEditor("public")) event.preventDefault();
+    else if (event.key === "n" && openEditor("note")) event.preventDefault();
+  });
+
+  // Once the form is sent, a draft save still waiting on its delay must not bring the draft
+  // back after the server cleared it.
+  var sending = false;
+  document.addEventListener("submit", function (event) {
+    if (event.target && event.target.id === "reply-form") sending = true;
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (sending && source && source.id === "draft-saver") event.preventDefault();
+  });
+
+  // The draft saver's answer: say the draft is kept (or why it was not).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (!source || source.id !== "draft-saver") return;
+    var state = document.getElementById("draft-state");
+    if (!state) return;
+    state.textContent = event.detail.successful ? "Draft kept" : "Draft not saved; keep this tab open";
+  });
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", startPolling);
   } else {

@@ -284,3 +284,41 @@ def admin(inbox_sandbox) -> AgentAccount:
 @pytest.fixture
 def agent_client(agent) -> Client:
     return signed_in_client(agent)
+
+
+# -- knowing what changed: webhooks and the change feed ----------------------------------------
+
+
+@pytest.fixture
+def entries(monkeypatch):
+    """Every cached read the app makes from now on, to check entry by entry which are cached."""
+    from tests.inbox.changes_support import entries_recorded
+
+    return entries_recorded(monkeypatch)
+
+
+@pytest.fixture
+def bumps(monkeypatch) -> list[tuple[str, ...]]:
+    """The cache families moved to a new generation from now on."""
+    from inbox.zendesk import cache as response_cache
+
+    seen: list[tuple[str, ...]] = []
+    original = response_cache.bump
+
+    def recording(*families: str) -> None:
+        seen.append(families)
+        original(*families)
+
+    monkeypatch.setattr(response_cache, "bump", recording)
+    return seen
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """Background re-reads wait until the test runs them (`deferred.run()`)."""
+    from inbox.services import changes
+    from tests.inbox.changes_support import Deferred
+
+    executor = Deferred()
+    monkeypatch.setattr(changes, "_background", executor)
+    return executor

@@ -128,6 +128,21 @@ def test_a_query_string_with_too_many_fields_gets_a_page_that_says_so(client):
     assert "more fields than Agent Inbox accepts" in page
 
 
+@pytest.mark.parametrize("path", ["/", "/healthz", "/auth/signin", "/views/assigned", "/nowhere"])
+def test_too_many_query_fields_get_the_400_page_under_make_run_too(path, settings):
+    """`make run` has DEBUG on. Django's technical page read the query string again, failed
+    again, and the exception left the handler: runserver's bare 500. The 400 page instead."""
+    settings.DEBUG = True
+    developer = Client(raise_request_exception=False)
+
+    response = developer.get(f"{path}?{too_many_fields()}")
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "more fields than Agent Inbox accepts" in page
+    assert "Content-Security-Policy" in response
+
+
 def test_a_form_with_too_many_fields_gets_a_page_that_says_so(client):
     response = client.post(
         "/auth/start", too_many_fields(), content_type="application/x-www-form-urlencoded"

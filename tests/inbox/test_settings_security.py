@@ -22,7 +22,7 @@ FERNET_KEY = "lKkWnKsiCER5YKwHtYrNJwNMF4qCwFqclpy_YTZs7QY="
 
 COMPLETE_PRODUCTION_ENV = {
     "DEBUG": "false",
-    "SECRET_KEY": "a-long-random-production-secret-key-for-this-test-only",
+    "SECRET_KEY": "a-long-random-production-secret-key-for-this-test-only-7Qz9",
     "ALLOWED_HOSTS": "inbox.example.com,testserver",
     "ZENDESK_URL": "https://acme.zendesk.com",
     "ZENDESK_OAUTH_CLIENT_ID": "agent-inbox",
@@ -44,7 +44,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 call_command("migrate", verbosity=0)
-response = Client().post("/auth/start", {"next": "/"})
+response = Client().post("/auth/start", {"next": "/"}, secure=True)
 print(json.dumps({
     "debug": settings.DEBUG,
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
@@ -61,6 +61,9 @@ def settings_copy(tmp_path_factory) -> Path:
     """A directory holding config/ (and no .env): BASE_DIR of the copied settings."""
     root = tmp_path_factory.mktemp("settings")
     shutil.copytree(REPO / "config", root / "config", ignore=shutil.ignore_patterns("__pycache__"))
+    # The static and template folders BASE_DIR names (check --deploy looks for them).
+    for folder in ("static", "templates"):
+        (root / folder).symlink_to(REPO / folder, target_is_directory=True)
     return root
 
 
@@ -157,3 +160,118 @@ def test_a_token_key_that_is_not_a_fernet_key_stops_the_start_naming_the_setting
     for key in keys.split(","):
         if key != FERNET_KEY:
             assert key not in result.stderr  # a key, even a wrong one, is never printed
+
+
+# -- production defaults ---------------------------------------------------------------------
+
+DEFAULTS_REPORT = """
+import json
+import django
+django.setup()
+from django.conf import settings
+print(json.dumps({
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "redirect_exempt": settings.SECURE_REDIRECT_EXEMPT,
+    "hsts_seconds": settings.SECURE_HSTS_SECONDS,
+    "hsts_subdomains": settings.SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    "hsts_preload": settings.SECURE_HSTS_PRELOAD,
+    "proxy_ssl_header": settings.SECURE_PROXY_SSL_HEADER,
+}))
+"""
+
+# Boots, then asks over plain http (as a load balancer on the instance's port would) and as
+# a browser behind a proxy that says the original request was https.
+REDIRECT_REPORT = """
+import json
+import django
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+plain = Client()
+forwarded = Client(headers={"X-Forwarded-Proto": "https"})
+home = plain.get("/")
+start = forwarded.post("/auth/start", {"next": "/"})
+print(json.dumps({
+    "home": [home.status_code, home.get("Location")],
+    "healthz": plain.get("/healthz").status_code,
+    "start_forwarded": [start.status_code, start.get("Location", "")[:40]],
+    "hsts_forwarded": forwarded.get("/healthz").get("Strict-Transport-Security"),
+}))
+"""
+
+
+def last_json(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_defaults_redirect_to_https_and_ask_for_hsts_for_a_year(settings_copy):
+    report = last_json(run_django(settings_copy, COMPLETE_PRODUCTION_ENV, DEFAULTS_REPORT))
+
+    assert report["ssl_redirect"] is True
+    assert report["redirect_exempt"] == ["^healthz$"]
+    assert report["hsts_seconds"] == 365 * 24 * 3600
+    assert report["hsts_subdomains"] is True
+    assert report["hsts_preload"] is False
+    assert report["proxy_ssl_header"] is None  # no proxy is believed unless a setting says so
+
+
+def test_http_is_redirected_except_healthz_and_a_proxy_header_is_ignored_unless_trusted(
+    settings_copy,
+):
+    report = last_json(run_django(settings_copy, COMPLETE_PRODUCTION_ENV, REDIRECT_REPORT))
+
+    assert report["home"] == [301, "https://testserver/"]
+    assert report["healthz"] == 200  # a load balancer on plain http still gets its answer
+    # A client claiming https is not believed: it is redirected like any plain request.
+    assert report["start_forwarded"] == [301, "https://testserver/auth/start"]
+    assert report["hsts_forwarded"] is None
+
+
+def test_a_trusted_proxy_header_counts_as_https_with_hsts(settings_copy):
+    env = {**COMPLETE_PRODUCTION_ENV, "TRUST_X_FORWARDED_PROTO": "true"}
+
+    report = last_json(run_django(settings_copy, env, REDIRECT_REPORT))
+
+    assert report["start_forwarded"] == [302, "https://acme.zendesk.com/oauth/authoriza"]
+    assert report["hsts_forwarded"] == "max-age=31536000; includeSubDomains"
+
+
+def test_hsts_preload_only_when_a_setting_asks_for_it(settings_copy):
+    env = {**COMPLETE_PRODUCTION_ENV, "SECURE_HSTS_PRELOAD": "true"}
+
+    assert last_json(run_django(settings_copy, env, DEFAULTS_REPORT))["hsts_preload"] is True
+
+
+@pytest.mark.parametrize(
+    "secret_key",
+    ["short-but-random-9f8e7d6c5b4a", "ab" * 40],
+    ids=["shorter than 50", "fewer than 5 different characters"],
+)
+def test_a_weak_secret_key_stops_a_production_start_naming_the_setting(settings_copy, secret_key):
+    result = run_django(settings_copy, {**COMPLETE_PRODUCTION_ENV, "SECRET_KEY": secret_key}, BOOT)
+
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
+    assert "SECRET_KEY" in last_line
+    assert secret_key not in result.stderr
+
+
+def test_a_short_secret_key_is_fine_while_developing(settings_copy):
+    env = {**COMPLETE_PRODUCTION_ENV, "DEBUG": "true", "SECRET_KEY": "dev-only"}
+    assert run_django(settings_copy, env, BOOT).stdout.strip() == "started"
+
+
+def test_check_deploy_is_clean_under_production_settings(settings_copy):
+    result = run_django(
+        settings_copy,
+        COMPLETE_PRODUCTION_ENV,
+        "import sys; from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "WARNINGS" not in result.stderr
+    assert "System check identified no issues" in result.stdout

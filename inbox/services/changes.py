@@ -1,0 +1,524 @@
+"""Ticket changes made in Zendesk, learnt from webhooks or a change feed, and what they make stale.
+
+The cost of freshness should follow what changed, not who is looking. When a ticket changes,
+only the entries it can appear in are moved to a new generation (inbox.zendesk.cache.bump):
+the ticket itself, the "all" list and count, the lists and counts of its organization (before
+and after), and the lists, counts and activities of the people it concerns (assignee before
+and after, requester, CCs and followers). Everything else stays cached.
+
+Two ways to learn of a change:
+- **Webhooks** (`webhook_receive`): Zendesk POSTs event subscriptions
+  (`zen:event-type:ticket.*` envelopes) or a trigger's payload naming the ticket. The request
+  is verified as Zendesk signs it, refused when old or replayed, and answered without calling
+  Zendesk: what the event and the app's cached copy of the ticket name is invalidated at once,
+  then a background re-read of the ticket adds whoever the change brought in (a new CC...).
+  https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/
+- **The change feed** (`change_feed_run`): one poll for the whole deployment (a lease in the
+  shared cache), on the budget's background lane, asks for the tickets updated since its last
+  answer and invalidates as a webhook would. It also keeps cache lifetimes long while it runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import close_old_connections
+from django.db.models import F
+
+from inbox.models import AgentAccount
+from inbox.services.credentials import with_agent_credentials
+from inbox.services.freshness import (
+    activities_family,
+    agent_tickets_family,
+    organization_tickets_family,
+    ticket_family,
+    tickets_family,
+)
+from inbox.services.tickets import ticket_cached_copy, ticket_reread_in_background
+from inbox.zendesk import budget, cache, client
+from inbox.zendesk.client import Credentials
+from inbox.zendesk.errors import SessionExpired, ZendeskError
+from inbox.zendesk.records import Ticket
+
+logger = logging.getLogger(__name__)
+
+# Zendesk signs each request with the time it sent it; older (or later) than this is refused.
+WEBHOOK_TOLERANCE_SECONDS = 300
+# A replayed event is recognised this long (the tolerance both ways, and a margin).
+REPLAY_MEMORY_SECONDS = 2 * WEBHOOK_TOLERANCE_SECONDS + 60
+DEFAULT_WEBHOOK_MAX_BYTES = 256 * 1024
+TICKET_EVENT_PREFIX = "zen:event-type:ticket."
+REPLAY_KEY_PREFIX = "inbox:webhook:seen"
+
+# -- what a change touches ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """A ticket that changed, and the people and organizations it is known to concern."""
+
+    ticket_id: int
+    people: frozenset[int] = frozenset()
+    organization_ids: frozenset[int] = frozenset()
+
+    def including(self, ticket: Ticket | None) -> TicketChange:
+        """This change plus whoever `ticket` (a copy before or after it) concerns."""
+        if ticket is None:
+            return self
+        return TicketChange(
+            ticket_id=self.ticket_id,
+            people=self.people | ticket_people(ticket),
+            organization_ids=self.organization_ids | _ids([ticket.organization_id]),
+        )
+
+
+def _ids(values: Iterable[Any]) -> frozenset[int]:
+    """Positive integer ids from Zendesk's values (event payloads write ids as strings)."""
+    found = set()
+    for value in values:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if number > 0:
+            found.add(number)
+    return frozenset(found)
+
+
+def ticket_people(ticket: Ticket) -> frozenset[int]:
+    """Whose lists, counts and activities a change of this ticket can alter.
+
+    The submitter is left out: Zendesk lists a ticket under its requester, not its submitter.
+    """
+    return _ids(
+        [
+            ticket.assignee_id,
+            ticket.requester_id,
+            *ticket.collaborator_ids,
+            *ticket.email_cc_ids,
+            *ticket.follower_ids,
+        ]
+    )
+
+
+def change_families(base_url: str, change: TicketChange) -> set[str]:
+    """Every cache family the change makes stale (see the module docstring)."""
+    return {
+        ticket_family(base_url, change.ticket_id),
+        tickets_family(base_url),
+        *(organization_tickets_family(base_url, org) for org in change.organization_ids),
+        *(agent_tickets_family(base_url, person) for person in change.people),
+        *(activities_family(base_url, person) for person in change.people),
+    }
+
+
+def ticket_change_apply(*, base_url: str, change: TicketChange) -> set[str]:
+    """Invalidate what the change touches, as the app's cached copy of the ticket also names
+    (who it concerned before). Returns the families moved on. Never calls Zendesk."""
+    whole = change.including(ticket_cached_copy(base_url=base_url, ticket_id=change.ticket_id))
+    families = change_families(base_url, whole)
+    cache.bump(*families)
+    return families
+
+
+# -- the re-read in the background -----------------------------------------------------------
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ticket-reread")
+_pending: set[Future] = set()
+_pending_lock = threading.Lock()
+
+
+def background_agents() -> list[AgentAccount]:
+    """Signed-in unrestricted agents, most recently signed in first: whose credentials the
+    background reads use (they see every ticket the shared cache holds)."""
+    return list(
+        AgentAccount.objects.filter(restricted=False, role__in=("agent", "admin"))
+        .exclude(access_token_encrypted="")
+        .order_by(F("last_signed_in_at").desc(nulls_last=True), "-pk")[:3]
+    )
+
+
+def ticket_reread_later(*, base_url: str, ticket_id: int, already: set[str]) -> Future | None:
+    """Queue a re-read of the ticket on the background lane; invalidate what it adds.
+
+    The agents are chosen here (on the caller's thread) and handed to the job.
+    """
+    agents = background_agents()
+    if not agents:
+        return None
+    future = _background.submit(_reread_job, base_url, int(ticket_id), frozenset(already), agents)
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_forget_future)
+    return future
+
+
+def _forget_future(future: Future) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+
+
+def background_wait(timeout: float = 60.0) -> None:
+    """Wait for the queued re-reads (tests, and a clean shutdown)."""
+    with _pending_lock:
+        waiting = list(_pending)
+    for future in waiting:
+        future.result(timeout=timeout)
+
+
+def _reread_job(
+    base_url: str, ticket_id: int, already: frozenset[str], agents: list[AgentAccount]
+) -> set[str]:
+    try:
+        for agent in agents:
+            try:
+                ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
+            except SessionExpired:
+                continue
+            except ZendeskError as error:  # 404 (deleted), Zendesk down: the feed catches up
+                logger.info("re-reading ticket %s after a change: %s", ticket_id, error)
+                return set()
+            added = change_families(base_url, TicketChange(ticket_id).including(ticket))
+            added -= already | {ticket_family(base_url, ticket_id)}
+            if added:
+                cache.bump(*added)
+            return added
+        return set()
+    finally:
+        close_old_connections()
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookRefused(Exception):
+    """A webhook request the app will not act on; `status` and a sentence saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    ticket_id: int | None
+    invalidated: set[str] = field(default_factory=set)
+    ignored: str = ""
+
+
+def webhook_max_bytes() -> int:
+    return int(getattr(settings, "ZENDESK_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES))
+
+
+def _secrets() -> list[str]:
+    """The signing secret, and the previous one while a rotation is under way."""
+    names = ("ZENDESK_WEBHOOK_SECRET", "ZENDESK_WEBHOOK_SECRET_PREVIOUS")
+    return [secret for name in names if (secret := getattr(settings, name, ""))]
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """base64(HMAC-SHA256(secret, TIMESTAMP + BODY)), as Zendesk signs.
+    https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/"""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def webhook_verify(*, body: bytes, signature: str | None, timestamp: str | None) -> None:
+    """Raise WebhookRefused unless the request is signed with a configured secret, now."""
+    secrets = _secrets()
+    if not secrets:
+        raise WebhookRefused(403, "Webhooks are not accepted: ZENDESK_WEBHOOK_SECRET is not set.")
+    if not signature or not timestamp:
+        raise WebhookRefused(
+            401, "The request has no X-Zendesk-Webhook-Signature and -Timestamp headers."
+        )
+    try:
+        given = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookRefused(401, "The signature is not base64.") from None
+    if not any(
+        hmac.compare_digest(given, base64.b64decode(webhook_signature(secret, timestamp, body)))
+        for secret in secrets
+    ):
+        raise WebhookRefused(401, "The signature does not match: check the signing secret.")
+    sent_at = _parse_time(timestamp)
+    if sent_at is None:
+        raise WebhookRefused(400, "The signature timestamp is not an ISO 8601 time.")
+    if abs(cache.clock() - sent_at.timestamp()) > WEBHOOK_TOLERANCE_SECONDS:
+        raise WebhookRefused(401, "The signature timestamp is more than 5 minutes from now.")
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _event_ticket_id(payload: dict[str, Any]) -> tuple[int | None, str]:
+    """The ticket an event names, or why it is ignored ("" when it names one)."""
+    kind = payload.get("type")
+    if isinstance(kind, str):  # an event subscription's envelope
+        if not kind.startswith(TICKET_EVENT_PREFIX):
+            return None, f"{kind} is not a ticket event"
+        subject = payload.get("subject")
+        if isinstance(subject, str) and subject.startswith("zen:ticket:"):
+            return next(iter(_ids([subject.removeprefix("zen:ticket:")])), None), ""
+        detail = payload.get("detail")
+        return next(iter(_ids([detail.get("id")])), None) if isinstance(detail, dict) else None, ""
+    # A trigger's payload, written by the admin: {"ticket_id": "{{ticket.id}}"} or alike.
+    ticket = payload.get("ticket")
+    candidates = [payload.get("ticket_id"), ticket.get("id") if isinstance(ticket, dict) else None]
+    return next(iter(_ids(candidates)), None), ""
+
+
+def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
+    """Who the event itself names: the ticket's people now, and before for an assignment."""
+    detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else {}
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    people = [detail.get(name) for name in ("assignee_id", "requester_id")]
+    organizations = [detail.get("organization_id")]
+    kind = payload.get("type") if isinstance(payload.get("type"), str) else ""
+    if kind.endswith(("agent_assignment_changed", "requester_changed")):
+        people += [event.get("previous"), event.get("current")]
+    if kind.endswith("organization_changed"):
+        organizations += [event.get("previous"), event.get("current")]
+    return TicketChange(ticket_id, people=_ids(people), organization_ids=_ids(organizations))
+
+
+def _replay_key(payload: dict[str, Any], timestamp: str, body: bytes) -> str:
+    event_id = payload.get("id") if isinstance(payload.get("type"), str) else None
+    material = (
+        f"id:{event_id}" if event_id else f"sig:{timestamp}:" + hashlib.sha256(body).hexdigest()
+    )
+    return f"{REPLAY_KEY_PREFIX}:{hashlib.sha256(material.encode()).hexdigest()[:40]}"
+
+
+def webhook_receive(
+    *, base_url: str, body: bytes, signature: str | None, timestamp: str | None
+) -> WebhookOutcome:
+    """Verify, then invalidate what the event makes stale, and queue the re-read.
+
+    Raises WebhookRefused (nothing changed) for a bad signature, an old timestamp, a body that
+    is not a JSON object naming a ticket, or an event already received.
+    """
+    if len(body) > webhook_max_bytes():
+        raise WebhookRefused(413, f"The body is larger than {webhook_max_bytes()} bytes.")
+    webhook_verify(body=body, signature=signature, timestamp=timestamp)
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRefused(400, "The body is not JSON.") from None
+    if not isinstance(payload, dict):
+        raise WebhookRefused(400, "The body is not a JSON object.")
+    ticket_id, ignored = _event_ticket_id(payload)
+    if ignored:
+        return WebhookOutcome(ticket_id=None, ignored=ignored)
+    if ticket_id is None:
+        raise WebhookRefused(400, 'The body names no ticket (e.g. {"ticket_id": "123"}).')
+    replay_key = _replay_key(payload, timestamp or "", body)
+    if not caches["default"].add(replay_key, 1, timeout=REPLAY_MEMORY_SECONDS):
+        raise WebhookRefused(409, "This event was already received.")
+    try:
+        families = ticket_change_apply(base_url=base_url, change=_event_change(payload, ticket_id))
+    except BaseException:
+        caches["default"].delete(replay_key)  # not applied: let Zendesk's retry through
+        raise
+    ticket_reread_later(base_url=base_url, ticket_id=ticket_id, already=families)
+    return WebhookOutcome(ticket_id=ticket_id, invalidated=families)
+
+
+# -- the change feed ---------------------------------------------------------------------------
+LEASE_KEY = "inbox:change-feed:lease"
+STATE_KEY_PREFIX = "inbox:change-feed:state"
+# Pages of the recently-updated list read in one run at most (100 tickets each).
+FEED_MAX_PAGES = 5
+FEED_PAGE_SIZE = 100
+DEFAULT_FEED_SECONDS = 10.0
+
+
+def feed_seconds() -> float:
+    return float(getattr(settings, "CHANGE_FEED_SECONDS", DEFAULT_FEED_SECONDS))
+
+
+def _lease_seconds() -> int:
+    return max(30, int(feed_seconds() * 3))
+
+
+def feed_lease_take(token: str) -> bool:
+    """Hold the deployment's one change feed (or keep holding it); False when another does."""
+    store = caches["default"]
+    if store.add(LEASE_KEY, token, timeout=_lease_seconds()):
+        return True
+    if store.get(LEASE_KEY) == token:
+        store.touch(LEASE_KEY, timeout=_lease_seconds())
+        return True
+    return False
+
+
+def feed_lease_release(token: str) -> None:
+    store = caches["default"]
+    if store.get(LEASE_KEY) == token:
+        store.delete(LEASE_KEY)
+
+
+@dataclass(frozen=True)
+class FeedRun:
+    """One run of the feed: the tickets found changed and the families moved on."""
+
+    changed: tuple[int, ...]
+    invalidated: set[str]
+    baseline: bool = False  # the first run only notes where it starts
+    skipped: str = ""  # why nothing was asked, when nothing was
+
+
+def _fingerprint(ticket: Ticket) -> str:
+    return hashlib.sha256(repr(ticket).encode()).hexdigest()[:16]
+
+
+def _state_key(base_url: str) -> str:
+    return f"{STATE_KEY_PREFIX}:{hashlib.sha256(base_url.encode()).hexdigest()[:40]}"
+
+
+def _recently_updated(credentials: Credentials, since: float | None) -> list[Ticket]:
+    """Tickets updated at or after `since`, newest first (one page when starting)."""
+    found: list[Ticket] = []
+    after = None
+    for _ in range(FEED_MAX_PAGES):
+        page = client.tickets_list(
+            credentials,
+            view="all",
+            sort="-updated_at",
+            page_size=FEED_PAGE_SIZE,
+            after=after,
+            include=(),
+            lane=budget.BACKGROUND,
+        )
+        for ticket in page.items:
+            if since is not None and _stamp(ticket) < since:
+                return found
+            found.append(ticket)
+        if since is None or not page.has_more or not page.after_cursor:
+            return found
+        after = page.after_cursor
+    return found
+
+
+def _stamp(ticket: Ticket) -> float:
+    return ticket.updated_at.timestamp() if ticket.updated_at else 0.0
+
+
+def _feed_changes(
+    tickets: list[Ticket], state: dict[str, Any] | None
+) -> tuple[list[Ticket], dict[str, Any]]:
+    """Which tickets changed since the state, and the state to keep.
+
+    Zendesk's updated_at has whole seconds: tickets updated in the newest second are kept with
+    a fingerprint, so one updated again within that second is still seen (when a field shows).
+    """
+    newest = max((_stamp(ticket) for ticket in tickets), default=None)
+    if state is None:
+        changed: list[Ticket] = []
+    else:
+        since, prints = state["since"], state["prints"]
+        changed = [
+            ticket
+            for ticket in tickets
+            if _stamp(ticket) > since or prints.get(str(ticket.id)) != _fingerprint(ticket)
+        ]
+    if newest is None:
+        return changed, state or {"since": 0.0, "prints": {}}
+    if state is not None and newest < state["since"]:
+        return changed, state
+    prints = {
+        str(ticket.id): _fingerprint(ticket) for ticket in tickets if _stamp(ticket) == newest
+    }
+    return changed, {"since": newest, "prints": prints}
+
+
+def _feed_credentials_run(agent: AgentAccount, base_url: str) -> FeedRun:
+    store = caches["default"]
+    state = store.get(_state_key(base_url))
+    since = state["since"] if state else None
+    tickets = with_agent_credentials(
+        agent, lambda credentials: _recently_updated(credentials, since)
+    )
+    changed, new_state = _feed_changes(tickets, state)
+    invalidated: set[str] = set()
+    for ticket in changed:
+        change = TicketChange(ticket.id).including(ticket)
+        invalidated |= ticket_change_apply(base_url=base_url, change=change)
+    store.set(_state_key(base_url), new_state, timeout=None)
+    cache.feed_alive_mark(feed_seconds() * 3)
+    return FeedRun(
+        changed=tuple(ticket.id for ticket in changed),
+        invalidated=invalidated,
+        baseline=state is None,
+    )
+
+
+def change_feed_run(*, token: str) -> FeedRun | None:
+    """One run of the feed, if this holder has the lease (None when another process has it).
+
+    Skipped (saying why) when no unrestricted agent is signed in: nothing to ask Zendesk with.
+    """
+    if not feed_lease_take(token):
+        return None
+    base_url = settings.ZENDESK_URL
+    for agent in background_agents():
+        try:
+            return _feed_credentials_run(agent, base_url)
+        except SessionExpired:
+            continue
+    return FeedRun(changed=(), invalidated=set(), skipped="no unrestricted agent is signed in")
+
+
+def change_feed_forever(*, stop: threading.Event | None = None) -> None:
+    """Run the feed every CHANGE_FEED_SECONDS until `stop` is set; any process may call it,
+    only the lease holder asks Zendesk (the others take over when it stops renewing)."""
+    stop = stop or threading.Event()
+    token = uuid.uuid4().hex
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                change_feed_run(token=token)
+            except ZendeskError as error:
+                logger.warning("change feed: Zendesk did not answer (%s)", error)
+            except Exception:  # one bad run must not end the feed
+                logger.exception("change feed run failed")
+            finally:
+                close_old_connections()
+            stop.wait(max(0.0, feed_seconds() - (time.monotonic() - started)))
+    finally:
+        feed_lease_release(token)
+
+
+_thread: threading.Thread | None = None
+_thread_lock = threading.Lock()
+
+
+def change_feed_thread_start() -> threading.Thread:
+    """The in-process feed for a single-dyno deployment (CHANGE_FEED_THREAD=true)."""
+    global _thread
+    with _thread_lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=change_feed_forever, name="change-feed", daemon=True)
+            _thread.start()
+        return _thread

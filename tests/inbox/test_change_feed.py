@@ -1,0 +1,232 @@
+"""The change feed: with webhooks off, a change made in Zendesk invalidates exactly what it
+touches at the feed's next run (the test runs it), and one process at a time runs it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from inbox.services import changes, tickets
+from inbox.zendesk import cache
+from tests.inbox.changes_support import (
+    assert_exactly_invalidated,
+    bystander,
+    change_ticket,
+    concerned_families,
+    open_inbox,
+    the_agents_ticket,
+)
+from tests.inbox.conftest import api_calls, run_app_process
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def feed(inbox_sandbox, settings):
+    """Webhooks off in the sandbox, long lifetimes; returns a run function for one holder."""
+    inbox_sandbox.control("POST", "webhooks", json={}).raise_for_status()
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 3600, "list": 3600, "activities": 3600}
+    token = uuid.uuid4().hex
+    yield lambda: changes.change_feed_run(token=token)
+    changes.feed_lease_release(token)
+
+
+@pytest.mark.parametrize("change", ["status", "reassignment"])
+def test_a_change_in_zendesk_invalidates_exactly_what_it_touches_at_the_next_run(
+    change, feed, inbox_sandbox, agent, entries
+):
+    inbox_sandbox.reset()
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    other = bystander(inbox_sandbox, ticket)
+    assert feed().baseline
+    open_inbox(
+        [agent, other], ticket_ids=[ticket["id"]], organization_ids=[ticket["organization_id"]]
+    )
+    entries.freeze()
+    fields = {"status": "hold"} if change == "status" else {"assignee_id": other.zendesk_user_id}
+
+    after = change_ticket(inbox_sandbox, ticket["id"], **fields)
+    run = feed()
+
+    assert run.changed == (ticket["id"],)
+    # The reassignment is seen from both sides: the cached copy had the agent, Zendesk the other.
+    assert_exactly_invalidated(entries, concerned_families(inbox_sandbox.base_url, ticket, after))
+    assert inbox_sandbox.control("GET", "webhooks").json()["deliveries"] == []
+
+
+def test_a_run_with_nothing_changed_invalidates_nothing(feed, inbox_sandbox, agent, bumps):
+    feed()
+    bumps.clear()
+
+    run = feed()
+
+    assert run.changed == ()
+    assert not run.baseline
+    assert bumps == []
+
+
+def test_a_ticket_changed_twice_in_one_second_is_seen_both_times(feed, inbox_sandbox, agent):
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    feed()
+
+    change_ticket(inbox_sandbox, ticket["id"], priority="low")
+    first = feed()
+    change_ticket(inbox_sandbox, ticket["id"], priority="high")
+    second = feed()
+
+    assert first.changed == (ticket["id"],)
+    assert second.changed == (ticket["id"],)
+
+
+def test_the_feed_asks_on_the_background_lane(feed, inbox_sandbox, agent, monkeypatch):
+    from inbox.zendesk import budget
+
+    lanes: list[str] = []
+    reserve = budget.reserve
+
+    def recording_reserve(priority: str = budget.INTERACTIVE) -> None:
+        lanes.append(priority)
+        reserve(priority)
+
+    monkeypatch.setattr(budget, "reserve", recording_reserve)
+
+    feed()
+
+    assert lanes
+    assert set(lanes) == {budget.BACKGROUND}
+
+
+def test_without_a_signed_in_unrestricted_agent_the_feed_says_why(feed, restricted_agent):
+    run = feed()
+
+    assert run.skipped == "no unrestricted agent is signed in"
+
+
+# -- one at a time -----------------------------------------------------------------------------
+def test_while_one_holder_runs_the_feed_another_asks_nothing(inbox_sandbox, agent):
+    holder, other = uuid.uuid4().hex, uuid.uuid4().hex
+    try:
+        assert changes.change_feed_run(token=holder) is not None
+        inbox_sandbox.control("POST", "stats/reset")
+
+        assert changes.change_feed_run(token=other) is None
+        assert api_calls(inbox_sandbox) == 0
+        changes.feed_lease_release(holder)
+        assert changes.change_feed_run(token=other) is not None
+    finally:
+        changes.feed_lease_release(holder)
+        changes.feed_lease_release(other)
+
+
+def test_threads_starting_together_run_the_feed_once(inbox_sandbox, agent):
+    tokens = [uuid.uuid4().hex for _ in range(4)]
+    start = threading.Barrier(len(tokens))
+    took: list[bool] = []
+
+    def attempt(token: str) -> None:
+        start.wait()
+        took.append(changes.feed_lease_take(token))
+
+    threads = [threading.Thread(target=attempt, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for token in tokens:
+        changes.feed_lease_release(token)
+
+    assert sorted(took) == [False, False, False, True]
+
+
+ONCE = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("change_feed", "--once")
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_does_not_run_the_feed_while_one_holds_it(inbox_sandbox, redis_cache):
+    holder = uuid.uuid4().hex
+    assert changes.feed_lease_take(holder)
+    try:
+        blocked = run_app_process(ONCE, redis_url=redis_cache, sandbox=inbox_sandbox)
+        blocked_out, blocked_err = blocked.communicate(timeout=120)
+    finally:
+        changes.feed_lease_release(holder)
+    free = run_app_process(ONCE, redis_url=redis_cache, sandbox=inbox_sandbox)
+    free_out, free_err = free.communicate(timeout=120)
+
+    assert "another process holds the change feed" in blocked_out, blocked_err[-2000:]
+    # Free to run, it took the lease (and found no agent signed in in its empty database).
+    assert "no unrestricted agent is signed in" in free_out, free_err[-2000:]
+
+
+# -- long lifetimes while the feed runs --------------------------------------------------------
+def test_while_the_feed_runs_counts_are_served_from_cache_past_their_short_lifetime(
+    inbox_sandbox, agent, settings, monkeypatch
+):
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 30}
+    tickets.ticket_counts(agent=agent)
+    now = cache.clock()
+    monkeypatch.setattr(cache, "clock", lambda: now + 120)
+
+    inbox_sandbox.control("POST", "stats/reset")
+    cache.feed_alive_mark(60)
+    tickets.ticket_counts(agent=agent)
+    with_feed = api_calls(inbox_sandbox)
+    cache.feed_alive_clear()
+    tickets.ticket_counts(agent=agent)
+    without_feed = api_calls(inbox_sandbox)
+
+    assert with_feed == 0
+    assert without_feed == 3
+
+
+def test_a_feed_run_marks_the_feed_alive(feed, agent, settings):
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"list": 30}
+    cache.feed_alive_clear()
+
+    feed()
+
+    assert cache._generations_and_ttl([], "list")[1] == 600
+
+
+def test_the_command_runs_once_and_says_what_changed(feed, inbox_sandbox, agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    first, second = StringIO(), StringIO()
+
+    call_command("change_feed", "--once", stdout=first)
+    change_ticket(inbox_sandbox, ticket["id"], priority="urgent")
+    call_command("change_feed", "--once", stdout=second)
+
+    assert "changes from now on will be picked up" in first.getvalue()
+    assert f"Changed tickets: #{ticket['id']};" in second.getvalue()
+
+
+def test_the_loop_runs_until_stopped_and_then_lets_another_process_take_over(
+    feed, agent, monkeypatch
+):
+    stop = threading.Event()
+    holders: list[str] = []
+
+    def one_run(*, token: str):
+        holders.append(token)
+        assert changes.feed_lease_take(token)
+        stop.set()
+
+    monkeypatch.setattr(changes, "change_feed_run", one_run)
+
+    changes.change_feed_forever(stop=stop)
+
+    assert len(holders) == 1
+    assert changes.feed_lease_take("another process")
+    changes.feed_lease_release("another process")
