@@ -169,3 +169,74 @@ class TicketDraft(models.Model):
 
     def __str__(self) -> str:
         return f"draft on ticket {self.ticket_id} by agent {self.agent_id}"
+
+
+# -- activity: what an agent opened in their notification feed, and how they want telling -----
+class ActivityRead(models.Model):
+    """An activity the agent opened from the drawer (read before the last-seen mark passed it).
+
+    Unread = newer than `AgentAccount.activities_seen_at` and not here. Rows at or before the
+    mark say nothing more and are dropped when the mark moves (`activity_created_at`).
+    """
+
+    agent = models.ForeignKey(AgentAccount, on_delete=models.CASCADE, related_name="reads")
+    activity_id = models.BigIntegerField()
+    activity_created_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "activity_id"], name="read_once_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"activity {self.activity_id} opened by agent {self.agent_id}"
+
+
+class NotificationPreference(models.Model):
+    """How the agent wants to hear of new activity: desktop notifications (opt-in), a sound,
+    do-not-disturb. On the server, so every browser of the agent agrees."""
+
+    agent = models.OneToOneField(
+        AgentAccount, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    desktop = models.BooleanField(default=False)
+    sound = models.BooleanField(default=False)
+    do_not_disturb = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"notification preferences of agent {self.agent_id}"
+
+
+# -- creating a ticket: the form's draft and its one Idempotency-Key ---------------------------
+class TicketCreateDraft(models.Model):
+    """One "new ticket" form of an agent: what they typed, and what was last sent to Zendesk.
+
+    The form's Idempotency-Key is `form_id` and `attempt` (inbox.services.ticket_new); a new
+    attempt starts only when Zendesk has said for sure that the last one created nothing.
+    `sent_body` is the exact body last sent under `sent_key`: while `unconfirmed` (the answer
+    was lost) it is sent again, unchanged, before the agent may edit. Once the ticket exists,
+    `ticket_id` is set and the typed fields are cleared; the row stays while Zendesk still
+    remembers the key, so a repeat of the form lands on the same ticket.
+    """
+
+    agent = models.ForeignKey(
+        AgentAccount, on_delete=models.CASCADE, related_name="ticket_create_drafts"
+    )
+    form_id = models.CharField(max_length=32, unique=True)
+    attempt = models.PositiveIntegerField(default=1)
+    fields = models.JSONField(default=dict, blank=True)
+    sent_key = models.CharField(max_length=100, blank=True)
+    sent_body = models.JSONField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    unconfirmed = models.BooleanField(default=False)
+    ticket_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "-updated_at"], name="create_draft_newest_first")]
+
+    def __str__(self) -> str:
+        return f"new-ticket form {self.form_id} of agent {self.agent_id}"

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views, views_inbox, views_signin, views_ticket, views_webhooks
+from inbox import (
+    views,
+    views_activity,
+    views_create,
+    views_inbox,
+    views_signin,
+    views_ticket,
+    views_webhooks,
+)
 
 urlpatterns = [
     path("", views_inbox.home, name="home"),
@@ -20,6 +28,20 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/draft", views_ticket.ticket_draft, name="ticket_draft"),
     path("tickets/<int:ticket_id>/comments", views_ticket.ticket_comments, name="ticket_comments"),
     path("tickets/<int:ticket_id>/order", views_ticket.ticket_order, name="ticket_order"),
+    # -- the activity drawer --
+    path("activity/", views_activity.drawer, name="activity_drawer"),
+    path("activity/seen", views_activity.mark_seen, name="activity_seen"),
+    path("activity/preferences", views_activity.preferences_set, name="activity_preferences"),
+    path("activity/<int:activity_id>", views_activity.activity_show, name="activity_show"),
+    path("activity/<int:activity_id>/open", views_activity.activity_open, name="activity_open"),
+    # Create ticket (views_create).
+    path("tickets/new", views_create.ticket_new_page, name="ticket_new"),
+    path("tickets/new/draft", views_create.ticket_new_draft, name="ticket_new_draft"),
+    path("tickets/new/discard", views_create.ticket_new_discard, name="ticket_new_discard"),
+    path(
+        "tickets/new/requesters", views_create.ticket_new_requesters, name="ticket_new_requesters"
+    ),
+    path("tickets/new/assignees", views_create.ticket_new_assignees, name="ticket_new_assignees"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/zendesk", views_webhooks.zendesk_webhook, name="zendesk_webhook"),
     path("auth/signin", views_signin.signin, name="signin"),

@@ -9,12 +9,13 @@ and the URL carries the state (`hx-push-url`) so reload, back and shared links w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -32,8 +33,17 @@ from inbox.auth import agent_required, current_agent
 from inbox.models import AgentAccount
 from inbox.services import inbox as inbox_services
 from inbox.views_signin import render_with_zendesk_form_action
-from inbox.zendesk.errors import Forbidden, NotFound, SessionExpired, ZendeskError
+from inbox.zendesk.errors import (
+    Forbidden,
+    NotFound,
+    PaginationTooDeep,
+    SessionExpired,
+    ZendeskError,
+)
 from inbox.zendesk.records import Page, Ticket
+
+if TYPE_CHECKING:  # views_activity builds on this module; it is imported where it is used
+    from inbox.views_activity import BellView
 
 logger = logging.getLogger(__name__)
 # Longer query strings are refused: no link the app makes comes close (cursors included).
@@ -41,7 +51,24 @@ MAX_QUERY_LENGTH = 2048
 # Zendesk's cursors are base64 of JSON: letters, digits and a few signs, never very long.
 CURSOR = re.compile(r"[A-Za-z0-9_\-+/=.]{1,1024}")
 MAX_ZENDESK_ID = 2**63 - 1  # Zendesk ids are 64-bit
-SORT_COLUMNS = {"id": "asc", "status": "asc", "updated_at": "desc"}  # each column's first order
+# The table's columns in order: key, header label and, for a column Zendesk can sort by, the
+# order its first click gives (None: not sortable). Cursor sorts page by link, the others by
+# number (inbox_services.CURSOR_SORTS / OFFSET_SORTS).
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("id", "ID", "asc"),
+    ("subject", "Subject", "asc"),
+    ("requester", "Requester", "asc"),
+    ("status", "Status", "asc"),
+    ("priority", "Priority", None),
+    ("assignee", "Assignee", "asc"),
+    ("group", "Group", "asc"),
+    ("updated_at", "Updated", "desc"),
+    ("comments", "Cmts", None),
+)
+SORT_COLUMNS = {key: first for key, _label, first in COLUMNS if first is not None}
+COLUMN_LABELS = {key: label for key, label, _first in COLUMNS}
+PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
+MAX_EXTERNAL_ID = 255
 STATUS_LABELS = {
     "new": "New",
     "open": "Open",
@@ -91,24 +118,96 @@ def home(request: HttpRequest) -> HttpResponse:
 # -- the ticket list --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ListQuery:
-    """What the address asks of a list: sort, page size and cursor, checked."""
+    """What the address asks of a list, checked: sort, page size, the page (a cursor for
+    cursor sorts, a number for offset sorts) and the external id filter."""
 
     sort: str
     page_size: int
     after: str | None = None
     before: str | None = None
+    page: int | None = None
+    external_id: str | None = None
+
+    @property
+    def column(self) -> str:
+        return self.sort.removeprefix("-")
+
+    @property
+    def numbered(self) -> bool:
+        """Pages by number (an offset sort), not by cursor."""
+        return self.column in inbox_services.OFFSET_SORTS
+
+    @property
+    def page_number(self) -> int:
+        return self.page or 1
 
     def params(self, **changes: Any) -> str:
         """The query string of this list with some values changed (None drops a value)."""
         values = {
             "sort": self.sort,
+            "external_id": self.external_id,
             "size": self.page_size,
+            "page": self.page,
             "after": self.after,
             "before": self.before,
             **changes,
         }
         kept = {name: value for name, value in values.items() if value not in (None, "")}
         return "?" + urlencode(kept) if kept else "?"
+
+
+def _last_page(page_size: int) -> int:
+    """The last page number Zendesk answers at this size (offset pagination's depth)."""
+    return inbox_services.OFFSET_DEPTH // page_size
+
+
+def _depth_sentence(column: str, page_size: int) -> str:
+    return (
+        f"Zendesk lists only the first {inbox_services.OFFSET_DEPTH:,} tickets sorted by "
+        f"{COLUMN_LABELS[column].lower()} (page {_last_page(page_size)} at {page_size} a page). "
+        "Sort by ID, status or updated to page through every ticket, or filter by external ID."
+    )
+
+
+class TooDeep(BadListRequest):
+    """A page number past Zendesk's offset depth: said with a way back to the last page."""
+
+    def __init__(self, column: str, page_size: int) -> None:
+        super().__init__(_depth_sentence(column, page_size))
+        self.last_page = _last_page(page_size)
+
+
+def _page_number(request: HttpRequest, sort: str, page_size: int) -> int | None:
+    text = request.GET.get("page")
+    if text is None:
+        return None
+    column = sort.removeprefix("-")
+    if column not in inbox_services.OFFSET_SORTS:
+        raise BadListRequest(
+            f"Sorted by {COLUMN_LABELS.get(column, column).lower()}, the list pages with "
+            "Next and Previous, not by page number."
+        )
+    if not PAGE_NUMBER.fullmatch(text) or int(text) < 1:
+        if text.isascii() and text.isdigit() and int(text) > 0:  # more digits than any page
+            raise TooDeep(column, page_size)
+        raise BadListRequest(f"Pages are numbered 1, 2, 3 …, not {text[:20]!r}.")
+    if int(text) > _last_page(page_size):
+        raise TooDeep(column, page_size)
+    return int(text) if int(text) > 1 else None
+
+
+def _external_id(request: HttpRequest, view: inbox_services.InboxView) -> str | None:
+    external_id = request.GET.get("external_id", "").strip()
+    if not external_id:
+        return None
+    if not view.sortable:
+        raise BadListRequest(f"{view.label} cannot be filtered by external ID.")
+    if len(external_id) > MAX_EXTERNAL_ID or not external_id.isprintable():
+        raise BadListRequest(
+            f"An external ID is up to {MAX_EXTERNAL_ID} printable characters, as your other "
+            "system shows it."
+        )
+    return external_id
 
 
 def _list_query(request: HttpRequest, view: inbox_services.InboxView) -> ListQuery:
@@ -125,16 +224,25 @@ def _list_query(request: HttpRequest, view: inbox_services.InboxView) -> ListQue
     if size_text not in {str(size) for size in inbox_services.PAGE_SIZES}:
         sizes = ", ".join(str(size) for size in inbox_services.PAGE_SIZES)
         raise BadListRequest(f"A page shows {sizes} tickets, not {size_text[:20]!r}.")
+    external_id = _external_id(request, view)
     after, before = request.GET.get("after") or None, request.GET.get("before") or None
     if after and before:
         raise BadListRequest("A page link goes forward or back, not both.")
     for cursor in (after, before):
         if cursor is not None and not CURSOR.fullmatch(cursor):
             raise BadListRequest("This page link is not one the list made; start again.")
-    if not view.sortable and (after or before):
+    if not view.sortable and (after or before or "page" in request.GET):
         raise BadListRequest(f"{view.label} is one page; it has no next page.")
+    if (after or before) and sort.removeprefix("-") in inbox_services.OFFSET_SORTS:
+        raise BadListRequest("This page link is not one the list made; start again.")
+    page = _page_number(request, sort, int(size_text))
     return ListQuery(
-        sort=sort if view.sortable else "", page_size=int(size_text), after=after, before=before
+        sort=sort if view.sortable else "",
+        page_size=int(size_text),
+        after=after,
+        before=before,
+        page=page,
+        external_id=external_id,
     )
 
 
@@ -221,8 +329,24 @@ class SortLink:
     next_order: str
 
 
+@dataclass(frozen=True)
+class HeaderCell:
+    """One column header; `link` when this view's Zendesk list can sort by the column."""
+
+    column: str
+    label: str
+    link: SortLink | None
+
+    @property
+    def css(self) -> str:
+        """The cells' class: `col-updated` for updated_at, as the rows write it."""
+        return self.column.removesuffix("_at")
+
+
 def _sort_links(view: inbox_services.InboxView, query: ListQuery) -> dict[str, SortLink]:
-    current, descending = query.sort.removeprefix("-"), query.sort.startswith("-")
+    if not view.sortable:  # Zendesk's recent list has one order
+        return {}
+    current, descending = query.column, query.sort.startswith("-")
     links = {}
     for column, first in SORT_COLUMNS.items():
         if column == current:
@@ -233,19 +357,26 @@ def _sort_links(view: inbox_services.InboxView, query: ListQuery) -> dict[str, S
         sort = ("-" if flip == "desc" else "") + column
         links[column] = SortLink(
             column=column,
-            label={"id": "ID", "status": "Status", "updated_at": "Updated"}[column],
-            href=query.params(sort=sort, after=None, before=None),
+            label=COLUMN_LABELS[column],
+            href=query.params(sort=sort, after=None, before=None, page=None),
             aria_sort=aria,
             next_order="descending" if flip == "desc" else "ascending",
         )
-    return links if view.sortable else {}
+    return links
+
+
+def _header(sort_links: dict[str, SortLink]) -> list[HeaderCell]:
+    return [HeaderCell(key, label, sort_links.get(key)) for key, label, _first in COLUMNS]
 
 
 def _pager(query: ListQuery, page: Page | None) -> dict[str, str | None]:
-    """Previous / next links from the cursors Zendesk gave (has_more is about the direction
-    the agent moved in)."""
+    """Previous / next links: by number for offset sorts (stopping at Zendesk's depth, and
+    saying so), else from the cursors Zendesk gave (has_more is about the direction the agent
+    moved in)."""
     if page is None:
-        return {"previous": None, "next": None}
+        return {"previous": None, "next": None, "position": None, "stops": None}
+    if query.numbered:
+        return _numbered_pager(query, page)
     moved_back = query.before is not None
     more_forward = moved_back or page.has_more
     more_back = (query.after is not None) or (moved_back and page.has_more)
@@ -256,6 +387,24 @@ def _pager(query: ListQuery, page: Page | None) -> dict[str, str | None]:
         "previous": query.params(before=page.before_cursor, after=None)
         if more_back and page.before_cursor
         else None,
+        "position": None,
+        "stops": None,
+    }
+
+
+def _numbered_pager(query: ListQuery, page: Page) -> dict[str, str | None]:
+    number, size = query.page_number, query.page_size
+    reachable = number < _last_page(size)
+    position = None
+    if page.items:
+        first = (number - 1) * size + 1
+        total = f" of {page.count:,}" if page.count is not None else ""
+        position = f"Tickets {first:,} to {first + len(page.items) - 1:,}{total}"
+    return {
+        "next": query.params(page=number + 1) if page.next_page and reachable else None,
+        "previous": query.params(page=number - 1 if number > 2 else None) if number > 1 else None,
+        "position": position,
+        "stops": _depth_sentence(query.column, size) if page.next_page and not reachable else None,
     }
 
 
@@ -284,23 +433,38 @@ def _render_list(
     }
     if request.htmx:
         return render(request, "inbox/tickets.html#ticket-list", context, status=status)
+    from inbox.views_activity import bell_cached
+
     sidebar = inbox_services.sidebar_cached(agent=request.agent)
+    bell = bell_cached(request.agent)
     return render(
-        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar)}, status=status
+        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar, bell)}, status=status
     )
 
 
-def _sidebar_context(sidebar: inbox_services.Sidebar | None) -> dict[str, Any]:
-    """What the sidebar's badges and organizations render from (the page and the poll)."""
+def _sidebar_context(
+    sidebar: inbox_services.Sidebar | None, bell: BellView | None = None
+) -> dict[str, Any]:
+    """What the sidebar's badges and organizations, and the bell, render from (the page and
+    the poll). `poll_version` covers both: a page drawn from the cache polls to a 204."""
     if sidebar is None:
-        return {"sidebar": None}
+        return {"sidebar": None, "bell": bell, "poll_version": ""}
     return {
         "sidebar": sidebar,
+        "bell": bell,
+        "poll_version": poll_version(sidebar, bell),
         "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
         ],
     }
+
+
+def poll_version(sidebar: inbox_services.Sidebar, bell: BellView | None) -> str:
+    """One fingerprint of what the poll shows; no bell yet: a version no poll matches."""
+    if bell is None:
+        return ""
+    return hashlib.sha256(f"{sidebar.version}|{bell.version}".encode()).hexdigest()[:16]
 
 
 @require_safe  # HEAD too: the home page answers with this view for a signed-in agent
@@ -334,9 +498,12 @@ def ticket_list(
         query = _list_query(request, view)
     except BadListRequest as bad:
         fallback = ListQuery(sort=view.default_sort, page_size=inbox_services.PAGE_SIZES[0])
-        return _render_list(
-            request, view, {"query": fallback, "error_message": str(bad)}, status=400
-        )
+        context: dict[str, Any] = {"query": fallback, "error_message": str(bad)}
+        if isinstance(bad, TooDeep):
+            last = request.GET.copy()
+            last["page"] = str(bad.last_page)
+            context.update(back_page=bad.last_page, back_page_href="?" + last.urlencode())
+        return _render_list(request, view, context, status=400)
     return _list_answer(request, view, query)
 
 
@@ -352,6 +519,8 @@ def _list_answer(
             page_size=query.page_size,
             after=query.after,
             before=query.before,
+            page=query.page,
+            external_id=query.external_id,
         )
     except services.ZendeskUnavailable as error:
         return _render_list(
@@ -364,6 +533,15 @@ def _list_answer(
         return _render_list(
             request, view, {"query": query, "error_message": error.user_message}, status=404
         )
+    except PaginationTooDeep:  # Zendesk stopped sooner than its documented depth
+        back = max(1, query.page_number - 1)
+        context = {
+            "query": query,
+            "error_message": _depth_sentence(query.column, query.page_size),
+            "back_page": back,
+            "back_page_href": query.params(page=back if back > 1 else None),
+        }
+        return _render_list(request, view, context, status=400)
     except ZendeskError as error:
         if error.status_code == 400:  # a cursor Zendesk no longer knows, or never made
             message = "This page link is no longer valid. Start again from the first page."
@@ -381,13 +559,16 @@ def _list_answer(
         )
     if view.organization_id is not None:
         view = _named_organization(view, answer.value)
+    sort_links = _sort_links(view, query)
     return _render_list(
         request,
         view,
         {
             "query": query,
             "rows": _rows(answer.value, agent),
-            "sort_links": _sort_links(view, query),
+            "header": _header(sort_links),
+            "sort_links": sort_links,
+            "clear_filter_href": query.params(external_id=None, page=None, after=None, before=None),
             "pager": _pager(query, answer.value),
             "stale_message": _stale_sentence(answer),
         },
@@ -416,20 +597,27 @@ def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
 @agent_required
 @private_no_store
 def poll(request: HttpRequest) -> HttpResponse:
-    """The sidebar's badges and organizations (and, later, the bell) as out-of-band swaps.
+    """The sidebar's badges and organizations, and the bell, as out-of-band swaps.
 
     The browser sends the version it shows; nothing new is a 204 (htmx swaps nothing).
     """
+    from inbox.views_activity import bell_for_poll
+
     try:
         sidebar = inbox_services.sidebar_counts(agent=request.agent)
     except SessionExpired:
         raise  # agent_required ends the session and says so
     except ZendeskError as error:  # a refusal, not an outage (outages leave numbers out)
         logger.warning("Zendesk refused the sidebar counts: %s", error)
-        return render(request, "inbox/poll.html", {"refused": error.user_message})
-    if request.GET.get("version") == sidebar.version:
+        return render(
+            request,
+            "inbox/poll.html",
+            {"refused": error.user_message, "bell": bell_for_poll(request.agent)},
+        )
+    context = _sidebar_context(sidebar, bell_for_poll(request.agent))
+    if request.GET.get("version") == context["poll_version"]:
         return HttpResponse(status=204)
-    return render(request, "inbox/poll.html", _sidebar_context(sidebar))
+    return render(request, "inbox/poll.html", context)
 
 
 # -- preferences ------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from inbox.services.freshness import (
     tickets_family,
     unavailable,
 )
-from inbox.services.tickets import SHARED_VIEWS, ticket_counts
+from inbox.services.tickets import ticket_counts, ticket_list
 from inbox.zendesk import budget, cache, client
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
 from inbox.zendesk.client import Credentials
@@ -44,9 +44,20 @@ from inbox.zendesk.records import Count, Organization, Page, Ticket
 # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#sideloads
 LIST_INCLUDE = ("users", "groups", "custom_statuses", "comment_count")
 PAGE_SIZES = (25, 50, 100)
-# Cursor-pagination sorts Zendesk offers for ticket lists (leading "-" for descending).
+# The columns a ticket list sorts by (leading "-" for descending). Every list endpoint but
+# the recent one takes both: cursor pagination's `sort` (id, status, updated_at) and offset
+# pagination's `sort_by` (the others, by the Zendesk name given here), which pages by number
+# and stops at OFFSET_DEPTH records.
 # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
 CURSOR_SORTS = ("id", "status", "updated_at")
+OFFSET_SORTS: dict[str, client.TicketOffsetSort] = {
+    "subject": "subject",
+    "requester": "requester.name",
+    "assignee": "assignee.name",
+    "group": "group",
+}
+# https://developer.zendesk.com/api-reference/introduction/pagination/#using-offset-pagination
+OFFSET_DEPTH = 10_000
 UNSOLVED = ("new", "open", "pending", "hold")
 # A sidebar read looks at this many of the agent's assigned and CC'd tickets (one page each).
 SIDEBAR_SAMPLE = 100
@@ -104,63 +115,6 @@ def organization_view(*, organization_id: int, name: str = "") -> InboxView:
 
 
 # -- the ticket list -------------------------------------------------------------------------
-def _families(
-    base_url: str, zendesk_view: str, user_id: int, organization_id: int | None
-) -> list[str]:
-    if zendesk_view == "organization" and organization_id is not None:
-        return [organization_tickets_family(base_url, organization_id)]
-    if zendesk_view in SHARED_VIEWS:
-        return [tickets_family(base_url)]
-    return [agent_tickets_family(base_url, user_id)]
-
-
-def _cached_list(
-    agent: AgentAccount,
-    credentials: Credentials,
-    *,
-    zendesk_view: str,
-    organization_id: int | None,
-    sort: str,
-    page_size: int,
-    after: str | None = None,
-    before: str | None = None,
-    include: tuple[str, ...] = LIST_INCLUDE,
-    lane: str = budget.INTERACTIVE,
-) -> Fresh[Page]:
-    params = {
-        "view": zendesk_view,
-        "sort": sort,
-        "after": after,
-        "before": before,
-        "page_size": page_size,
-        "organization_id": organization_id,
-        "include": include,
-    }
-    return cached_as_agent(
-        agent=agent,
-        credentials=credentials,
-        kind="list",
-        operation="tickets_list",
-        params=params,
-        shareable=zendesk_view in SHARED_VIEWS,
-        families=_families(
-            credentials.base_url, zendesk_view, agent.zendesk_user_id, organization_id
-        ),
-        fetch=lambda: client.tickets_list(
-            credentials,
-            view=zendesk_view,
-            user_id=agent.zendesk_user_id,
-            organization_id=organization_id,
-            sort=sort,
-            page_size=page_size,
-            after=after,
-            before=before,
-            include=include,
-            lane=lane,
-        ),
-    )
-
-
 def inbox_page(
     *,
     agent: AgentAccount,
@@ -169,29 +123,43 @@ def inbox_page(
     page_size: int,
     after: str | None = None,
     before: str | None = None,
+    page: int | None = None,
+    external_id: str | None = None,
 ) -> Fresh[Page]:
     """One page of one sidebar view, with the names its rows show (sideloaded).
 
-    Raises ZendeskUnavailable when Zendesk is down and nothing is saved, ZendeskError for
-    Zendesk's own refusals (a cursor it does not know: 400).
+    `sort` is a column of CURSOR_SORTS or OFFSET_SORTS ("-" first for descending): cursor sorts
+    page with `after` / `before`, offset sorts by `page` number. Raises ZendeskUnavailable when
+    Zendesk is down and nothing is saved, PaginationTooDeep past Zendesk's offset depth, ZendeskError
+    for Zendesk's other refusals (a cursor it does not know: 400).
     """
     if view.zendesk_view == "recent":
         return _recent_page(agent=agent, page_size=page_size)
+    column, order = sort.removeprefix("-"), "desc" if sort.startswith("-") else "asc"
+    if column not in CURSOR_SORTS and column not in OFFSET_SORTS:
+        raise ValueError(f"Ticket lists do not sort by {column!r}.")
+    paging: dict[str, Any] = {"sort": sort, "after": after, "before": before}
+    if column in OFFSET_SORTS:
+        paging = {
+            "sort": "",
+            "page": page or 1,
+            "sort_by": OFFSET_SORTS[column],
+            "sort_order": order,
+        }
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
-        answer = _cached_list(
-            agent,
-            credentials,
-            zendesk_view=view.zendesk_view,
+        answer = ticket_list(
+            agent=agent,
+            view=view.zendesk_view,
             organization_id=view.organization_id,
-            sort=sort,
             page_size=page_size,
-            after=after,
-            before=before,
+            external_id=external_id,
             # An organization's view is titled with its name, sideloaded with its tickets.
             include=LIST_INCLUDE + (("organizations",) if view.organization_id else ()),
+            **paging,
         )
-        if view.counted_by == "opened" and not (after or before):
+        first_page = not (after or before) and (page or 1) == 1
+        if view.counted_by == "opened" and first_page and external_id is None:
             _opened_count_record(agent, credentials, view, answer)
         return answer
 
@@ -259,13 +227,8 @@ def _recent_page(*, agent: AgentAccount, page_size: int) -> Fresh[Page]:
     viewed = _viewed_ids(agent, page_size)
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
-        zendesk_recent = _cached_list(
-            agent,
-            credentials,
-            zendesk_view="recent",
-            organization_id=None,
-            sort="",
-            page_size=page_size,
+        zendesk_recent = ticket_list(
+            agent=agent, view="recent", sort="", page_size=page_size, include=LIST_INCLUDE
         )
         parts: list[Fresh[Page]] = [zendesk_recent]
         if viewed:
@@ -546,11 +509,9 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
 
     def sample(zendesk_view: str, sort: str) -> Fresh[Page]:
         return _quietly(
-            lambda: _cached_list(
-                agent,
-                credentials,
-                zendesk_view=zendesk_view,
-                organization_id=None,
+            lambda: ticket_list(
+                agent=agent,
+                view=zendesk_view,
                 sort=sort,
                 page_size=SIDEBAR_SAMPLE,
                 include=("organizations",),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from inbox.models import AgentAccount
 from inbox.services.credentials import with_agent_credentials
@@ -80,23 +80,39 @@ def ticket_list(
     after: str | None = None,
     before: str | None = None,
     page_size: int = 25,
+    page: int | None = None,
+    sort_by: client.TicketOffsetSort | None = None,
+    sort_order: Literal["asc", "desc"] = "asc",
+    external_id: str | None = None,
     organization_id: int | None = None,
+    include: tuple[str, ...] = LIST_INCLUDE,
     lane: str = budget.INTERACTIVE,
 ) -> Fresh[Page]:
-    """One page of one of the agent's ticket lists (tickets in `items`, people in `users`)."""
+    """One page of one of the agent's ticket lists (tickets in `items`, sideloads by id).
+
+    Cursor pages (`sort`, `after` / `before`) by default; numbered pages when `page` is given
+    (`sort_by` + `sort_order`: columns only offset pagination sorts by), which Zendesk stops
+    at 10,000 records (PaginationTooDeep). `include` is part of the cache key: an answer
+    without a sideload is a different answer.
+    """
     if view not in TICKET_LIST_VIEWS:
         raise ValueError(f"Unknown ticket view {view!r}.")
+    params: dict[str, Any] = {
+        "view": view,
+        "sort": sort,
+        "after": after,
+        "before": before,
+        "page_size": page_size,
+        "organization_id": organization_id,
+        "include": include,
+    }
+    # Added only when used, so the keys of plain cursor pages stay what they always were.
+    extra = {"page": page, "sort_by": sort_by, "external_id": external_id}
+    params.update({name: value for name, value in extra.items() if value is not None})
+    if page is not None:
+        params["sort_order"] = sort_order
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
-        params = {
-            "view": view,
-            "sort": sort,
-            "after": after,
-            "before": before,
-            "page_size": page_size,
-            "organization_id": organization_id,
-            "include": LIST_INCLUDE,
-        }
         return cached_as_agent(
             agent=agent,
             credentials=credentials,
@@ -112,11 +128,15 @@ def ticket_list(
                 view=view,
                 user_id=agent.zendesk_user_id,
                 organization_id=organization_id,
+                external_id=external_id,
                 sort=sort,
                 page_size=page_size,
                 after=after,
                 before=before,
-                include=LIST_INCLUDE,
+                page=page,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                include=include,
                 lane=lane,
             ),
         )

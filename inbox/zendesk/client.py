@@ -9,6 +9,7 @@ The client is given credentials and never looks them up: the services run each c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from inbox.zendesk.records import (
     Activity,
     Comment,
     Count,
+    CreatedTicket,
     CustomStatus,
     Group,
+    GroupMembership,
     Organization,
     Page,
     Ticket,
@@ -166,6 +169,71 @@ def users_show_many(
     """Up to 100 users by id. https://developer.zendesk.com/api-reference/ticketing/users/users/#show-many-users"""
     body = _get(credentials, "users/show_many", params={"ids": _ids_param(ids)}, lane=lane)
     return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
+
+
+# -- finding a requester and an assignee (creating a ticket) ---------------------------------
+
+MAX_PEOPLE_PER_PAGE = 100
+
+
+def users_search(
+    credentials: Credentials,
+    *,
+    query: str,
+    per_page: int = 10,
+    lane: str = budget.INTERACTIVE,
+) -> tuple[User, ...]:
+    """People whose name or email matches `query` (Zendesk's search syntax), first page only.
+
+    https://developer.zendesk.com/api-reference/ticketing/users/users/#search-users
+    Zendesk's search index lags writes: never use it to confirm one.
+    """
+    params = {"query": query, "page": 1, "per_page": max(1, min(MAX_PEOPLE_PER_PAGE, per_page))}
+    body = _get(credentials, "users/search", params=params, lane=lane)
+    return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
+
+
+def users_autocomplete(
+    credentials: Credentials,
+    *,
+    name: str,
+    per_page: int = 10,
+    lane: str = budget.INTERACTIVE,
+) -> tuple[User, ...]:
+    """People whose name starts with `name` (2 characters at least), first page only.
+
+    https://developer.zendesk.com/api-reference/ticketing/users/users/#autocomplete-users
+    """
+    params = {"name": name, "page": 1, "per_page": max(1, min(MAX_PEOPLE_PER_PAGE, per_page))}
+    body = _get(credentials, "users/autocomplete", params=params, lane=lane)
+    return _parse(lambda: tuple(User.from_api(user) for user in body["users"]))
+
+
+def group_memberships_assignable(
+    credentials: Credentials,
+    group_id: int,
+    *,
+    lane: str = budget.INTERACTIVE,
+    max_pages: int = 10,
+) -> Page:
+    """The memberships of the agents a ticket in the group can be assigned to, with the
+    agents sideloaded (`users`), as one Page (up to `max_pages` pages of 100).
+
+    https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/#list-assignable-memberships
+    """
+    path = f"groups/{int(group_id)}/memberships/assignable"
+
+    def fetch(after: str | None) -> Page:
+        params = {**_cursor_params(page_size=MAX_PAGE_SIZE, after=after), "include": "users"}
+        body = _get(credentials, path, params=params, lane=lane)
+        return _parse(lambda: Page.from_api(body, key="group_memberships", record=GroupMembership))
+
+    pages = list(iterate_pages(fetch, max_pages=max_pages))
+    return Page(
+        items=tuple(membership for page in pages for membership in page.items),
+        has_more=pages[-1].has_more,
+        users={user_id: user for page in pages for user_id, user in page.users.items()},
+    )
 
 
 # -- organizations --------------------------------------------------------------------------
@@ -422,20 +490,37 @@ def ticket_create(
     idempotency_key: str,
     lane: str = budget.INTERACTIVE,
     **fields: Unpack[TicketFields],
-) -> Ticket:
+) -> CreatedTicket:
     """Create a ticket at most once per `idempotency_key` (safe to retry after a lost answer).
+
+    Returns a CreatedTicket (a Ticket) whose `idempotency_lookup` is Zendesk's
+    `x-idempotency-lookup`: "hit" when an earlier request with the key had created it.
+    The same key with a different body is refused (a 400 ZendeskError).
 
     https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#create-ticket
     https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency
     """
-    return _ticket_write(
-        credentials,
+    reply = http.request(
         "POST",
-        "tickets",
-        _ticket_body(fields),
+        f"{credentials.base_url}/api/v2/tickets",
+        access_token=credentials.access_token,
+        json={"ticket": ticket_create_body(fields)},
         headers={"Idempotency-Key": idempotency_key},
         lane=lane,
     )
+    body = _expect_object(reply.body)
+    lookup = reply.headers.get("x-idempotency-lookup")
+    return _parse(
+        lambda: dataclasses.replace(
+            CreatedTicket.from_api(body["ticket"]), idempotency_lookup=lookup or None
+        )
+    )
+
+
+def ticket_create_body(fields: TicketFields) -> dict[str, Any]:
+    """The `ticket` object a create sends for these fields: what an idempotency key is tied
+    to (Zendesk refuses the key with any other body)."""
+    return _ticket_body(fields)
 
 
 def ticket_update(
@@ -501,32 +586,14 @@ def groups_assignable(
 def group_agents_assignable(
     credentials: Credentials, group_id: int, *, lane: str = budget.INTERACTIVE
 ) -> tuple[User, ...]:
-    """The agents a ticket in this group can be assigned to (their assignable memberships,
-    with the users sideloaded), in membership order.
+    """The agents a ticket in this group can be assigned to, in membership order.
 
     https://developer.zendesk.com/api-reference/ticketing/groups/group_memberships/#list-assignable-memberships
     """
-    agents: list[User] = []
-
-    def fetch(after: str | None) -> Page:
-        params = {**_cursor_params(page_size=MAX_PAGE_SIZE, after=after), "include": "users"}
-        body = _get(
-            credentials, f"groups/{int(group_id)}/memberships/assignable", params=params, lane=lane
-        )
-        return _parse(lambda: Page.from_api(body, key="group_memberships", record=_Membership))
-
-    for page in iterate_pages(fetch, max_pages=MAX_PICKER_PAGES):
-        agents.extend(page.users[m.user_id] for m in page.items if m.user_id in page.users)
-    return tuple(agents)
-
-
-@dataclass(frozen=True)
-class _Membership:
-    user_id: int
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> _Membership:
-        return cls(user_id=int(data["user_id"]))
+    page = group_memberships_assignable(
+        credentials, group_id, lane=lane, max_pages=MAX_PICKER_PAGES
+    )
+    return tuple(page.users[m.user_id] for m in page.items if m.user_id in page.users)
 
 
 def upload_create(

@@ -88,9 +88,24 @@ class RateLimited(ZendeskError):
 
 
 class UpstreamUnavailable(ZendeskError):
-    """Timeouts, refused connections and 5xx answers that outlived the retries."""
+    """Timeouts, refused connections and 5xx answers that outlived the retries.
+
+    `may_have_arrived` says whether Zendesk may have received (and carried out) the request:
+    False only when no attempt got further than opening the connection or was answered 503
+    (refused before any work). A write that failed with it True may have happened.
+    """
 
     user_message = "Zendesk is not answering right now. Please try again in a moment."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status_code: int | None = None,
+        may_have_arrived: bool = True,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.may_have_arrived = may_have_arrived
 
 
 class ZendeskUnavailable(UpstreamUnavailable):

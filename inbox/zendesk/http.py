@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
@@ -177,11 +178,13 @@ def request(
     deadline = Deadline.starting_now(deadline_seconds(lane))
     failure = ""
     tried = 0
+    # Could any attempt so far have reached Zendesk? (A write that failed may then have happened.)
+    arrived = False
     for attempt in range(attempts):
         if attempt:
             pause = backoff_seconds(attempt)
             if not deadline.allows(pause):
-                raise _out_of_time(method, path, failure, deadline, tried)
+                raise _out_of_time(method, path, failure, deadline, tried, arrived)
             sleep(pause)
         if budgeted:
             budget.reserve(lane)
@@ -208,13 +211,14 @@ def request(
                 ) from None
             if read_timeout < timeouts()[1]:
                 raise _out_of_time(
-                    method, path, "Zendesk was still answering", deadline, tried
+                    method, path, "Zendesk was still answering", deadline, tried, True
                 ) from None
             raise UpstreamUnavailable(
                 f"Zendesk did not answer {method} {path} within {read_timeout:g} s."
             ) from None
         except requests.ConnectionError as error:
             failure = f"Cannot connect to {_origin(url)} ({error.__class__.__name__})"
+            arrived = arrived or not _never_connected(error)
         except requests.RequestException as error:
             raise UpstreamUnavailable(
                 f"The request to Zendesk failed ({error.__class__.__name__})."
@@ -232,6 +236,8 @@ def request(
                 )
             if response.status_code in RETRYABLE_STATUSES:
                 failure = f"Zendesk answered {response.status_code} {response.reason}"
+                # 503: refused before any work; a 502/504 gateway may have passed it on.
+                arrived = arrived or response.status_code != 503
                 continue
             try:
                 return _reply(response, method=method, path=path)
@@ -245,7 +251,16 @@ def request(
         logger.warning(
             "zendesk %s %s: %s (attempt %d of %d)", method, path, failure, attempt + 1, attempts
         )
-    raise UpstreamUnavailable(f"{failure} for {method} {path} (tried {_times(tried)}).")
+    raise UpstreamUnavailable(
+        f"{failure} for {method} {path} (tried {_times(tried)}).", may_have_arrived=arrived
+    )
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """The connection was never opened (refused, no route, name unknown): nothing was sent."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _times(tried: int) -> str:
@@ -258,13 +273,14 @@ def _origin(url: str) -> str:
 
 
 def _out_of_time(
-    method: str, path: str, failure: str, deadline: Deadline, tried: int
+    method: str, path: str, failure: str, deadline: Deadline, tried: int, arrived: bool
 ) -> UpstreamUnavailable:
     """The deadline is spent (or would be before another attempt could finish): the error."""
     logger.warning("zendesk %s %s: out of time after %s (%s)", method, path, _times(tried), failure)
     return UpstreamUnavailable(
         f"Zendesk did not answer {method} {path} within the {deadline.seconds:g} s allowed "
-        f"(tried {_times(tried)}; last: {failure})."
+        f"(tried {_times(tried)}; last: {failure}).",
+        may_have_arrived=arrived,
     )
 
 

@@ -36,6 +36,14 @@ def _ids(values: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in values or ())
 
 
+def _thumbnail_url(photo: Any) -> str | None:
+    """The first thumbnail's content_url of a user's `photo` (Zendesk sends 80x80 first)."""
+    if not isinstance(photo, dict):
+        return None
+    thumbnails = [t for t in photo.get("thumbnails") or () if isinstance(t, dict)]
+    return next((t.get("content_url") for t in thumbnails if t.get("content_url")), None)
+
+
 @dataclass(frozen=True)
 class User:
     """A Zendesk user. `id` is None only for the "Anonymous user" users/me returns unauthenticated."""
@@ -51,6 +59,8 @@ class User:
     iana_time_zone: str = "Etc/UTC"
     locale: str = "en-US"
     photo_url: str | None = None
+    # The smallest of Zendesk's photo thumbnails (an avatar needs no more).
+    photo_thumbnail_url: str | None = None
     organization_id: int | None = None
     default_group_id: int | None = None
     ticket_restriction: str | None = None
@@ -77,6 +87,7 @@ class User:
             iana_time_zone=data.get("iana_time_zone") or "Etc/UTC",
             locale=data.get("locale") or "en-US",
             photo_url=photo.get("content_url") if isinstance(photo, dict) else None,
+            photo_thumbnail_url=_thumbnail_url(photo),
             organization_id=data.get("organization_id"),
             default_group_id=data.get("default_group_id"),
             ticket_restriction=data.get("ticket_restriction"),
@@ -208,6 +219,23 @@ def _custom_field_values(entries: Any) -> tuple[tuple[int, Any], ...]:
         value = entry.get("value")
         pairs.append((int(entry["id"]), tuple(value) if isinstance(value, list) else value))
     return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class CreatedTicket(Ticket):
+    """A ticket as a create answered it: a Ticket, plus Zendesk's `x-idempotency-lookup`
+    header: "miss" when this request made it, "hit" when an earlier request with the same
+    Idempotency-Key did (the answer is that first one again), None without a key.
+
+    https://developer.zendesk.com/api-reference/ticketing/introduction/#idempotency
+    """
+
+    idempotency_lookup: str | None = None
+
+    @property
+    def created_before(self) -> bool:
+        """An earlier request with this key created the ticket (a double submit or a retry)."""
+        return self.idempotency_lookup == "hit"
 
 
 @dataclass(frozen=True)
@@ -406,6 +434,25 @@ class Sideloads:
             "organizations": self.organizations,
             "custom_statuses": self.custom_statuses,
         }
+
+
+@dataclass(frozen=True)
+class GroupMembership:
+    """An agent's membership of a group (who a ticket in that group can be assigned to)."""
+
+    id: int
+    user_id: int
+    group_id: int
+    default: bool = False
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> GroupMembership:
+        return cls(
+            id=data["id"],
+            user_id=int(data["user_id"]),
+            group_id=int(data["group_id"]),
+            default=bool(data.get("default")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,13 +21,29 @@ def _invalid(description: str) -> JsonResponse:
     return JsonResponse({"error": "InvalidControl", "description": description}, status=400)
 
 
-# What the control may change, and the values each takes.
+# What the control may change, and the values each takes (Zendesk's user fields:
+# https://developer.zendesk.com/api-reference/ticketing/users/users/#json-format).
 CHANGEABLE: dict[str, tuple[object, ...]] = {
     "suspended": (True, False),
     "active": (True, False),
     "restricted_agent": (True, False),
     "role": ("end-user", "agent", "admin"),
+    "ticket_restriction": (None, "organization", "groups", "assigned", "requested"),
 }
+MAX_NAME_LENGTH = 255
+
+
+def _refusal(name: str, value: object) -> str | None:
+    """Why `value` cannot be set as `name`, or None. `name` takes any text (hostile names
+    included: that is what tests of an app showing it need)."""
+    if name == "name":
+        if isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH:
+            return None
+        return f"name must be text of 1 to {MAX_NAME_LENGTH} characters"
+    allowed = CHANGEABLE[name]
+    if any(value is choice or (isinstance(choice, str) and value == choice) for choice in allowed):
+        return None
+    return f"{name} must be one of: " + ", ".join(map(str, allowed))
 
 
 def control_user(request: HttpRequest, user_id: str) -> JsonResponse:
@@ -35,14 +51,12 @@ def control_user(request: HttpRequest, user_id: str) -> JsonResponse:
         body = jsonbody.loads(request.body or b"{}")
     except ValueError:
         body = None
-    if not isinstance(body, dict) or not body or not set(body) <= set(CHANGEABLE):
-        return _invalid("the body must set some of: " + ", ".join(CHANGEABLE))
+    if not isinstance(body, dict) or not body or not set(body) <= {*CHANGEABLE, "name"}:
+        return _invalid("the body must set some of: name, " + ", ".join(CHANGEABLE))
     for name, value in body.items():
-        allowed = CHANGEABLE[name]
-        if not any(
-            value is choice or (isinstance(choice, str) and value == choice) for choice in allowed
-        ):
-            return _invalid(f"{name} must be one of: " + ", ".join(map(str, allowed)))
+        refusal = _refusal(name, value)
+        if refusal:
+            return _invalid(refusal)
     if not user_id.isascii() or not user_id.isdigit():
         return _invalid("the user id must be a number")
     updated = User.objects.filter(id=int(user_id)).update(**body, updated_at=timezone.now())

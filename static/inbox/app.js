@@ -23,9 +23,17 @@
     return document.getElementById("poll");
   }
 
+  // A hidden tab polls only when told to (data-poll-hidden-seconds: the one tab the activity
+  // section elected to raise desktop notifications), and then slowly.
+  function hiddenSeconds(element) {
+    var seconds = parseFloat(element.getAttribute("data-poll-hidden-seconds"));
+    return seconds > 0 ? seconds : 0;
+  }
+
   function pollNow() {
     var element = pollElement();
-    if (!element || document.visibilityState !== "visible" || !window.htmx) return;
+    if (!element || !window.htmx) return;
+    if (document.visibilityState !== "visible" && !hiddenSeconds(element)) return;
     window.htmx.trigger(element, "inbox:poll");
   }
 
@@ -37,18 +45,23 @@
   function startPolling() {
     stopPolling();
     var element = pollElement();
-    if (!element || document.visibilityState !== "visible") return;
-    var seconds = parseFloat(element.getAttribute("data-poll-seconds")) || 10;
-    pollNow();
+    if (!element) return;
+    var seconds;
+    if (document.visibilityState === "visible") {
+      seconds = parseFloat(element.getAttribute("data-poll-seconds")) || 10;
+      pollNow();
+    } else {
+      seconds = hiddenSeconds(element);
+      if (!seconds) return;
+    }
     timer = window.setInterval(pollNow, Math.max(1, seconds) * 1000);
   }
 
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") startPolling();
-    else stopPolling();
-  });
+  document.addEventListener("visibilitychange", startPolling);
   // "Poll now" for whoever needs fresh counts at once (after a write, or a test).
   document.addEventListener("inbox:poll-now", pollNow);
+  // The pace changed (the drawer opened or closed, a tab was elected): start again with it.
+  document.addEventListener("inbox:poll-restart", startPolling);
 
   // -- keyboard: j/k move, Enter opens, g then a letter jumps to a view, ? lists them ------
   var awaitingView = false;
@@ -209,9 +222,397 @@
     state.textContent = event.detail.successful ? "Draft kept" : "Draft not saved; keep this tab open";
   });
 
+
+  // -- create ticket: Ctrl/Cmd+Enter submits; one submit per click ---------------------------
+  // The server makes at most one ticket per form anyway (its Idempotency-Key); the disabled
+  // button only spares the agent a second wait.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+    var form = event.target && event.target.closest && event.target.closest("form[data-submit-shortcut]");
+    if (!form) return;
+    event.preventDefault();
+    if (form.requestSubmit) form.requestSubmit();
+    else form.submit();
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-send-once")) return;
+    if (form.getAttribute("data-sending") === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sending", "true");
+    var button = form.querySelector('button[type="submit"]');
+    if (button) {
+      button.setAttribute("aria-disabled", "true");
+      button.textContent = button.getAttribute("data-sending-label") || button.textContent;
+    }
+  });
+
+  // Back to a page from the browser's cache: the form can be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) {
+      form.removeAttribute("data-sending");
+    });
+  });
+
+  // The page says what went wrong at the top: take the agent there.
+  var notice = document.getElementById("form-notice");
+  if (notice) notice.focus();
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", startPolling);
   } else {
     startPolling();
   }
+})();
+
+// == Activity: the bell, its drawer and desktop notifications ================================
+// The drawer is a modal <dialog> (the page behind is inert, so focus stays inside; Esc closes;
+// focus goes back to what opened it). The bell is refreshed by the one poll above: its answer
+// carries #bell-news (the badge, the newest unread activities, the agent's choices). One tab of
+// the browser is elected (Web Locks, or BroadcastChannel where locks are missing) to raise
+// desktop notifications and to keep a slow poll while hidden; the others forward what they
+// see to it and stay quiet.
+(function () {
+  "use strict";
+
+  var LOCK_NAME = "agent-inbox-activity-notifier";
+  var CHANNEL_NAME = "agent-inbox-activity";
+  var THROUGH_KEY = "agent-inbox:activity-notified-through";
+  var HIDDEN_POLL_SECONDS = 60;
+  var TITLE_COUNT = /^\(\d+\+?\) /;
+
+  var bell = document.getElementById("bell");
+  if (!bell) return; // signed out: no bell, nothing to do
+
+  var drawer = document.getElementById("activity-drawer");
+  var opener = null;
+  var unreadBadge = "";
+  var prefs = null; // {desktop, sound, dnd} once the server said
+  var role = "pending"; // pending | leader | follower
+  var queued = [];
+  var channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL_NAME) : null;
+  var memoryThrough = null; // when localStorage is unavailable
+
+  // -- the page title and the bell's name carry the unread count ----------------------------
+  function showTitle() {
+    var base = document.title.replace(TITLE_COUNT, "");
+    var wanted = unreadBadge ? "(" + unreadBadge + ") " + base : base;
+    if (document.title !== wanted) document.title = wanted;
+  }
+
+  // -- the drawer -----------------------------------------------------------------------------
+  function pollElement() {
+    return document.getElementById("poll");
+  }
+
+  function setPace(fast) {
+    var poll = pollElement();
+    if (!poll) return;
+    if (!poll.hasAttribute("data-poll-normal-seconds")) {
+      poll.setAttribute("data-poll-normal-seconds", poll.getAttribute("data-poll-seconds") || "10");
+    }
+    var normal = parseFloat(poll.getAttribute("data-poll-normal-seconds")) || 10;
+    var seconds = fast ? Math.max(2, normal / 3) : normal;
+    poll.setAttribute("data-poll-seconds", String(seconds));
+    document.dispatchEvent(new CustomEvent("inbox:poll-restart"));
+  }
+
+  function focusHeading() {
+    var heading = document.getElementById("activity-title");
+    if (heading) heading.focus();
+  }
+
+  function openDrawer() {
+    if (!drawer || typeof drawer.showModal !== "function") {
+      window.location.assign(bell.getAttribute("data-drawer-url") || "/activity/");
+      return;
+    }
+    if (drawer.open) return;
+    opener = document.activeElement && document.activeElement !== document.body
+      ? document.activeElement : bell;
+    drawer.showModal();
+    bell.setAttribute("aria-expanded", "true");
+    focusHeading();
+    if (window.htmx) window.htmx.trigger(drawer, "inbox:drawer-open");
+    setPace(true);
+  }
+
+  function closeDrawer() {
+    if (drawer && drawer.open) drawer.close();
+  }
+
+  bell.addEventListener("click", openDrawer);
+
+  if (drawer) {
+    drawer.addEventListener("close", function () {
+      bell.setAttribute("aria-expanded", "false");
+      setPace(false);
+      var back = opener && document.contains(opener) ? opener : bell;
+      opener = null;
+      back.focus();
+    });
+    // A click on the backdrop (the dialog box itself, outside its content) closes it too.
+    drawer.addEventListener("click", function (event) {
+      if (event.target !== drawer) return;
+      var box = drawer.getBoundingClientRect();
+      var inside = event.clientX >= box.left && event.clientX <= box.right &&
+        event.clientY >= box.top && event.clientY <= box.bottom;
+      if (!inside) closeDrawer();
+    });
+    // The page's single-letter shortcuts are for the list behind; not while the drawer is open.
+    window.addEventListener("keydown", function (event) {
+      if (drawer.open && /^[jkg?]$/.test(event.key)) event.stopPropagation();
+    }, true);
+  }
+
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-drawer-close]");
+    if (!close) return;
+    if (drawer && drawer.open) closeDrawer();
+    else if (!drawer) window.location.assign("/");
+  });
+
+  // After a swap inside the drawer focus stays in it (a swapped-out button leaves it nowhere).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    showTitle(); // a list swap may have set a new <title>
+    if (!drawer || !drawer.open) return;
+    var target = event.detail && event.detail.target;
+    if (!target || !drawer.contains(target)) return;
+    if (!drawer.contains(document.activeElement) || document.activeElement === drawer) {
+      focusHeading();
+    }
+    explainPermission();
+  });
+
+  // -- notification choices -------------------------------------------------------------------
+  function notificationsSupported() {
+    return "Notification" in window;
+  }
+
+  function explainPermission() {
+    var help = document.querySelector("[data-notify-help]");
+    if (!help) return;
+    var text = "";
+    if (!notificationsSupported()) {
+      text = "This browser cannot show desktop notifications.";
+    } else if (Notification.permission === "denied") {
+      text = "Your browser blocks notifications from this site: allow them in its site settings.";
+    } else if (prefs && prefs.desktop && role === "follower") {
+      text = "Another tab of this browser shows the notifications.";
+    }
+    help.textContent = text;
+  }
+
+  // Asking for permission must happen in the click itself, before htmx posts the choice.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box || box.name !== "desktop" || !box.closest || !box.closest("#notify-prefs")) return;
+    if (box.checked && notificationsSupported() && Notification.permission === "default") {
+      var asked = Notification.requestPermission();
+      if (asked && asked.then) asked.then(explainPermission);
+    }
+  }, true);
+
+  function applyPrefs(next, announce) {
+    prefs = next;
+    electedPolling();
+    explainPermission();
+    if (announce && channel) channel.postMessage({ type: "prefs", prefs: next });
+  }
+
+  document.addEventListener("inbox:notify-prefs", function (event) {
+    var detail = event.detail || {};
+    applyPrefs({ desktop: !!detail.desktop, sound: !!detail.sound, dnd: !!detail.do_not_disturb }, true);
+  });
+
+  // -- the poll's answer ----------------------------------------------------------------------
+  function readNews(element) {
+    return Array.prototype.map.call(element.querySelectorAll("[data-activity-id]"), function (item) {
+      return {
+        id: parseInt(item.getAttribute("data-activity-id"), 10),
+        url: item.getAttribute("data-url") || "",
+        title: item.getAttribute("data-title") || "",
+        body: item.getAttribute("data-body") || "",
+      };
+    });
+  }
+
+  function bellAnswered() {
+    var element = document.getElementById("bell-news");
+    if (!element || element.getAttribute("data-known") !== "1") return;
+    unreadBadge = element.getAttribute("data-badge") || "";
+    bell.setAttribute("aria-label", element.getAttribute("data-label") || "Activity");
+    bell.setAttribute("title", element.getAttribute("data-label") || "Activity");
+    showTitle();
+    applyPrefs({
+      desktop: element.getAttribute("data-desktop") === "1",
+      sound: element.getAttribute("data-sound") === "1",
+      dnd: element.getAttribute("data-dnd") === "1",
+    }, false);
+    news(readNews(element), prefs);
+  }
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "bell-news") bellAnswered();
+  });
+
+  function news(items, withPrefs) {
+    if (role === "leader") notifyNew(items, withPrefs);
+    else if (role === "pending") queued.push([items, withPrefs]);
+    else if (channel) channel.postMessage({ type: "news", items: items, prefs: withPrefs });
+  }
+
+  // -- desktop notifications (the elected tab only) ------------------------------------------
+  function notifiedThrough() {
+    try {
+      var kept = window.localStorage.getItem(THROUGH_KEY);
+      return kept === null ? null : parseInt(kept, 10);
+    } catch (error) {
+      return memoryThrough;
+    }
+  }
+
+  function setNotifiedThrough(id) {
+    memoryThrough = id;
+    try { window.localStorage.setItem(THROUGH_KEY, String(id)); } catch (error) { /* memory */ }
+  }
+
+  function notifyNew(items, withPrefs) {
+    if (!items.length) return;
+    var newest = Math.max.apply(null, items.map(function (item) { return item.id; }));
+    var through = notifiedThrough();
+    if (through === null || isNaN(through)) {
+      setNotifiedThrough(newest); // the first answer in this browser: what is there is not news
+      return;
+    }
+    var fresh = items.filter(function (item) { return item.id > through; });
+    if (!fresh.length) return;
+    setNotifiedThrough(newest);
+    var choice = withPrefs || prefs;
+    if (!choice || !choice.desktop || choice.dnd) return;
+    if (!notificationsSupported() || Notification.permission !== "granted") return;
+    raise(fresh);
+    if (choice.sound) chime();
+  }
+
+  function raise(fresh) {
+    var note;
+    if (fresh.length === 1) {
+      var only = fresh[0];
+      note = new Notification(only.title, { body: only.body, tag: "activity-" + only.id });
+      note.onclick = function () {
+        window.focus();
+        window.location.assign(only.url);
+        note.close();
+      };
+      return;
+    }
+    var newestId = Math.max.apply(null, fresh.map(function (item) { return item.id; }));
+    var lines = fresh.slice(0, 3).map(function (item) { return item.title; });
+    if (fresh.length > 3) lines.push("and " + (fresh.length - 3) + " more");
+    note = new Notification(fresh.length + " new activities", {
+      body: lines.join("\n"),
+      tag: "activity-" + newestId,
+    });
+    note.onclick = function () {
+      window.focus();
+      openDrawer();
+      note.close();
+    };
+  }
+
+  function chime() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    try {
+      var context = new Context();
+      var tone = context.createOscillator();
+      var volume = context.createGain();
+      tone.frequency.value = 880;
+      volume.gain.value = 0.05;
+      tone.connect(volume);
+      volume.connect(context.destination);
+      tone.onended = function () { context.close(); };
+      tone.start();
+      tone.stop(context.currentTime + 0.15);
+    } catch (error) { /* no sound is better than an error */ }
+  }
+
+  // -- electing the tab that notifies ---------------------------------------------------------
+  function electedPolling() {
+    var poll = pollElement();
+    if (!poll) return;
+    var keep = role === "leader" && prefs && prefs.desktop && !prefs.dnd;
+    var had = poll.hasAttribute("data-poll-hidden-seconds");
+    if (keep) poll.setAttribute("data-poll-hidden-seconds", String(HIDDEN_POLL_SECONDS));
+    else poll.removeAttribute("data-poll-hidden-seconds");
+    if (!!keep !== had && document.visibilityState !== "visible") {
+      document.dispatchEvent(new CustomEvent("inbox:poll-restart"));
+    }
+  }
+
+  function decided(next) {
+    role = next;
+    document.documentElement.setAttribute("data-activity-role", next);
+    var waiting = queued;
+    queued = [];
+    waiting.forEach(function (entry) { news(entry[0], entry[1]); });
+    electedPolling();
+    explainPermission();
+  }
+
+  if (channel) {
+    channel.onmessage = function (event) {
+      var message = event.data || {};
+      if (message.type === "news" && role === "leader") notifyNew(message.items || [], message.prefs);
+      else if (message.type === "prefs" && message.prefs) applyPrefs(message.prefs, false);
+    };
+  }
+
+  function electWithLocks() {
+    var forever = function () { return new Promise(function () {}); };
+    navigator.locks.request(LOCK_NAME, { ifAvailable: true }, function (lock) {
+      if (lock) {
+        decided("leader");
+        return forever();
+      }
+      decided("follower");
+      // Take over when the elected tab closes.
+      navigator.locks.request(LOCK_NAME, function () {
+        decided("leader");
+        return forever();
+      });
+      return null;
+    });
+  }
+
+  // Without Web Locks: the elected tab says so every few seconds; a tab that hears nobody for
+  // a while claims the place, and of two claimants the smaller id keeps it.
+  function electWithChannel() {
+    if (!channel) { decided("leader"); return; }
+    var me = Math.random().toString(36).slice(2);
+    var heardAt = 0;
+    var elector = new BroadcastChannel(CHANNEL_NAME + "-election");
+    elector.onmessage = function (event) {
+      var message = event.data || {};
+      if (message.type !== "leader") return;
+      if (role === "leader" && message.id < me) decided("follower");
+      if (message.id !== me) heardAt = Date.now();
+    };
+    window.setInterval(function () {
+      if (role === "leader") elector.postMessage({ type: "leader", id: me });
+      else if (Date.now() - heardAt > 6000) decided("leader");
+    }, 2000);
+    window.setTimeout(function () {
+      if (role === "pending") decided(heardAt ? "follower" : "leader");
+    }, 2500);
+  }
+
+  bellAnswered(); // a page drawn from the cache already carries the bell
+  if (navigator.locks && typeof navigator.locks.request === "function") electWithLocks();
+  else electWithChannel();
 })();

@@ -211,6 +211,10 @@ class Deferred:
         for future, function, args in self.jobs:
             future.set_result(function(*args))
 
+    def cancel_the_rest(self) -> None:
+        for future, _function, _args in self.jobs:
+            future.cancel()
+
 
 def the_agents_ticket(sandbox, agent) -> dict[str, Any]:
     """An open ticket assigned to the agent, in an organization."""

@@ -321,4 +321,56 @@ def deferred(monkeypatch):
 
     executor = Deferred()
     monkeypatch.setattr(changes, "_background", executor)
-    return executor
+    yield executor
+    executor.cancel_the_rest()  # no later test waits for a job this one never ran
+
+
+# -- the browser tests: the live app on the sandbox, signed in through the front door ---------
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def app_url(live_server, zendesk, settings) -> str:
+    """The live app on the sandbox; callback from the request, avatars allowed by the CSP."""
+    settings.ZENDESK_OAUTH_REDIRECT_URL = ""
+    settings.SECURE_CSP = {
+        **settings.SECURE_CSP,
+        "img-src": [*settings.SECURE_CSP["img-src"], zendesk.base_url],
+    }
+    return live_server.url
+
+
+@pytest.fixture
+def agent_email(zendesk) -> str:
+    return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
+
+
+def browser_sign_in(page, app_url: str, sandbox: SandboxServer, email: str) -> None:
+    """Through the front door: `/` has one button that goes straight to Zendesk."""
+    page.goto(f"{app_url}/")
+    page.get_by_role("button", name="Sign in with Zendesk").click()
+    page.wait_for_url(re.compile(re.escape(sandbox.base_url) + r"/oauth/authorizations/new"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(sandbox.info["demo_password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(f"{app_url}/")
+    page.get_by_role("heading", name="Assigned to me", level=1).wait_for()
+
+
+def poll_now(page) -> None:
+    """Trigger the sidebar poll and wait for its answer (whatever its status)."""
+    with page.expect_response(re.compile(r"/inbox/poll")):
+        page.dispatch_event("body", "inbox:poll-now")
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements)"
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]

@@ -43,6 +43,17 @@ KNOWN_FIELDS = [
     "error",
     "error_description",
     "theme",
+    # The new-ticket form and its pickers.
+    "form_token",
+    "requester_query",
+    "requester_id",
+    "requester_email",
+    "subject",
+    "description",
+    "priority",
+    "group_id",
+    "assignee_id",
+    "tags",
 ]
 HTMX_HEADERS = [
     "HX-Request",
@@ -101,7 +112,17 @@ list_paths = st.sampled_from(
         "/views/organizations/1",
     ]
 )
-other_paths = st.sampled_from(["/inbox/poll", "/healthz", "/auth/signin", "/auth/callback"])
+other_paths = st.sampled_from(
+    [
+        "/inbox/poll",
+        "/healthz",
+        "/auth/signin",
+        "/auth/callback",
+        "/tickets/new",
+        "/tickets/new/requesters",
+        "/tickets/new/assignees",
+    ]
+)
 get_paths = st.one_of(
     list_paths,
     list_paths,  # twice: the lists read the most parameters
@@ -111,7 +132,17 @@ get_paths = st.one_of(
 )
 # Signing out is left out of the signed-in runs: it would revoke the agent's token.
 post_paths_signed_in = st.sampled_from(
-    ["/preferences/theme", "/auth/start", "/", "/views/all", "/inbox/poll", "/healthz"]
+    [
+        "/preferences/theme",
+        "/auth/start",
+        "/",
+        "/views/all",
+        "/inbox/poll",
+        "/healthz",
+        "/tickets/new",
+        "/tickets/new/draft",
+        "/tickets/new/discard",
+    ]
 )
 post_paths_visitor = st.sampled_from(
     ["/preferences/theme", "/auth/start", "/auth/signout", "/", "/inbox/poll"]

@@ -9,23 +9,20 @@ to) and asserted after its answer, never after a wall-clock wait.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
-from axe_playwright_python.sync_playwright import Axe
 
 from inbox.models import AgentPreference
+from tests.inbox.conftest import SCREENSHOTS, browser_sign_in, poll_now, serious_violations
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture
 def app_url(live_server, zendesk, settings) -> str:
     """The live app on the sandbox; callback from the request, avatars allowed by the CSP."""
     settings.ZENDESK_OAUTH_REDIRECT_URL = ""
@@ -36,38 +33,8 @@ def app_url(live_server, zendesk, settings) -> str:
     return live_server.url
 
 
-def sign_in(page, app_url: str, sandbox, email: str) -> None:
-    """Through the front door: `/` has one button that goes straight to Zendesk."""
-    page.goto(f"{app_url}/")
-    page.get_by_role("button", name="Sign in with Zendesk").click()
-    page.wait_for_url(re.compile(re.escape(sandbox.base_url) + r"/oauth/authorizations/new"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(sandbox.info["demo_password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    page.wait_for_url(f"{app_url}/")
-    page.get_by_role("heading", name="Assigned to me", level=1).wait_for()
-
-
-def poll_now(page) -> None:
-    """Trigger the sidebar poll and wait for its answer (whatever its status)."""
-    with page.expect_response(re.compile(r"/inbox/poll")):
-        page.dispatch_event("body", "inbox:poll-now")
-
-
-@pytest.fixture
 def agent_email(zendesk) -> str:
     return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
-
-
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    results = Axe().run(page)
-    return [
-        f"{violation['id']}: {violation['help']} ({len(violation['nodes'])} elements)"
-        for violation in results.response["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]
 
 
 def first_row_id(page) -> int:
@@ -75,7 +42,7 @@ def first_row_id(page) -> int:
 
 
 def test_the_agent_opens_each_view_from_the_sidebar(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
 
     for label in ["CC'd", "Following", "Requested by me", "Recently viewed", "All tickets"]:
         page.get_by_role("navigation", name="Views").get_by_role("link", name=label).click()
@@ -86,7 +53,7 @@ def test_the_agent_opens_each_view_from_the_sidebar(page, app_url, zendesk, agen
 
 
 def test_the_agent_sorts_pages_forward_and_back(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     page.get_by_role("link", name="All tickets").click()
     page.get_by_role("heading", name="All tickets", level=1).wait_for()
 
@@ -118,8 +85,62 @@ def test_the_agent_sorts_pages_forward_and_back(page, app_url, zendesk, agent_em
     assert page.locator('th.col-id[aria-sort="ascending"]').count() == 1
 
 
+def listed_row_ids(page) -> list[int]:
+    return [int(text) for text in page.locator("tbody tr[data-row] td.col-id").all_inner_texts()]
+
+
+def test_the_agent_sorts_by_requester_pages_by_number_and_filters(
+    page, app_url, zendesk, agent_email
+):
+    browser_sign_in(page, app_url, zendesk, agent_email)
+    page.get_by_role("link", name="All tickets").click()
+    page.get_by_role("heading", name="All tickets", level=1).wait_for()
+
+    def zendesk_page(number: int, **params) -> list[int]:
+        body = zendesk.get_json(
+            "tickets",
+            agent_email,
+            sort_by="requester.name",
+            sort_order="asc",
+            page=number,
+            per_page=25,
+            **params,
+        )
+        return [ticket["id"] for ticket in body["tickets"]]
+
+    page.get_by_role("columnheader", name="Requester").get_by_role("link").click()
+    page.wait_for_url(re.compile(r"/views/all\?sort=requester"))
+    page.locator('th.col-requester[aria-sort="ascending"]').wait_for()
+    assert listed_row_ids(page) == zendesk_page(1)
+
+    page.get_by_role("link", name="Next 25").click()
+    page.wait_for_url(re.compile(r"sort=requester.*page=2"))
+    page.get_by_role("link", name="Previous 25").wait_for()
+    assert listed_row_ids(page) == zendesk_page(2)
+    assert page.get_by_text(re.compile(r"^Tickets 26 to 50 of ")).count() == 1
+
+    page.reload()  # the address carries the sort and the page number
+    assert listed_row_ids(page) == zendesk_page(2)
+    page.go_back()
+    page.wait_for_url(re.compile(r"sort=requester(&size=25)?$"))
+    page.locator('th.col-requester[aria-sort="ascending"]').wait_for()
+    assert listed_row_ids(page) == zendesk_page(1)
+
+    tagged = next(
+        ticket
+        for ticket in zendesk.walk_cursor("tickets", agent_email, "tickets", sort="id")
+        if ticket.get("external_id")
+    )
+    page.get_by_label("External ID").fill(tagged["external_id"])
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"external_id=" + re.escape(tagged["external_id"])))
+    page.get_by_text("Tickets with the external ID").wait_for()
+    assert tagged["id"] in listed_row_ids(page)
+    assert listed_row_ids(page) == zendesk_page(1, external_id=tagged["external_id"])
+
+
 def test_the_keyboard_moves_opens_jumps_and_explains(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     links = page.locator("tr[data-row] .ticket-link")
 
     page.keyboard.press("j")
@@ -155,7 +176,7 @@ def test_the_keyboard_moves_opens_jumps_and_explains(page, app_url, zendesk, age
 
 
 def test_the_theme_switch_sticks_to_the_agent(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     root = page.locator("html")
     assert root.get_attribute("data-theme") is None  # the system's choice
 
@@ -177,7 +198,7 @@ def test_a_badge_changes_after_a_change_made_in_zendesk(
     zendesk.reset()
     settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 0, "list": 0}
     agent = zendesk.agent(email=agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     badge = page.locator("#count-assigned .count-value")
     before = int(badge.inner_text().split()[0])
@@ -219,7 +240,7 @@ COUNT_POLLS = """() => {
 
 
 def test_a_hidden_tab_sends_no_polls(page, app_url, zendesk, agent_email):
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     page.locator("#count-assigned .count-value").wait_for()
     page.evaluate(COUNT_POLLS)
 
@@ -238,7 +259,7 @@ def test_no_serious_accessibility_violations_in_either_theme_or_on_a_phone(
     page, app_url, zendesk, agent_email
 ):
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     page.locator("#count-assigned .count-value").wait_for()
 
@@ -258,7 +279,7 @@ def test_no_serious_accessibility_violations_in_either_theme_or_on_a_phone(
 def test_screenshots_of_the_inbox_in_light_dark_and_on_a_phone(page, app_url, zendesk, agent_email):
     """The README's screenshots (docs/screenshots/), from a real session on the sandbox."""
     page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     poll_now(page)
     page.locator("#count-assigned .count-value").wait_for()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

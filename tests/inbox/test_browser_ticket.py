@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests import hostile
-from tests.inbox.test_browser_inbox import SCREENSHOTS, serious_violations, sign_in
+from tests.inbox.conftest import SCREENSHOTS, browser_sign_in, serious_violations
 
 pytestmark = [
     pytest.mark.browser,
@@ -20,7 +20,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
 def app_url(live_server, zendesk, settings) -> str:
     settings.ZENDESK_OAUTH_REDIRECT_URL = ""
     settings.SECURE_CSP = {
@@ -30,7 +29,6 @@ def app_url(live_server, zendesk, settings) -> str:
     return live_server.url
 
 
-@pytest.fixture
 def agent_email(zendesk) -> str:
     return zendesk.agent(role="agent", restricted=False, suspended=False)["email"]
 
@@ -75,7 +73,7 @@ def test_the_agent_replies_with_a_file_then_notes_and_changes_fields(
     page, app_url, zendesk, agent_email
 ):
     ticket_id = new_ticket(zendesk, agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_ticket(page, app_url, ticket_id)
 
     page.keyboard.press("r")
@@ -110,7 +108,7 @@ def test_the_agent_replies_with_a_file_then_notes_and_changes_fields(
 
 def test_escape_leaves_the_editor_and_keeps_the_text(page, app_url, zendesk, agent_email):
     ticket_id = new_ticket(zendesk, agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_ticket(page, app_url, ticket_id)
 
     page.keyboard.press("r")
@@ -126,7 +124,7 @@ def test_another_agents_change_is_shown_and_the_reply_reapplied(
 ):
     admin = zendesk.agent(role="admin")["email"]
     ticket_id = new_ticket(zendesk, agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_ticket(page, app_url, ticket_id)
     with page.expect_response(re.compile(rf"/tickets/{ticket_id}/draft")):
         page.get_by_label("Your reply or note").fill("The refund is on its way.")
@@ -153,7 +151,7 @@ def test_another_agents_change_is_shown_and_the_reply_reapplied(
 
 def test_a_draft_survives_a_reload(page, app_url, zendesk, agent_email):
     ticket_id = new_ticket(zendesk, agent_email)
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_ticket(page, app_url, ticket_id)
 
     def draft_with_text(response) -> bool:
@@ -180,7 +178,7 @@ def test_hostile_content_is_shown_as_text_and_runs_nothing(page, app_url, zendes
     dialogs, console = [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("console", lambda message: console.append(message.text))
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
 
     open_ticket(page, app_url, ticket_id)
 
@@ -213,7 +211,7 @@ def test_no_serious_accessibility_violations_and_the_screenshots(
         timeout=30,
     )
     page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, app_url, zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
     open_ticket(page, app_url, ticket_id)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

@@ -151,14 +151,20 @@ call_command("change_feed", "--once")
 
 @pytest.mark.slow
 def test_a_second_process_does_not_run_the_feed_while_one_holds_it(inbox_sandbox, redis_cache):
+    # Another process: the same Redis and sandbox, a database of its own (in memory).
+    elsewhere = {
+        "redis_url": redis_cache,
+        "sandbox": inbox_sandbox,
+        "TEST_DATABASE_URL": "sqlite:///:memory:",
+    }
     holder = uuid.uuid4().hex
     assert changes.feed_lease_take(holder)
     try:
-        blocked = run_app_process(ONCE, redis_url=redis_cache, sandbox=inbox_sandbox)
+        blocked = run_app_process(ONCE, **elsewhere)
         blocked_out, blocked_err = blocked.communicate(timeout=120)
     finally:
         changes.feed_lease_release(holder)
-    free = run_app_process(ONCE, redis_url=redis_cache, sandbox=inbox_sandbox)
+    free = run_app_process(ONCE, **elsewhere)
     free_out, free_err = free.communicate(timeout=120)
 
     assert "another process holds the change feed" in blocked_out, blocked_err[-2000:]

@@ -198,7 +198,7 @@ def test_signed_in_pages_are_private_and_never_stored(agent_client):
     ("path", "status", "says"),
     [
         ("/views/nope", 404, "There is no such view"),
-        ("/views/all?sort=subject", 400, "A list sorts by id, status, updated_at"),
+        ("/views/all?sort=priority", 400, "A list sorts by assignee, group, id, requester, status"),
         ("/views/all?sort=-", 400, "A list sorts by"),
         ("/views/all?size=10", 400, "A page shows 25, 50, 100 tickets"),
         ("/views/all?size=abc", 400, "A page shows 25, 50, 100 tickets"),
@@ -430,3 +430,234 @@ def test_relative_times_read_as_an_agent_says_them(moment, shown):
 
     now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)  # 21:00 in Tokyo
     assert relative_time(dt.datetime.fromisoformat(moment), now, ZoneInfo("Asia/Tokyo")) == shown
+
+
+# -- columns only offset pagination sorts: numbered pages, the depth limit ---------------------
+ZENDESK_SORT_BY = {
+    "subject": "subject",
+    "requester": "requester.name",
+    "assignee": "assignee.name",
+    "group": "group",
+}
+
+
+def offset_ids(sandbox, path: str, email: str, sort: str, page: int = 1, **params) -> list[int]:
+    """The ids Zendesk lists on numbered page `page` of `path` sorted by an app column."""
+    order = "desc" if sort.startswith("-") else "asc"
+    return sandbox_ids(
+        sandbox,
+        path,
+        email,
+        sort_by=ZENDESK_SORT_BY[sort.removeprefix("-")],
+        sort_order=order,
+        page=page,
+        per_page=params.pop("per_page", 25),
+        **params,
+    )
+
+
+@pytest.mark.parametrize(
+    "sort",
+    ["subject", "-subject", "requester", "-requester", "assignee", "-assignee", "group", "-group"],
+)
+def test_the_list_sorts_by_every_column_only_offset_pages_sort(
+    agent_client, agent, inbox_sandbox, sort
+):
+    response = agent_client.get(f"/views/all?sort={sort}")
+
+    assert response.status_code == 200
+    assert listed_ids(response) == offset_ids(inbox_sandbox, "tickets", agent.email, sort)
+    assert len(listed_ids(response)) == 25
+    column = sort.removeprefix("-")
+    direction = "descending" if sort.startswith("-") else "ascending"
+    assert re.search(
+        rf'class="col-{column}" aria-sort="{direction}"><a href="/views/all\?sort=-?{column}',
+        response.content.decode(),
+    )
+
+
+def test_a_column_sorted_by_offset_pages_by_number_forward_and_back(
+    agent_client, agent, inbox_sandbox
+):
+    first = agent_client.get("/views/all?sort=-requester&size=25")
+    assert 'rel="prev"' not in first.content.decode()
+    assert link(first, "next") == "/views/all?sort=-requester&size=25&page=2"
+
+    second = agent_client.get(link(first, "next"))
+    back = agent_client.get(link(second, "prev"))
+
+    assert listed_ids(second) == offset_ids(
+        inbox_sandbox, "tickets", agent.email, "-requester", page=2
+    )
+    assert listed_ids(back) == listed_ids(first)
+    total = inbox_sandbox.get_json("tickets", agent.email, per_page=1)["count"]
+    assert f"Tickets 26 to 50 of {total:,}" in second.content.decode()
+
+
+# Every list endpoint but recent takes `sort_by`; of the user lists, the seed gives this agent
+# assigned and followed tickets (CC'd and requested answer through the same Zendesk list code).
+@pytest.mark.parametrize("key", ["assigned", "followed", "all", "org"])
+def test_every_sortable_view_sorts_by_requester_as_its_zendesk_list_does(
+    agent_client, agent, inbox_sandbox, key
+):
+    if key == "org":
+        organization_id = an_organization(inbox_sandbox, agent.email)["id"]
+        path = f"/views/organizations/{organization_id}"
+        zendesk_path = f"organizations/{organization_id}/tickets"
+    else:
+        path = f"/views/{key}"
+        zendesk_path = "tickets" if key == "all" else f"users/{agent.zendesk_user_id}/tickets/{key}"
+
+    response = agent_client.get(f"{path}?sort=requester&size=100")
+
+    assert response.status_code == 200
+    expected = offset_ids(inbox_sandbox, zendesk_path, agent.email, "requester", per_page=100)
+    assert expected, f"the seed gives the agent's {key} list no ticket: the test proves nothing"
+    assert listed_ids(response) == expected
+    assert '<th scope="col" class="col-requester" aria-sort="ascending">' in (
+        response.content.decode()
+    )
+
+
+def test_recently_viewed_has_no_sortable_columns(agent, agent_client, inbox_sandbox):
+    visible = sandbox_ids(inbox_sandbox, "tickets", agent.email, sort="id", **{"page[size]": 2})
+    inbox.ticket_viewed_record(agent=agent, ticket_id=visible[0])
+
+    html = agent_client.get("/views/recent").content.decode()
+
+    assert listed_ids(agent_client.get("/views/recent"))
+    assert "aria-sort" not in html
+    assert '<th scope="col" class="col-requester">Requester</th>' in html
+    assert 'id="external-id"' not in html  # Zendesk's recent list takes no filter either
+
+
+def test_a_page_past_zendesks_depth_says_where_the_list_stops(agent_client, inbox_sandbox):
+    response = agent_client.get("/views/all?sort=requester&size=25&page=401")
+    partial = agent_client.get("/views/all?sort=requester&size=25&page=401", **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Zendesk lists only the first 10,000 tickets sorted by requester" in html
+    assert "Sort by ID, status or updated to page through every ticket" in html
+    assert 'href="/views/all?sort=requester&amp;size=25&amp;page=400"' in html
+    assert "Go to page 400" in html
+    assert partial.status_code == 400
+    assert "first 10,000 tickets" in partial.content.decode()
+
+
+def test_zendesk_refusing_a_page_as_too_deep_is_said_next_to_the_list(
+    agent_client, inbox_sandbox, monkeypatch
+):
+    from inbox.zendesk import client
+    from inbox.zendesk.errors import PaginationTooDeep
+
+    def too_deep(*_args, **_kwargs):
+        raise PaginationTooDeep(status_code=400)
+
+    monkeypatch.setattr(client, "tickets_list", too_deep)
+    response = agent_client.get("/views/all?sort=subject&size=50&page=3")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Zendesk lists only the first 10,000 tickets sorted by subject" in html
+    assert 'href="/views/all?sort=subject&amp;size=50&amp;page=2"' in html
+
+
+def test_the_last_page_zendesk_answers_says_the_list_stops_there():
+    from inbox.views_inbox import ListQuery, _pager
+    from inbox.zendesk.records import Page
+
+    last = ListQuery(sort="subject", page_size=100, page=100)
+    page = Page(items=(), has_more=True, count=25_000, next_page=101, previous_page=99)
+    shown = _pager(last, page)
+    before_last = _pager(ListQuery(sort="subject", page_size=100, page=99), page)
+
+    assert shown["next"] is None
+    assert shown["previous"] == "?sort=subject&size=100&page=99"
+    assert "Zendesk lists only the first 10,000 tickets sorted by subject" in shown["stops"]
+    assert before_last["next"] == "?sort=subject&size=100&page=100"
+    assert before_last["stops"] is None
+
+
+def test_every_sortable_column_is_a_zendesk_sort():
+    from inbox.views_inbox import SORT_COLUMNS
+
+    assert set(SORT_COLUMNS) == {*inbox.CURSOR_SORTS, *inbox.OFFSET_SORTS}
+
+
+# -- the external id filter --------------------------------------------------------------------
+def a_ticket_with_an_external_id(sandbox, email: str) -> dict:
+    found = [
+        ticket
+        for ticket in sandbox.walk_cursor("tickets", email, "tickets", sort="id")
+        if ticket.get("external_id")
+    ]
+    assert found, "the seed gives some tickets an external id"
+    return found[0]
+
+
+def test_the_list_filters_by_external_id_and_links_keep_the_filter(
+    agent_client, agent, inbox_sandbox
+):
+    ticket = a_ticket_with_an_external_id(inbox_sandbox, agent.email)
+    external_id = ticket["external_id"]
+
+    response = agent_client.get(f"/views/all?external_id={external_id}")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    expected = sandbox_ids(
+        inbox_sandbox, "tickets", agent.email, external_id=external_id, sort="-updated_at"
+    )
+    assert ticket["id"] in listed_ids(response)
+    assert listed_ids(response) == expected
+    assert f'value="{external_id}"' in html  # the field shows what filters the list
+    assert '<label for="external-id">External ID</label>' in html
+    assert f"/views/all?sort=requester&amp;external_id={external_id}" in html
+    sorted_filtered = agent_client.get(f"/views/all?sort=requester&external_id={external_id}")
+    assert listed_ids(sorted_filtered) == offset_ids(
+        inbox_sandbox, "tickets", agent.email, "requester", external_id=external_id
+    )
+
+
+def test_an_external_id_no_ticket_has_says_so(agent_client, inbox_sandbox):
+    response = agent_client.get("/views/all?external_id=no-such-record-42")
+
+    assert response.status_code == 200
+    assert listed_ids(response) == []
+    assert "No ticket in All tickets has the external ID “no-such-record-42”." in (
+        response.content.decode()
+    )
+    assert 'href="/views/all?sort=-updated_at&amp;size=25"' in response.content.decode()
+
+
+# -- bad numbered pages and filters ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("sort=requester&page=0", "Pages are numbered 1, 2, 3"),
+        ("sort=requester&page=x", "Pages are numbered 1, 2, 3"),
+        ("sort=requester&page=-2", "Pages are numbered 1, 2, 3"),
+        ("sort=requester&page=" + "9" * 40, "Zendesk lists only the first 10,000 tickets"),
+        ("sort=requester&size=100&page=101", "Zendesk lists only the first 10,000 tickets"),
+        ("sort=id&page=2", "the list pages with Next and Previous"),
+        ("sort=requester&after=abc", "This page link is not one the list made"),
+        ("external_id=" + "x" * 300, "An external ID is up to 255 printable characters"),
+        ("external_id=a%00b", "An external ID is up to 255 printable characters"),
+    ],
+)
+def test_bad_pages_and_filters_get_a_400_that_says_what_was_wrong(agent_client, query, says):
+    response = agent_client.get(f"/views/all?{query}")
+
+    assert response.status_code == 400
+    assert says in response.content.decode()
+
+
+def test_recently_viewed_cannot_be_filtered_or_numbered(agent_client, inbox_sandbox):
+    filtered = agent_client.get("/views/recent?external_id=crm-1")
+    numbered = agent_client.get("/views/recent?page=2")
+
+    assert filtered.status_code == 400
+    assert "cannot be filtered by external ID" in filtered.content.decode()
+    assert numbered.status_code == 400
+    assert "has no next page" in numbered.content.decode()

@@ -136,6 +136,25 @@ def test_unrestricted_agents_share_the_all_list_but_not_their_own_lists(on_sandb
     assert api_calls(on_sandbox) == 3
 
 
+def test_a_list_with_other_sideloads_or_pages_is_another_cache_entry(on_sandbox, alice):
+    rows = ("users", "groups", "custom_statuses", "comment_count")
+    plain = services.ticket_list(agent=alice, view="all", sort="id")
+    with_rows = services.ticket_list(agent=alice, view="all", sort="id", include=rows)
+    assert api_calls(on_sandbox) == 2  # the include is part of the key
+    assert with_rows.value.groups
+    assert not plain.value.groups
+    services.ticket_list(agent=alice, view="all", sort="id", include=rows)
+    assert api_calls(on_sandbox) == 2
+
+    numbered = {"sort": "", "sort_by": "subject", "sort_order": "asc"}
+    first = services.ticket_list(agent=alice, view="all", page=1, **numbered)
+    second = services.ticket_list(agent=alice, view="all", page=2, **numbered)
+    services.ticket_list(agent=alice, view="all", page=2, **numbered)
+    assert api_calls(on_sandbox) == 4
+    assert first.value.next_page == 2
+    assert not set(ids(first)) & set(ids(second))
+
+
 def test_counts_come_side_by_side_and_then_from_the_cache(on_sandbox, alice):
     counts = services.ticket_counts(agent=alice)
     assert set(counts) == {"assigned", "ccd", "all"}

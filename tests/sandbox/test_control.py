@@ -117,7 +117,7 @@ def test_a_user_can_be_restricted_and_demoted_as_an_admin_would(sandbox):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"suspended": "yes"}, {"suspended": 1}, {"role": "owner"}, {"name": "Mallory"}],
+    [{}, {"suspended": "yes"}, {"suspended": 1}, {"role": "owner"}, {"name": ""}, {"email": "x"}],
     ids=repr,
 )
 def test_the_user_control_refuses_nonsense(sandbox, body):
