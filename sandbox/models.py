@@ -102,6 +102,8 @@ class Ticket(models.Model):
     # Closed tickets older than Zendesk's archive age are archived: left out of /tickets,
     # organization tickets and /tickets/recent, still reachable by id and in user lists.
     archived = models.BooleanField(default=False, db_index=True)
+    # Values of the account's text fields by field id (str); drop-downs live in `tags`.
+    text_field_values = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(db_index=True)
 
@@ -111,6 +113,9 @@ class Comment(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(User, on_delete=models.PROTECT)
     body = models.TextField()
+    # The html_body as its author sent it; None: made from `body` (what the API's writes keep).
+    # Only POST /_sandbox/hostile sets it, to hand the app markup no upstream sanitizer cleaned.
+    html_body = models.TextField(null=True, blank=True)
     public = models.BooleanField(default=True)
     via_channel = models.CharField(max_length=20, default="web")
     audit_id = models.BigIntegerField(null=True, blank=True)
@@ -153,6 +158,14 @@ class Activity(models.Model):
     target = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
+
+
+class FieldLabel(models.Model):
+    """A ticket field's title or a drop-down option's name as an admin renamed it, by key
+    ("field:<id>" or "option:<id>"); the fixed fields in sandbox.ticket_fields otherwise."""
+
+    key = models.CharField(max_length=40, unique=True)
+    name = models.TextField()
 
 
 class OAuthClient(models.Model):

@@ -24,6 +24,7 @@ from sandbox.models import (
     Audit,
     Comment,
     CustomStatus,
+    FieldLabel,
     Group,
     IdempotencyRecord,
     OAuthClient,
@@ -260,7 +261,7 @@ def remembered_seed_args() -> dict[str, int]:
 def _wipe() -> None:
     for model in (
         Activity, RecentView, IdempotencyRecord, OAuthGrant, OAuthToken, OAuthClient, Audit,
-        Comment,
+        Comment, FieldLabel,
     ):  # fmt: skip
         model.objects.all().delete()
     Ticket.email_ccs.through.objects.all().delete()

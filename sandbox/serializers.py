@@ -112,12 +112,12 @@ def ticket_json(ticket: Ticket, *, base_url: str) -> dict[str, Any]:
         "is_public": ticket.is_public,
         "due_at": timestamp(ticket.due_at),
         "tags": list(ticket.tags),
-        "custom_fields": ticket_field_values(ticket.tags),
+        "custom_fields": ticket_field_values(ticket.tags, ticket.text_field_values),
         "satisfaction_rating": None,
         "sharing_agreement_ids": [],
         "custom_status_id": ticket.custom_status_id,
         # Left out of cursor-paginated lists by the view (recorded lists have no `fields`).
-        "fields": ticket_field_values(ticket.tags),
+        "fields": ticket_field_values(ticket.tags, ticket.text_field_values),
         "followup_ids": [],
         "ticket_form_id": TICKET_FORM_ID,
         "brand_id": BRAND_ID,
@@ -233,7 +233,9 @@ def comment_json(comment: Comment, *, base_url: str) -> dict[str, Any]:
         "type": "Comment",
         "author_id": comment.author_id,
         "body": comment.body,
-        "html_body": comment_html(comment.body),
+        "html_body": (
+            comment.html_body if comment.html_body is not None else comment_html(comment.body)
+        ),
         "plain_body": comment.body.strip(),
         "public": comment.public,
         "attachments": comment_attachments_json(comment, base_url=base_url),

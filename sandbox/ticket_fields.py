@@ -8,7 +8,9 @@ The sandbox's account has two fields, fixed so that every seed has them (the rec
 account has two). A drop-down keeps its value as a tag on the ticket, as Zendesk's do (see
 `custom_field_options` in https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_fields/),
 so its value follows from the ticket's tags and needs no storage of its own. The text field
-is never set by the seed, so it reads null, as an unused field does on Zendesk. No checkbox:
+is never set by the seed, so it reads null, as an unused field does on Zendesk (only
+POST /_sandbox/hostile sets it, in `Ticket.text_field_values`, and renames fields and options
+through `FieldLabel` rows, as an admin may). No checkbox:
 the OpenAPI description types values as string or null, and no recording shows a checkbox's.
 
 GET /api/v2/ticket_fields lists them:
@@ -42,11 +44,12 @@ class TicketField:
     position: int
     options: tuple[Option, ...] = ()
 
-    def value_for(self, tags: list[str]) -> str | None:
-        """The ticket's value: a drop-down's option tag when the ticket has it, else null."""
+    def value_for(self, tags: list[str], texts: dict[str, str]) -> str | None:
+        """The ticket's value: a drop-down's option tag when the ticket has it, a text field's
+        text when set, else null."""
         if self.type == "tagger":
             return next((option.value for option in self.options if option.value in tags), None)
-        return None
+        return texts.get(str(self.id))
 
 
 TICKET_FIELDS = (
@@ -73,29 +76,35 @@ TICKET_FIELDS = (
 )
 
 
-def ticket_field_values(tags: list[str]) -> list[dict[str, Any]]:
-    """`custom_fields` / `fields` of a ticket with these tags: every field, in id order."""
-    return [{"id": field.id, "value": field.value_for(tags)} for field in TICKET_FIELDS]
+def ticket_field_values(tags: list[str], texts: dict[str, str]) -> list[dict[str, Any]]:
+    """`custom_fields` / `fields` of a ticket with these tags and text values: every field,
+    in id order."""
+    return [{"id": field.id, "value": field.value_for(tags, texts)} for field in TICKET_FIELDS]
 
 
-def _option_json(option: Option) -> dict[str, Any]:
+def _option_json(option: Option, labels: dict[str, str]) -> dict[str, Any]:
+    name = labels.get(f"option:{option.id}", option.name)
     return {
         "id": option.id,
-        "name": option.name,
-        "raw_name": option.name,
+        "name": name,
+        "raw_name": name,
         "value": option.value,
         "default": False,
     }
 
 
-def ticket_field_json(field: TicketField, *, base_url: str, timestamp: str) -> dict[str, Any]:
-    """One field as GET /api/v2/ticket_fields lists it."""
+def ticket_field_json(
+    field: TicketField, *, base_url: str, timestamp: str, labels: dict[str, str]
+) -> dict[str, Any]:
+    """One field as GET /api/v2/ticket_fields lists it; `labels` are the names an admin gave
+    (FieldLabel rows by key), the fixed ones otherwise."""
+    title = labels.get(f"field:{field.id}", field.title)
     body: dict[str, Any] = {
         "url": f"{base_url}/api/v2/ticket_fields/{field.id}.json",
         "id": field.id,
         "type": field.type,
-        "title": field.title,
-        "raw_title": field.title,
+        "title": title,
+        "raw_title": title,
         "description": field.description,
         "raw_description": field.description,
         "position": field.position,
@@ -103,8 +112,8 @@ def ticket_field_json(field: TicketField, *, base_url: str, timestamp: str) -> d
         "required": False,
         "collapsed_for_agents": False,
         "regexp_for_validation": None,
-        "title_in_portal": field.title,
-        "raw_title_in_portal": field.title,
+        "title_in_portal": title,
+        "raw_title_in_portal": title,
         "visible_in_portal": False,
         "editable_in_portal": False,
         "required_in_portal": False,
@@ -116,5 +125,5 @@ def ticket_field_json(field: TicketField, *, base_url: str, timestamp: str) -> d
         "agent_description": None,
     }
     if field.type == "tagger":
-        body["custom_field_options"] = [_option_json(option) for option in field.options]
+        body["custom_field_options"] = [_option_json(option, labels) for option in field.options]
     return body

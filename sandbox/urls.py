@@ -5,6 +5,7 @@ from __future__ import annotations
 from sandbox import photos, routing, update_limit  # noqa: F401  (they register routes)
 from sandbox.views import (  # noqa: F401  (they register)
     control,
+    control_hostile,
     control_users,
     groups,
     oauth,
