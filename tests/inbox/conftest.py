@@ -35,8 +35,9 @@ from inbox.models import AgentAccount
 from inbox.zendesk import oauth
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.records import TokenGrant
+from tests import hostile
 from tests.sandboxoauth import tokens_for
-from tests.sandboxserver import SandboxServer
+from tests.sandboxserver import SandboxServer, start_sandbox
 
 # A redirect URI the sandbox's demo client allows (any port of 127.0.0.1).
 TEST_REDIRECT_URI = "http://127.0.0.1:8765/auth/callback"
@@ -374,3 +375,30 @@ def serious_violations(page) -> list[str]:
         for violation in results.response["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
+
+
+# -- hostile content everywhere (tests/hostile.py) --------------------------------------------
+HOSTILE_TICKETS = 120  # more than the corpus: every string is some ticket's subject
+
+
+@pytest.fixture(scope="session")
+def hostile_sandbox(tmp_path_factory) -> SandboxServer:
+    """A sandbox of its own with the whole corpus placed everywhere a person can write (no
+    other test meets its data), its rate limits lifted: the sweeps read a lot, and a 503
+    would hide a page."""
+    server = start_sandbox(
+        tmp_path_factory.mktemp("hostile-sandbox"),
+        extra_env={"SANDBOX_TICKET_UPDATE_LIMIT": "off"},
+        seed_args=("--tickets", str(HOSTILE_TICKETS)),
+    )
+    server.control(
+        "POST",
+        "faults",
+        json={"rate_limit_per_minute": 1_000_000, "tickets_index_rate_limit_per_minute": 1_000_000},
+    ).raise_for_status()
+    placed = hostile.place_everywhere(server)
+    assert placed["tickets"] == HOSTILE_TICKETS
+    assert placed["activities"] > 0
+    assert placed["attachments"] > 0
+    yield server
+    server.stop()

@@ -23,38 +23,15 @@ from django.core.cache import cache
 from django.test import Client
 
 from inbox.services.inbox import VIEWS
-from tests import hostile
 from tests.hostile import PAYLOADS, ParsedPage, parse_page
 from tests.inbox.conftest import agent_account, hidden_fields, signed_in_client
-from tests.sandboxserver import SandboxServer, start_sandbox
+from tests.sandboxserver import SandboxServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 HTMX = {"HX-Request": "true"}
-TICKETS = 120  # more than the corpus: every string is some ticket's subject
 ORGANIZATION_LINK = re.compile(r'href="(/views/organizations/\d+)"')
 EARLIER_LINK = re.compile(r'hx-get="(/tickets/\d+/comments\?before=[^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def hostile_sandbox(tmp_path_factory) -> SandboxServer:
-    server = start_sandbox(
-        tmp_path_factory.mktemp("hostile-sandbox"),
-        extra_env={"SANDBOX_TICKET_UPDATE_LIMIT": "off"},
-        seed_args=("--tickets", str(TICKETS)),
-    )
-    # No rate limit in the way: every page here reads a lot, and a 503 would hide a page.
-    server.control(
-        "POST",
-        "faults",
-        json={"rate_limit_per_minute": 1_000_000, "tickets_index_rate_limit_per_minute": 1_000_000},
-    ).raise_for_status()
-    placed = hostile.place_everywhere(server)
-    assert placed["tickets"] == TICKETS
-    assert placed["activities"] > 0
-    assert placed["attachments"] > 0
-    yield server
-    server.stop()
 
 
 @pytest.fixture
