@@ -1,11 +1,14 @@
-"""Property-based bad input against every view on main today: never a 5xx.
+"""Property-based bad input against every URL of inbox/urls.py: never a 5xx.
 
 Hypothesis draws requests a hostile or broken client could send -- arbitrary query strings
 (known field names and junk, odd percent-escapes), path values, form fields and htmx headers
 (HX-Request, HX-Current-URL, HX-Target, HX-Trigger, ...) -- to the inbox lists, the poll, the
-theme switch, the sign-in pages and /healthz, signed in and not. Every answer must be 2xx, 3xx
-or 4xx; an exception (a 500 in production) fails the test with the smallest request that
-causes it. Zendesk is the sandbox, with its rate limits lifted so a deliberate 503 ("Zendesk
+theme switch, the ticket page with its partials and forms (the reply form also with a real
+`seen` token, so its own checks are reached), the new-ticket form and its searches, the
+activity drawer with its partials and mark-read forms, the sign-in pages and callback, the
+webhook receiver and /healthz, signed in and not. Every answer must be 2xx, 3xx or 4xx; an
+exception (a 500 in production) fails the test with the smallest request that causes it.
+`test_every_url_is_tried` keeps the list of paths in step with inbox/urls.py. Zendesk is the sandbox, with its rate limits lifted so a deliberate 503 ("Zendesk
 is not answering") cannot be mistaken for a crash.
 
 `derandomize=True`: the same examples on every run (CI must be repeatable on a noisy
@@ -54,6 +57,27 @@ KNOWN_FIELDS = [
     "group_id",
     "assignee_id",
     "tags",
+    # The ticket page's reply form and conversation.
+    "seen",
+    "body",
+    "public",
+    "kind",
+    "submit_as",
+    "status",
+    "ticket_type",
+    "assignee",
+    "cc_add",
+    "cc_remove",
+    "order",
+    "reapply",
+    # The activity drawer and its forms.
+    "verb",
+    "pages",
+    "through",
+    "also",
+    "desktop",
+    "sound",
+    "do_not_disturb",
 ]
 HTMX_HEADERS = [
     "HX-Request",
@@ -149,6 +173,75 @@ post_paths_visitor = st.sampled_from(
 )
 
 
+# Ids as a client could send them where the URL takes a number: real, missing, zero, and
+# beyond what Zendesk's 64-bit ids can hold.
+id_value = st.one_of(
+    st.sampled_from(["1", "2", "3", "0", "999999999", str(2**63 - 1), str(2**63), str(2**64)]),
+    st.integers(min_value=0, max_value=2**80).map(str),
+)
+ticket_get_paths = st.one_of(
+    id_value.map(lambda value: f"/tickets/{value}"),
+    id_value.map(lambda value: f"/tickets/{value}/comments"),
+    path_value.map(lambda value: "/tickets/" + quote(value, safe="")),
+)
+ticket_post_paths = st.builds(
+    "/tickets/{}/{}".format, id_value, st.sampled_from(["update", "draft", "order"])
+)
+activity_get_paths = st.one_of(
+    st.just("/activity/"),
+    id_value.map(lambda value: f"/activity/{value}"),
+    path_value.map(lambda value: "/activity/" + quote(value, safe="")),
+)
+activity_post_paths = st.one_of(
+    st.sampled_from(["/activity/seen", "/activity/preferences", "/activity/"]),
+    id_value.map(lambda value: f"/activity/{value}/open"),
+)
+any_get_path = st.one_of(get_paths, ticket_get_paths, activity_get_paths, st.just("/auth/start"))
+any_post_path = st.one_of(post_paths_visitor, ticket_post_paths, activity_post_paths)
+# A ticket form's own values, as the page makes them and as a client could change them.
+reply_value = st.one_of(
+    field_value,
+    st.sampled_from(
+        [
+            "new", "open", "pending", "hold", "solved", "closed", "urgent", "task", "keep",
+            "none", "group:1", "agent:1:2", "group:99999999999999999999", "public", "note",
+            "oldest", "newest", "on", "1", "x@example.com", "a, b; c", "2026-01-01T00:00:00Z",
+        ]
+    ),
+)  # fmt: skip
+reply_names = st.sampled_from(
+    [
+        "body", "public", "kind", "submit_as", "status", "priority", "ticket_type",
+        "assignee", "tags", "cc_add", "cc_remove", "reapply",
+    ]
+)  # fmt: skip
+reply_fields = st.lists(st.tuples(reply_names, reply_value), max_size=6)
+WEBHOOK_SECRET = "property-test-secret"
+webhook_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "X-Zendesk-Webhook-Signature": st.one_of(header_value, st.just("aGVsbG8=")),
+        "X-Zendesk-Webhook-Signature-Timestamp": st.one_of(
+            header_value, st.integers(-(2**40), 2**40).map(str)
+        ),
+        "Content-Type": st.sampled_from(["application/json", "text/plain", "", "multipart/x"]),
+    },
+)
+webhook_body = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(str.encode),
+    st.sampled_from(
+        [
+            b"{}",
+            b"[]",
+            b"null",
+            b'{"type": "zen:event-type:ticket.status_changed"}',
+            b'{"detail":1}',
+        ]
+    ),
+)
+
+
 def assert_no_server_error(response, request: str) -> None:
     assert response.status_code < 500, f"{request} answered {response.status_code}"
 
@@ -213,3 +306,138 @@ def test_a_signed_in_agent_never_gets_a_server_error_with_post(
 ):
     response = agent_client.post(f"{path}?{query}", dict(form), headers=headers)
     assert_no_server_error(response, f"POST {path}?{query} {form} {headers}")
+
+
+FEW = settings(PROPERTY_SETTINGS, max_examples=30)
+
+
+def test_every_url_is_tried():
+    """Each route of inbox/urls.py is in one of the strategies above (a new view must join)."""
+    from inbox.urls import urlpatterns
+
+    routes = {str(pattern.pattern) for pattern in urlpatterns}
+    tried = {
+        "", "views/<slug:view_key>", "views/organizations/<int:organization_id>",
+        "inbox/poll", "preferences/theme", "tickets/<int:ticket_id>",
+        "tickets/<int:ticket_id>/update", "tickets/<int:ticket_id>/draft",
+        "tickets/<int:ticket_id>/comments", "tickets/<int:ticket_id>/order", "activity/",
+        "activity/seen", "activity/preferences", "activity/<int:activity_id>",
+        "activity/<int:activity_id>/open", "tickets/new", "tickets/new/draft",
+        "tickets/new/discard", "tickets/new/requesters", "tickets/new/assignees", "healthz",
+        "webhooks/zendesk", "auth/signin", "auth/start", "auth/callback", "auth/signout",
+    }  # fmt: skip
+    assert routes == tried, routes ^ tried
+
+
+@FEW
+@given(
+    path=st.one_of(ticket_get_paths, activity_get_paths), query=query_string, headers=htmx_headers
+)
+def test_a_visitor_never_gets_a_server_error_from_tickets_or_activity(path, query, headers):
+    response = Client().get(f"{path}?{query}", headers=headers)
+    assert_no_server_error(response, f"GET {path}?{query} {headers}")
+    signing_in = response.status_code >= 300 or response.has_header("HX-Redirect")
+    assert signing_in, "no page without signing in (htmx is sent to sign in by HX-Redirect)"
+
+
+@FEW
+@given(path=any_post_path, form=fields, headers=htmx_headers)
+def test_a_visitor_never_gets_a_server_error_posting_anywhere(path, form, headers):
+    response = Client(enforce_csrf_checks=True).post(path, dict(form), headers=headers)
+    assert_no_server_error(response, f"POST {path} {form} {headers}")
+
+
+@FEW
+@given(
+    path=st.one_of(ticket_get_paths, activity_get_paths), query=query_string, headers=htmx_headers
+)
+def test_a_signed_in_agent_never_gets_a_server_error_from_tickets_or_activity(
+    agent_client, lifted_limits, path, query, headers
+):
+    response = agent_client.get(f"{path}?{query}", headers=headers)
+    assert_no_server_error(response, f"GET {path}?{query} {headers}")
+
+
+@FEW
+@given(
+    path=st.one_of(ticket_post_paths, activity_post_paths),
+    query=query_string,
+    form=st.one_of(fields, reply_fields),
+    headers=htmx_headers,
+)
+def test_a_signed_in_agent_never_gets_a_server_error_posting_tickets_or_activity(
+    agent_client, lifted_limits, path, query, form, headers
+):
+    response = agent_client.post(f"{path}?{query}", dict(form), headers=headers)
+    assert_no_server_error(response, f"POST {path}?{query} {form} {headers}")
+
+
+@pytest.fixture
+def own_ticket(agent, agent_client, lifted_limits) -> tuple[int, str]:
+    """A ticket made for this test (what the drawn forms write lands on it alone) and the
+    `seen` token its page gives, so the reply form's checks past the token are reached."""
+    import requests
+
+    from tests.inbox.conftest import hidden_fields
+
+    created = requests.post(
+        f"{lifted_limits.base_url}/api/v2/tickets",
+        json={"ticket": {"subject": "Property test", "comment": {"body": "Hello"}}},
+        headers=lifted_limits.basic_auth(agent.email),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text[:300]
+    ticket_id = created.json()["ticket"]["id"]
+    page = agent_client.get(f"/tickets/{ticket_id}")
+    assert page.status_code == 200
+    return ticket_id, hidden_fields(page.content.decode())["seen"]
+
+
+@settings(PROPERTY_SETTINGS, max_examples=50)
+@given(
+    action=st.sampled_from(["update", "draft"]),
+    form=reply_fields,
+    forge=st.integers(min_value=0, max_value=4),
+    forged=field_value,
+    headers=htmx_headers,
+)
+def test_the_reply_form_with_a_real_seen_token_never_gives_a_server_error(
+    agent_client, own_ticket, action, form, forge, forged, headers
+):
+    """Mostly with the page's own token (a fifth forged): the checks past it are reached."""
+    ticket_id, token = own_ticket
+    data: dict[str, object] = {"seen": forged if forge == 0 else token}
+    for name, value in form:
+        data.setdefault(name, [])
+        data[name] = [*data[name], value] if isinstance(data[name], list) else [value]
+    path = f"/tickets/{ticket_id}/{action}"
+    response = agent_client.post(path, data, headers=headers)
+    assert_no_server_error(response, f"POST {path} {data} {headers}")
+
+
+@FEW
+@given(
+    query=query_string,
+    headers=htmx_headers,
+    signed_in=st.booleans(),
+)
+def test_the_sign_in_callback_never_gives_a_server_error(agent_client, query, headers, signed_in):
+    client = agent_client if signed_in else Client()
+    response = client.get(f"/auth/callback?{query}", headers=headers)
+    assert_no_server_error(response, f"GET /auth/callback?{query} {headers}")
+
+
+@FEW
+@given(body=webhook_body, headers=webhook_headers, query=query_string, secret=st.booleans())
+def test_the_webhook_receiver_never_gives_a_server_error(
+    settings, lifted_limits, body, headers, query, secret
+):
+    """Checked by its signature, not a session: junk is refused with a 4xx, never a 500."""
+    settings.ZENDESK_WEBHOOK_SECRET = WEBHOOK_SECRET if secret else ""
+    headers = dict(headers)
+    content_type = headers.pop("Content-Type", "application/json")
+    response = Client().post(
+        f"/webhooks/zendesk?{query}", body, content_type=content_type, headers=headers
+    )
+    assert_no_server_error(response, f"POST /webhooks/zendesk {body!r} {headers}")
+    assert response.status_code >= 400, "an unsigned or badly signed call is refused"
