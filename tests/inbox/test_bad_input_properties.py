@@ -17,6 +17,8 @@ machine); `deadline=None`: the machine's speed is not a property of the app.
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -37,6 +39,8 @@ PROPERTY_SETTINGS = settings(
 KNOWN_FIELDS = [
     "sort",
     "size",
+    "page",
+    "external_id",
     "after",
     "before",
     "version",
@@ -102,6 +106,12 @@ field_value = st.one_of(
         min_size=1,
         max_size=64,
     ),  # cursor-shaped
+    # Cursors as Zendesk makes them (base64 of JSON), with whatever inside.
+    st.dictionaries(
+        st.sampled_from(["o", "v", "id", "x"]),
+        st.one_of(st.integers(), st.text(max_size=12), st.none()),
+        max_size=3,
+    ).map(lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).decode()),
 )
 fields = st.lists(st.tuples(field_name, field_value), max_size=6)
 # Each known field present or not, with a drawn value: the views' own parameters get tried.
@@ -285,7 +295,7 @@ def test_a_signed_in_agent_never_gets_a_server_error_with_get(
 @PROPERTY_SETTINGS
 @given(
     path=st.one_of(list_paths, st.just("/inbox/poll")),
-    name=st.sampled_from(["sort", "size", "after", "before", "version"]),
+    name=st.sampled_from(["sort", "size", "page", "external_id", "after", "before", "version"]),
     value=field_value,
     headers=htmx_headers,
 )
