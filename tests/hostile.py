@@ -174,6 +174,9 @@ NEVER_ELEMENTS = frozenset(
 TEXT_ATTRIBUTES = frozenset(
     {"title", "aria-label", "alt", "value", "placeholder", "data-title", "data-body", "data-label"}
 )
+VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
 # Characters a browser drops or ignores before reading a URL's scheme.
 _IGNORED_IN_SCHEME = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
@@ -194,6 +197,8 @@ class ParsedPage:
     problems: list[str] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     attribute_text: list[str] = field(default_factory=list)
+    # Elements inside a sanitized html_body (`.comment-html`): (tag, {attribute: value}).
+    sanitized: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def shows(self, payload: str) -> bool:
         """Whether `payload` appears whole, as text (in the page or in a text attribute)."""
@@ -209,18 +214,31 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.page = page
         self.raw_text_depth = 0
+        self.sanitized_depth = 0  # open elements inside a `.comment-html`
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._check(tag, [(name.lower(), value or "") for name, value in attrs])
+        pairs = [(name.lower(), value or "") for name, value in attrs]
+        self._check(tag, pairs)
         if tag in ("script", "style"):
             self.raw_text_depth += 1
+        if self.sanitized_depth:
+            self.page.sanitized.append((tag, dict(pairs)))
+            if tag not in VOID_ELEMENTS:
+                self.sanitized_depth += 1
+        elif tag == "div" and "comment-html" in dict(pairs).get("class", "").split():
+            self.sanitized_depth = 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._check(tag, [(name.lower(), value or "") for name, value in attrs])
+        pairs = [(name.lower(), value or "") for name, value in attrs]
+        self._check(tag, pairs)
+        if self.sanitized_depth:
+            self.page.sanitized.append((tag, dict(pairs)))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self.raw_text_depth:
             self.raw_text_depth -= 1
+        if self.sanitized_depth and tag not in VOID_ELEMENTS:
+            self.sanitized_depth -= 1
 
     def handle_data(self, data: str) -> None:
         if self.raw_text_depth:

@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from inbox.services.inbox import VIEWS
+from inbox.views_ticket import HTML_ATTRIBUTES, HTML_TAGS
 from tests.hostile import PAYLOADS, ParsedPage, parse_page
 from tests.inbox.conftest import agent_account, hidden_fields, signed_in_client
 from tests.sandboxserver import SandboxServer
@@ -152,10 +153,12 @@ def test_every_ticket_page_shows_its_people_groups_tags_and_fields_as_text(brows
     fields = api(app, "ticket_fields")["ticket_fields"]
     text_fields = {field["id"] for field in fields if field["type"] == "text"}
     seen: set[str] = set()
+    sanitized: list[tuple[str, dict[str, str]]] = []
     for ticket_id in ids:
         ticket = api(app, f"tickets/{ticket_id}")["ticket"]
         page = visit(browser, f"/tickets/{ticket_id}")
         seen.update(shown(page))
+        sanitized.extend(page.sanitized)
         assert page.shows(ticket["subject"]), ticket_id
         requester = api(app, f"users/{ticket['requester_id']}")["user"]
         assert page.shows(requester["name"]), f"requester of #{ticket_id}"
@@ -167,6 +170,18 @@ def test_every_ticket_page_shows_its_people_groups_tags_and_fields_as_text(brows
         for cursor_url in EARLIER_LINK.findall(page.joined_text + str(page.attribute_text)):
             visit(browser, cursor_url.replace("&amp;", "&"), htmx=True)
     assert seen >= set(PAYLOADS), set(PAYLOADS) - seen
+    _assert_only_what_the_sanitizer_keeps(sanitized)
+
+
+def _assert_only_what_the_sanitizer_keeps(sanitized: list[tuple[str, dict[str, str]]]) -> None:
+    """html_body through nh3: formatting and http(s) links that open safely, nothing else."""
+    assert sanitized, "some comments are shown from their html_body"
+    for tag, attributes in sanitized:
+        assert tag in HTML_TAGS, tag
+        allowed = HTML_ATTRIBUTES.get(tag, set()) | ({"rel"} if tag == "a" else set())
+        assert set(attributes) <= allowed, (tag, attributes)
+    links = [attributes for tag, attributes in sanitized if tag == "a" and "href" in attributes]
+    assert {"href": "https://example.com/help", "rel": "noopener noreferrer nofollow"} in links
 
 
 def test_tags_field_titles_option_names_and_file_names_are_text(browser, app):
