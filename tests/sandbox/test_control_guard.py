@@ -48,7 +48,7 @@ def test_a_page_of_the_sandbox_itself_and_tools_without_origin_may(sandbox):
     assert post_faults(sandbox, {}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["reset", "oauth/clients", "webhooks"])
+@pytest.mark.parametrize("path", ["reset", "oauth/clients", "webhooks", "hostile"])
 def test_every_state_changing_control_refuses_other_origins(sandbox, path):
     response = requests.post(
         f"{sandbox.base_url}/_sandbox/{path}",
