@@ -89,14 +89,27 @@ class AgentAccount(models.Model):
         return self.token_expires_at <= now + dt.timedelta(seconds=seconds)
 
     def copy_profile(self, user: User) -> None:
-        """Take name, role and preferences from the Zendesk user; the caller saves."""
-        self.name = user.name
-        self.email = user.email or ""
+        """Take name, role and preferences from the Zendesk user; the caller saves.
+
+        Zendesk's text is cut to what the row holds (PostgreSQL refuses a longer value, which
+        would end the sign-in with an error): a name is cut, a URL too long is no photo.
+        """
+        self.name = self._fitted("name", user.name)
+        self.email = self._fitted("email", user.email or "")
         self.role = user.role
         self.restricted = user.restricted_agent
-        self.iana_time_zone = user.iana_time_zone or "Etc/UTC"
-        self.locale = user.locale or "en-US"
-        self.photo_url = user.photo_url or ""
+        self.iana_time_zone = self._fitted("iana_time_zone", user.iana_time_zone) or "Etc/UTC"
+        self.locale = self._fitted("locale", user.locale) or "en-US"
+        photo_url = user.photo_url or ""
+        self.photo_url = photo_url if len(photo_url) <= self._max_length("photo_url") else ""
+
+    @classmethod
+    def _max_length(cls, field_name: str) -> int:
+        return cls._meta.get_field(field_name).max_length
+
+    @classmethod
+    def _fitted(cls, field_name: str, value: str | None) -> str:
+        return (value or "")[: cls._max_length(field_name)]
 
 
 # -- the inbox: what an agent chose and what they opened (not Zendesk's data) ------------------

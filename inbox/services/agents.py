@@ -243,8 +243,8 @@ def _previous_credentials(user: User) -> client.Credentials | None:
 @transaction.atomic
 def _upsert_agent(user: User, grant: TokenGrant) -> AgentAccount:
     agent, _ = AgentAccount.objects.select_for_update().get_or_create(
-        zendesk_user_id=user.id, defaults={"name": user.name, "role": user.role}
-    )
+        zendesk_user_id=user.id, defaults={"name": "", "role": user.role}
+    )  # copy_profile names it, cut to fit the row
     agent.copy_profile(user)
     agent.store_grant(grant)
     agent.last_signed_in_at = agent.last_checked_at = timezone.now()

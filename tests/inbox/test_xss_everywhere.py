@@ -24,6 +24,7 @@ from django.test import Client
 
 from inbox.services.inbox import VIEWS
 from inbox.views_ticket import HTML_ATTRIBUTES, HTML_TAGS
+from tests import hostile
 from tests.hostile import PAYLOADS, ParsedPage, parse_page
 from tests.inbox.conftest import agent_account, hidden_fields, signed_in_client
 from tests.sandboxserver import SandboxServer
@@ -298,3 +299,27 @@ def test_the_sandbox_keeps_hostile_html_bodies_raw(app):
     )
     bodies = {comment["html_body"] for comment in response.json()["comments"]}
     assert bodies & set(PAYLOADS)
+
+
+# -- the agent's own name, as long as Zendesk lets anyone make it ------------------------------
+def test_an_agent_named_longer_than_the_row_holds_is_kept_cut_not_refused_by_the_database():
+    """A 10 000-character name (or an overlong photo URL) would make PostgreSQL refuse the
+    account row and end the sign-in with a server error; the row keeps what fits instead."""
+    from inbox.models import AgentAccount
+    from inbox.zendesk.records import User
+
+    user = User(
+        id=381_000_000_999,
+        name=hostile.LONG,
+        email="long.name@example.com",
+        role="agent",
+        photo_url="https://example.com/" + "p" * 2000,
+    )
+    account = AgentAccount(zendesk_user_id=user.id, name="", role="agent")
+    account.copy_profile(user)
+    account.save()
+    account.refresh_from_db()
+
+    assert account.name == hostile.LONG[:255]
+    assert account.photo_url == ""
+    assert account.email == "long.name@example.com"
