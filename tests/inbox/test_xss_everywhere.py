@@ -234,6 +234,38 @@ def test_a_refused_reply_shows_the_ticket_again_only_as_text(browser, app):
     assert len(shown(page)) > 1, "with the ticket's hostile content"
 
 
+def test_a_collision_shows_what_someone_else_changed_only_as_text(browser, app):
+    """Someone changed the subject, tags and priority and commented while the agent wrote:
+    the 409 page lists the changes and the new comment, all of it hostile, as text."""
+    ticket_id = _ticket_ids(app)[-1]
+    seen = hidden_fields(browser.get(f"/tickets/{ticket_id}").content.decode())["seen"]
+    changed = requests.put(
+        f"{app.base_url}/api/v2/tickets/{ticket_id}",
+        json={
+            "ticket": {
+                "subject": PAYLOADS[2],
+                "tags": ["hostile", PAYLOADS[0]],
+                "priority": "urgent",
+                "comment": {"body": PAYLOADS[3], "public": True},
+            }
+        },
+        headers=app.basic_auth(app.admin_email),
+        timeout=30,
+    )
+    assert changed.status_code == 200, changed.text[:300]
+
+    page = visit(
+        browser,
+        f"/tickets/{ticket_id}/update",
+        post={"seen": seen, "kind": "public", "body": PAYLOADS[4], "assignee": "keep"},
+        statuses=(409,),
+    )
+
+    assert page.shows(PAYLOADS[2]), "the new subject"
+    assert page.shows(PAYLOADS[3]), "the new comment"
+    assert page.shows(PAYLOADS[4]), "the agent's own text, kept"
+
+
 # -- the new-ticket form ----------------------------------------------------------------------
 def test_the_new_ticket_form_and_its_searches_show_names_as_text(browser, app):
     page = visit(browser, "/tickets/new")
