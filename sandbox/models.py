@@ -93,6 +93,9 @@ class Ticket(models.Model):
     email_ccs = models.ManyToManyField(User, related_name="ccd_tickets", blank=True)
     followers = models.ManyToManyField(User, related_name="followed_tickets", blank=True)
     tags = models.JSONField(default=list)
+    # Values of the account's text-like custom fields by field id (sandbox.ticket_fields);
+    # drop-downs, multi-selects and checkboxes keep theirs as tags, as Zendesk's do.
+    custom_values = models.JSONField(default=dict)
     custom_status = models.ForeignKey(
         CustomStatus, null=True, blank=True, on_delete=models.SET_NULL
     )
