@@ -152,7 +152,8 @@ def _custom_values(
                 sent.append({"id": each.id, "value": True})
             continue
         limit = MAX_DESCRIPTION if each.type == "textarea" else MAX_CUSTOM_LINE
-        value = _text(post, name, limit, errors, each.title)
+        # Browsers send a text area's line breaks as CRLF; Zendesk's own form keeps LF.
+        value = _text(post, name, limit, errors, each.title).replace("\r\n", "\n")
         if each.type != "textarea" and name not in errors and ("\n" in value or "\r" in value):
             errors[name] = f"{each.title} is one line: remove the line breaks."
         if value.strip():
