@@ -164,6 +164,16 @@ def _custom_values(
     return sent
 
 
+def _with_custom_as_posted(post: QueryDict, typed: dict[str, Any]) -> dict[str, Any]:
+    """What was typed, plus custom values as posted (their fields could not be read)."""
+    kept = dict(typed)
+    for name in post:
+        if name.startswith(CUSTOM) and name[len(CUSTOM) :].isdigit():
+            values = [value[:MAX_DESCRIPTION] for value in post.getlist(name)[:50]]
+            kept[name] = values if len(values) > 1 else (values[0] if values else "")
+    return kept
+
+
 def _parse(
     post: QueryDict, agent: AgentAccount, fields: tuple[TicketField, ...] = ()
 ) -> SubmittedForm:
@@ -279,8 +289,16 @@ def _form_fields(agent: AgentAccount) -> tuple[tuple[TicketField, ...], str | No
     except ZendeskError as error:
         return (), (
             f"Zendesk could not list this account's custom fields just now: {error.user_message} "
-            "You can create the ticket without them and fill them in on its page."
+            "You can create the ticket without them and set them in Zendesk later."
         )
+
+
+def _custom_kept(values: dict[str, Any]) -> list[tuple[str, str]]:
+    kept = []
+    for name, value in values.items():
+        if name.startswith(CUSTOM):
+            kept += [(name, each) for each in (value if isinstance(value, list) else [value])]
+    return kept
 
 
 def _custom_field_views(
@@ -344,6 +362,8 @@ def _render(
         "errors": errors,
         "error_list": [(name, labels.get(name, ""), text) for name, text in errors.items()],
         "custom_fields": _custom_field_views(fields, values, errors),
+        # Values of fields that cannot be listed now ride along unseen rather than be lost.
+        "custom_kept": [] if fields else _custom_kept(values),
         "custom_fields_error": fields_error,
         "notice": notice,
         "priorities": PRIORITIES,
@@ -381,9 +401,22 @@ def ticket_new_page(request: HttpRequest) -> HttpResponse:
     token = _token(request)
     if token is None:
         return _bad_form(request, "This form has no key (or a broken one); open New ticket again.")
-    fields, _ = _form_fields(request.agent)
+    fields, fields_error = _form_fields(request.agent)
     submitted = _parse(request.POST, request.agent, fields)
     try:
+        if fields_error and any(name.startswith(CUSTOM) for name in request.POST):
+            # Values typed into fields that cannot be read now are never dropped silently.
+            form = TicketForm(
+                draft=ticket_new.ticket_form_find(agent=request.agent, token=token), token=token
+            )
+            return _render(
+                request,
+                form,
+                values=_with_custom_as_posted(request.POST, submitted.typed),
+                notice="The ticket was not created: Zendesk could not list the custom fields to "
+                "check yours. Your text is kept: press Create ticket again in a moment.",
+                status=503,
+            )
         if submitted.errors:
             draft = ticket_new.ticket_form_find(agent=request.agent, token=token)
             form = TicketForm(draft=draft, token=token)

@@ -10,6 +10,7 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from tests.inbox.conftest import api_calls
 from tests.inbox.test_ticket_new import (
@@ -183,4 +184,30 @@ def test_an_end_user_as_assignee_is_refused_next_to_the_assignee_with_the_text_k
     assert f'<option value="{customer["id"]}" selected>' in page
     assert form["description"] in page
     assert form["subject"] in page
+    assert tickets_with_subject(sandbox, form["subject"]) == []
+
+
+def test_values_for_fields_zendesk_cannot_list_are_kept_and_nothing_is_created(
+    zendesk_now, agent_client
+):
+    sandbox = zendesk_now
+    order = fields_by_type(sandbox)["text"]
+    token = form_token(agent_client)
+    cache.clear()
+    sandbox.control(
+        "POST", "faults", json={"outage": True, "path_prefix": "/api/v2/ticket_fields"}
+    ).raise_for_status()
+    try:
+        form: dict[str, Any] = ticket_form(sandbox, token)
+        form[f"cf_{order['id']}"] = "ORD-404"
+
+        refused = agent_client.post("/tickets/new", form)
+    finally:
+        sandbox.control("POST", "faults", json={}).raise_for_status()
+
+    assert refused.status_code == 503
+    page = unescape(refused.content.decode())
+    assert "Zendesk could not list the custom fields to check yours" in page
+    assert f'<input type="hidden" name="cf_{order["id"]}" value="ORD-404">' in page
+    assert form["description"] in page
     assert tickets_with_subject(sandbox, form["subject"]) == []
