@@ -85,6 +85,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'inbox.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite (the demo) ignores SELECT ... FOR UPDATE. Taking the write lock when a transaction
+    # begins serializes read-then-write transactions (a create form's claim and settle under a
+    # double click) as PostgreSQL's row locks do, and a busy database waits instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: REDIS_URL (Heroku's add-on name) wins, then CACHE_URL, then local memory.

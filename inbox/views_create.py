@@ -35,7 +35,7 @@ from inbox.zendesk.errors import (
     UpstreamUnavailable,
     ZendeskError,
 )
-from inbox.zendesk.records import User
+from inbox.zendesk.records import TicketField, User
 
 PRIORITIES = [
     ("", "-"),
@@ -59,6 +59,9 @@ MAX_TAGS = 100
 MAX_TAG = 80
 MAX_SEARCH = 200
 MAX_TOKEN = 400
+# A custom field's value: a text area as long as a comment, any other as a line.
+MAX_CUSTOM_LINE = 1000
+CUSTOM = ticket_new.CUSTOM_PREFIX
 # Control characters no one types (tab and line breaks are fine in a description).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Where Zendesk's 422 details go on the form (`description` is the first comment).
@@ -88,11 +91,22 @@ FIELD_LABELS = {
 }
 
 
+@dataclass(frozen=True)
+class CustomFieldView:
+    """One custom field as the form shows it: its definition, its value(s) and its problem."""
+
+    field: TicketField
+    name: str
+    value: str
+    chosen: tuple[str, ...]
+    error: str | None
+
+
 @dataclass
 class SubmittedForm:
     """What a POST carried, checked: the body to send, the fields as typed, and the problems."""
 
-    typed: dict[str, str]
+    typed: dict[str, Any]
     body: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -113,9 +127,58 @@ def _an_id(value: str) -> int | None:
     return None
 
 
-def _parse(post: QueryDict, agent: AgentAccount) -> SubmittedForm:
+def _custom_values(
+    post: QueryDict, fields: tuple[TicketField, ...], typed: dict[str, Any], errors: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The custom fields' values as typed (kept on the draft) and as Zendesk takes them.
+
+    Only sizes and control characters are checked here (a 400 before Zendesk); whether a value
+    suits its field (a number, a date, an option, the field's pattern) is Zendesk's to say (422).
+    """
+    sent: list[dict[str, Any]] = []
+    for each in fields:
+        name = f"{CUSTOM}{each.id}"
+        if each.type == "multiselect":
+            chosen = [value for value in post.getlist(name) if value][: len(each.options) + 1]
+            if any(len(value) > MAX_CUSTOM_LINE or CONTROL.search(value) for value in chosen):
+                errors[name] = f"{each.title}: choose from the list."
+            if chosen:
+                typed[name] = chosen
+                sent.append({"id": each.id, "value": chosen})
+            continue
+        if each.type == "checkbox":
+            if post.get(name):
+                typed[name] = "1"
+                sent.append({"id": each.id, "value": True})
+            continue
+        limit = MAX_DESCRIPTION if each.type == "textarea" else MAX_CUSTOM_LINE
+        # Browsers send a text area's line breaks as CRLF; Zendesk's own form keeps LF.
+        value = _text(post, name, limit, errors, each.title).replace("\r\n", "\n")
+        if each.type != "textarea" and name not in errors and ("\n" in value or "\r" in value):
+            errors[name] = f"{each.title} is one line: remove the line breaks."
+        if value.strip():
+            typed[name] = value
+            sent.append(
+                {"id": each.id, "value": value if each.type == "textarea" else value.strip()}
+            )
+    return sent
+
+
+def _with_custom_as_posted(post: QueryDict, typed: dict[str, Any]) -> dict[str, Any]:
+    """What was typed, plus custom values as posted (their fields could not be read)."""
+    kept = dict(typed)
+    for name in post:
+        if name.startswith(CUSTOM) and name[len(CUSTOM) :].isdigit():
+            values = [value[:MAX_DESCRIPTION] for value in post.getlist(name)[:50]]
+            kept[name] = values if len(values) > 1 else (values[0] if values else "")
+    return kept
+
+
+def _parse(
+    post: QueryDict, agent: AgentAccount, fields: tuple[TicketField, ...] = ()
+) -> SubmittedForm:
     errors: dict[str, str] = {}
-    typed = {
+    typed: dict[str, Any] = {
         "subject": _text(post, "subject", MAX_SUBJECT, errors, "The subject"),
         "description": _text(post, "description", MAX_DESCRIPTION, errors, "The description"),
         "requester_name": _text(post, "requester_name", MAX_NAME, errors, "The name"),
@@ -149,6 +212,9 @@ def _parse(post: QueryDict, agent: AgentAccount) -> SubmittedForm:
             typed, "assignee_id", errors, "Choose an assignee from the list."
         )
     body["tags"] = _tags(typed["tags"], errors)
+    custom_fields = _custom_values(post, fields, typed, errors)
+    if custom_fields:
+        body["custom_fields"] = custom_fields
     form.body = body
     return form
 
@@ -216,6 +282,45 @@ def _unavailable_sentence(error: ZendeskError, what: str) -> str:
     return f"Zendesk could not list the {what} just now: {error.user_message}"
 
 
+def _form_fields(agent: AgentAccount) -> tuple[tuple[TicketField, ...], str | None]:
+    """The account's custom fields for the form, or none and why (the form works without)."""
+    try:
+        return ticket_new.form_custom_fields(agent=agent).value, None
+    except ZendeskError as error:
+        return (), (
+            f"Zendesk could not list this account's custom fields just now: {error.user_message} "
+            "You can create the ticket without them and set them in Zendesk later."
+        )
+
+
+def _custom_kept(values: dict[str, Any]) -> list[tuple[str, str]]:
+    kept = []
+    for name, value in values.items():
+        if name.startswith(CUSTOM):
+            kept += [(name, each) for each in (value if isinstance(value, list) else [value])]
+    return kept
+
+
+def _custom_field_views(
+    fields: tuple[TicketField, ...], values: dict[str, Any], errors: dict[str, str]
+) -> list[CustomFieldView]:
+    shown = []
+    for each in fields:
+        name = f"{CUSTOM}{each.id}"
+        value = values.get(name) or ""
+        chosen = tuple(value) if isinstance(value, list) else ((value,) if value else ())
+        shown.append(
+            CustomFieldView(
+                field=each,
+                name=name,
+                value=value if isinstance(value, str) else "",
+                chosen=chosen,
+                error=errors.get(name),
+            )
+        )
+    return shown
+
+
 def _chosen_requester(agent: AgentAccount, values: dict[str, str]) -> User | None:
     requester_id = _an_id(values.get("requester_id", ""))
     if requester_id is None:
@@ -241,6 +346,8 @@ def _render(
     agent = request.agent
     values = form.values if values is None else values
     errors = errors or {}
+    fields, fields_error = _form_fields(agent)
+    labels = {**FIELD_LABELS, **{f"{CUSTOM}{each.id}": each.title for each in fields}}
     try:
         groups = ticket_new.assignable_groups(agent=agent).value
         groups_error = None
@@ -253,7 +360,11 @@ def _render(
         "form": form,
         "values": values,
         "errors": errors,
-        "error_list": [(name, FIELD_LABELS.get(name, ""), text) for name, text in errors.items()],
+        "error_list": [(name, labels.get(name, ""), text) for name, text in errors.items()],
+        "custom_fields": _custom_field_views(fields, values, errors),
+        # Values of fields that cannot be listed now ride along unseen rather than be lost.
+        "custom_kept": [] if fields else _custom_kept(values),
+        "custom_fields_error": fields_error,
         "notice": notice,
         "priorities": PRIORITIES,
         "types": TYPES,
@@ -290,8 +401,22 @@ def ticket_new_page(request: HttpRequest) -> HttpResponse:
     token = _token(request)
     if token is None:
         return _bad_form(request, "This form has no key (or a broken one); open New ticket again.")
-    submitted = _parse(request.POST, request.agent)
+    fields, fields_error = _form_fields(request.agent)
+    submitted = _parse(request.POST, request.agent, fields)
     try:
+        if fields_error and any(name.startswith(CUSTOM) for name in request.POST):
+            # Values typed into fields that cannot be read now are never dropped silently.
+            form = TicketForm(
+                draft=ticket_new.ticket_form_find(agent=request.agent, token=token), token=token
+            )
+            return _render(
+                request,
+                form,
+                values=_with_custom_as_posted(request.POST, submitted.typed),
+                notice="The ticket was not created: Zendesk could not list the custom fields to "
+                "check yours. Your text is kept: press Create ticket again in a moment.",
+                status=503,
+            )
         if submitted.errors:
             draft = ticket_new.ticket_form_find(agent=request.agent, token=token)
             form = TicketForm(draft=draft, token=token)
@@ -308,10 +433,15 @@ def ticket_new_page(request: HttpRequest) -> HttpResponse:
         return _render(request, current, values=values, notice=str(replaced), status=409)
     except FormRefused as refused:
         return _bad_form(request, f"{refused} Nothing was sent to Zendesk.")
-    return _answer(request, outcome, submitted)
+    return _answer(request, outcome, submitted, fields)
 
 
-def _answer(request: HttpRequest, outcome: CreateOutcome, submitted: SubmittedForm) -> HttpResponse:
+def _answer(
+    request: HttpRequest,
+    outcome: CreateOutcome,
+    submitted: SubmittedForm,
+    fields: tuple[TicketField, ...] = (),
+) -> HttpResponse:
     if outcome.ticket is not None:
         ticket_id = outcome.ticket.id
         if outcome.ticket.created_before or outcome.repeat:
@@ -350,7 +480,7 @@ def _answer(request: HttpRequest, outcome: CreateOutcome, submitted: SubmittedFo
         )
     error = outcome.error
     if isinstance(error, Invalid):
-        errors = _detail_errors(outcome.details)
+        errors = _detail_errors(outcome.details, fields)
         return _render(
             request,
             outcome.form,
@@ -369,11 +499,21 @@ def _answer(request: HttpRequest, outcome: CreateOutcome, submitted: SubmittedFo
     )
 
 
-def _detail_errors(details: dict[str, list[str]]) -> dict[str, str]:
+def _detail_errors(
+    details: dict[str, list[str]], fields: tuple[TicketField, ...] = ()
+) -> dict[str, str]:
+    """Zendesk's 422 details, each next to its field. A custom field's sentence starts with
+    the field's title ("Seats affected: must be a whole number"), whatever detail key it
+    comes under, so it is placed by its title."""
     errors: dict[str, str] = {}
+    titles = {f"{each.title}:": f"{CUSTOM}{each.id}" for each in fields if each.title}
     for name, texts in details.items():
-        target = DETAIL_FIELDS.get(name, "form")
-        errors[target] = " ".join([errors[target], *texts]) if target in errors else " ".join(texts)
+        for text in texts:
+            target = next(
+                (key for title, key in titles.items() if text.startswith(title)),
+                DETAIL_FIELDS.get(name, "form"),
+            )
+            errors[target] = f"{errors[target]} {text}" if target in errors else text
     return errors or {"form": "Zendesk refused the ticket without saying why."}
 
 
@@ -423,7 +563,8 @@ def ticket_new_draft(request: HttpRequest) -> HttpResponse:
     token = _token(request)
     if token is None:
         return _bad_form(request, "This form has no key; your text could not be kept.")
-    submitted = _parse(request.POST, request.agent)
+    fields, _ = _form_fields(request.agent)
+    submitted = _parse(request.POST, request.agent, fields)
     too_long = [text for text in submitted.errors.values() if "too long" in text]
     if too_long:
         return _bad_form(request, f"Draft not saved: {too_long[0]}")

@@ -26,6 +26,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from sandbox import ticket_fields
 from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Ticket, User
 from sandbox.uploads import MAX_UPLOADS_PER_COMMENT, attach_uploads
 from sandbox.visibility import visible_tickets
@@ -59,7 +60,7 @@ class StaleTicket(WriteError):
 
 
 class TicketInvalid(WriteError):
-    def __init__(self, details: dict[str, list[str]]):
+    def __init__(self, details: dict[str, list[str | dict[str, str]]]):
         super().__init__(str(details))
         self.details = details
 
@@ -90,13 +91,22 @@ def agent_may_see(user: User, ticket: Ticket) -> bool:
 
 
 class _Problems:
-    """Collects RecordInvalid details (field -> sentences), as Zendesk reports them all."""
+    """Collects RecordInvalid details (field -> sentences), as Zendesk reports them all.
+
+    A sentence may carry Zendesk's error code beside it (`{"description", "error"}`), as real
+    422s do for some fields, e.g. `{"description": "Assignee: is invalid", "error":
+    "InvalidValue"}` (a response pasted from a real account in
+    https://github.com/facetoe/zenpy/issues/628).
+    """
 
     def __init__(self) -> None:
-        self.details: dict[str, list[str]] = {}
+        self.details: dict[str, list[str | dict[str, str]]] = {}
 
-    def add(self, name: str, message: str) -> None:
-        self.details.setdefault(name, []).append(message)
+    def add(self, name: str, message: str, *, error: str | None = None) -> None:
+        entry: str | dict[str, str] = (
+            message if error is None else {"description": message, "error": error}
+        )
+        self.details.setdefault(name, []).append(entry)
 
     def raise_if_any(self) -> None:
         if self.details:
@@ -136,15 +146,20 @@ def _referenced(fields: dict, key: str, model: type, problems: _Problems, field:
     row_id = parse_id(raw)
     row = model.objects.filter(id=row_id).first() if row_id is not None else None
     if row is None:
-        problems.add(field, f"{field.capitalize()}: is invalid")
+        problems.add(field, f"{field.capitalize()}: is invalid", error="InvalidValue")
     return True, row
 
 
 def _assignee(fields: dict, problems: _Problems) -> tuple[bool, User | None]:
-    """(given, user); an assignee must be an active agent."""
+    """(given, user); an assignee must be an active agent.
+
+    Zendesk refuses anyone else as it refuses an unknown id: 422 with
+    `details.assignee: [{"description": "Assignee: is invalid", "error": "InvalidValue"}]`
+    (as pasted from a real account in https://github.com/facetoe/zenpy/issues/628).
+    """
     given, user = _referenced(fields, "assignee_id", User, problems, "assignee")
     if user is not None and (not user.is_agent or not user.active or user.suspended):
-        problems.add("assignee", f"Assignee: {user.name} is not an agent")
+        problems.add("assignee", "Assignee: is invalid", error="InvalidValue")
         user = None
     return given, user
 
@@ -544,6 +559,34 @@ def _subject_from(body: str) -> str:
     return first_line[:80].rstrip() or "(no subject)"
 
 
+def _custom_fields(
+    fields: dict, tags: list[str], stored: dict[str, Any], problems: _Problems
+) -> ticket_fields.CustomFieldWrite:
+    """`custom_fields: [{id, value}]` applied to tags and stored values (sandbox.ticket_fields)."""
+    written = ticket_fields.custom_fields_write(fields["custom_fields"], tags=tags, stored=stored)
+    for name, message in written.problems:
+        problems.add(name, message, error="InvalidValue")
+    return written
+
+
+def _custom_field_events(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], *, created: bool
+) -> list[dict[str, Any]]:
+    """Audit events for custom fields whose value changed; Zendesk names them by field id."""
+    previous = {entry["id"]: entry["value"] for entry in before}
+    events = []
+    for entry in after:
+        old, new = previous.get(entry["id"]), entry["value"]
+        if old == new or (created and new in (None, False)):
+            continue
+        event = {"type": "Create" if created else "Change", "value": new}
+        event["field_name"] = str(entry["id"])
+        if not created:
+            event["previous_value"] = old
+        events.append(event)
+    return events
+
+
 def _creation_fields(fields: dict, problems: _Problems) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, allowed in (("priority", Ticket.PRIORITIES), ("type", Ticket.TYPES)):
@@ -554,6 +597,10 @@ def _creation_fields(fields: dict, problems: _Problems) -> dict[str, Any]:
     _, values["assignee"] = _assignee(fields, problems)
     _, values["group"] = _group(fields, problems)
     values["tags"] = _tags(fields, problems) or []
+    values["custom_values"] = {}
+    if "custom_fields" in fields:
+        written = _custom_fields(fields, values["tags"], {}, problems)
+        values["tags"], values["custom_values"] = written.tags, written.stored
     values["subject"] = _text(fields, "subject", problems, max_length=300)
     values["external_id"] = _text(fields, "external_id", problems, max_length=100)
     values["custom_status"] = _custom_status(fields, problems)
@@ -611,6 +658,7 @@ def _insert_ticket(
         group=group,
         organization_id=requester.organization_id,
         tags=values["tags"],
+        custom_values=values["custom_values"],
         custom_status=values["custom_status"] or _default_custom_status(status),
         via_channel=via,
         is_public=new_comment.public,
@@ -636,6 +684,9 @@ def _insert_ticket(
         for name, value in created.items()
         if value is not None or name in ("priority", "type")
     ]
+    unset = ticket_fields.ticket_field_values([], {})
+    after = ticket_fields.ticket_field_values(ticket.tags, ticket.custom_values)
+    events += _custom_field_events(unset, after, created=True)
     audit = Audit.objects.create(
         id=audit_id,
         ticket=ticket,
@@ -664,6 +715,7 @@ _UPDATABLE = {
     "custom_status_id",
     "subject",
     "external_id",
+    "custom_fields",
     "safe_update",
     "updated_stamp",
 }
@@ -718,6 +770,14 @@ def _requested_changes(ticket: Ticket, fields: dict, problems: _Problems) -> dic
     tags = _tags(fields, problems)
     if tags is not None:
         wanted["tags"] = tags
+    if "custom_fields" in fields:
+        written = _custom_fields(
+            fields, wanted.get("tags", list(ticket.tags)), dict(ticket.custom_values), problems
+        )
+        if written.tags != ticket.tags:
+            wanted["tags"] = written.tags
+        if written.stored != ticket.custom_values:
+            wanted["custom_values"] = written.stored
     if "subject" in fields:
         subject = _text(fields, "subject", problems, max_length=300)
         if subject is not None:
@@ -788,7 +848,12 @@ def _save_update(
     previous_priority = ticket.priority
     if new_comment is not None and not actor.is_agent and ticket.status in ("pending", "solved"):
         wanted["status"] = "open"  # Zendesk reopens a ticket when the requester replies
+    before = ticket_fields.ticket_field_values(ticket.tags, ticket.custom_values)
     changes = _apply(ticket, wanted)
+    changes.pop("custom_values", None)  # audited per field below, as Zendesk does
+    field_events = _custom_field_events(
+        before, ticket_fields.ticket_field_values(ticket.tags, ticket.custom_values), created=False
+    )
     now = next_updated_at(ticket.updated_at)
     audit_id = _next_id(Audit)
     events: list[dict[str, Any]] = []
@@ -805,6 +870,7 @@ def _save_update(
         }
         for name, (previous, current) in changes.items()
     ]
+    events += field_events
     # An update with nothing to change still answers 200 with an empty audit, like Zendesk;
     # it moves updated_at only when something changed.
     if events:

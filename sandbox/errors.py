@@ -68,14 +68,18 @@ def conflict() -> ApiError:
     return ApiError(409, {"error": "DatabaseConflict", "description": "Database collision"})
 
 
-def record_invalid(details: dict[str, list[str]]) -> ApiError:
+def record_invalid(details: dict[str, list[str | dict[str, str]]]) -> ApiError:
+    """Zendesk's 422: each detail a `{"description"}` (or a ready entry with its `error`)."""
     return ApiError(
         422,
         {
             "error": "RecordInvalid",
             "description": "Record validation errors",
             "details": {
-                field: [{"description": message} for message in messages]
+                field: [
+                    message if isinstance(message, dict) else {"description": message}
+                    for message in messages
+                ]
                 for field, messages in details.items()
             },
         },

@@ -93,6 +93,9 @@ class Ticket(models.Model):
     email_ccs = models.ManyToManyField(User, related_name="ccd_tickets", blank=True)
     followers = models.ManyToManyField(User, related_name="followed_tickets", blank=True)
     tags = models.JSONField(default=list)
+    # Values of the account's text-like custom fields by field id (sandbox.ticket_fields);
+    # drop-downs, multi-selects and checkboxes keep theirs as tags, as Zendesk's do.
+    custom_values = models.JSONField(default=dict)
     custom_status = models.ForeignKey(
         CustomStatus, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -102,8 +105,6 @@ class Ticket(models.Model):
     # Closed tickets older than Zendesk's archive age are archived: left out of /tickets,
     # organization tickets and /tickets/recent, still reachable by id and in user lists.
     archived = models.BooleanField(default=False, db_index=True)
-    # Values of the account's text fields by field id (str); drop-downs live in `tags`.
-    text_field_values = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(db_index=True)
 

@@ -38,6 +38,19 @@ def sandbox(sandbox_session: SandboxServer) -> SandboxServer:
 
 
 @pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's live app, started once the test database exists.
+
+    The live server hands the test's own connection to all its request threads when the
+    database is in memory, and it decides that when it starts: started before the test
+    database, it would see the in-memory name and share one connection between concurrent
+    requests (interleaved transactions, even crashes). Started after, each request thread has
+    its own connection to the file tests/settings.py names, as in production.
+    """
+    return live_server
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,

@@ -7,6 +7,8 @@ ZENDESK_URL points nowhere by default; tests that talk to the sandbox override i
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.update(
     {
@@ -33,6 +35,16 @@ os.environ.update(
 os.environ.pop("REDIS_URL", None)
 
 from config.settings import *  # noqa: F403
+
+if DATABASES["default"]["NAME"] == ":memory:":  # noqa: F405
+    # A file, not memory: with an in-memory database the live server's request threads all
+    # share the test's one connection, so two requests at once (a double click) interleave
+    # their transactions ("cannot start a transaction within a transaction", a 500). A file
+    # gives each thread its own connection, as PostgreSQL does in production (one file per
+    # test process; Django deletes it when the run ends).
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"inbox-tests-{os.getpid()}.sqlite3")
+    }
 
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

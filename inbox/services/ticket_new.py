@@ -34,9 +34,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from inbox.models import AgentAccount, TicketCreateDraft
-from inbox.services import tickets
+from inbox.services import ticket_page, tickets
 from inbox.services.credentials import with_agent_credentials
-from inbox.services.freshness import cached_as_agent
+from inbox.services.freshness import cached_as_agent, combined
 from inbox.zendesk import client
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
@@ -46,7 +46,7 @@ from inbox.zendesk.errors import (
     UpstreamUnavailable,
     ZendeskError,
 )
-from inbox.zendesk.records import CreatedTicket, Group, User
+from inbox.zendesk.records import CreatedTicket, Group, TicketField, User
 
 FORM_SALT = "inbox.ticket_new.form"
 # Zendesk keeps a key two hours; a form is sent again under its key only well within them.
@@ -65,6 +65,23 @@ DRAFT_FIELDS = (
     "group_id",
     "assignee_id",
     "tags",
+)
+# Custom field values are kept on the draft as `cf_<field id>` (a list for a multi-select).
+CUSTOM_PREFIX = "cf_"
+# The custom field types an agent fills in on Zendesk's own ticket form.
+# https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_fields/#json-format
+FORM_FIELD_TYPES = frozenset(
+    {
+        "text",
+        "textarea",
+        "integer",
+        "decimal",
+        "checkbox",
+        "date",
+        "tagger",
+        "multiselect",
+        "regexp",
+    }
 )
 MIN_SEARCH_LENGTH = 2
 PEOPLE_SHOWN = 8
@@ -183,8 +200,14 @@ def ticket_form_find(*, agent: AgentAccount, token: str) -> TicketCreateDraft:
     return draft
 
 
-def _typed(fields: dict[str, Any]) -> dict[str, str]:
-    return {name: str(fields.get(name) or "") for name in DRAFT_FIELDS if fields.get(name)}
+def _typed(fields: dict[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {
+        name: str(fields.get(name) or "") for name in DRAFT_FIELDS if fields.get(name)
+    }
+    for name, value in fields.items():
+        if name.startswith(CUSTOM_PREFIX) and name[len(CUSTOM_PREFIX) :].isdigit() and value:
+            kept[name] = [str(each) for each in value] if isinstance(value, list) else str(value)
+    return kept
 
 
 def ticket_draft_save(*, agent: AgentAccount, token: str, fields: dict[str, Any]) -> TicketForm:
@@ -304,6 +327,23 @@ def _failed(
     details = error.details if isinstance(error, Invalid) else {}
     draft = _settle(draft, unconfirmed=False, attempt=draft.attempt + 1)
     return CreateOutcome(form=_form(draft), error=error, details=details)
+
+
+# -- the account's custom fields -------------------------------------------------------------
+def form_custom_fields(*, agent: AgentAccount) -> Fresh[tuple[TicketField, ...]]:
+    """The custom fields an agent fills in on a new ticket: active, of a kind a form can show,
+    in the account's order. The definitions are shared by the account's agents and cached
+    long (inbox.services.ticket_page.ticket_field_list)."""
+    found = ticket_page.ticket_field_list(agent=agent)
+    shown = sorted(
+        (
+            field
+            for field in found.value.values()
+            if field.active and field.removable and field.type in FORM_FIELD_TYPES
+        ),
+        key=lambda field: (field.position, field.id),
+    )
+    return combined(tuple(shown), [found])
 
 
 # -- the pickers ------------------------------------------------------------------------------

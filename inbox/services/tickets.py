@@ -486,6 +486,7 @@ def ticket_create(
     assignee_id: int | None = None,
     group_id: int | None = None,
     tags: Iterable[str] = (),
+    custom_fields: Sequence[client.CustomField] = (),
 ) -> Ticket:
     """Open a ticket. The same `idempotency_key` (one per form shown) never creates two, so a
     double submit or a retry after a lost answer is safe."""
@@ -504,6 +505,8 @@ def ticket_create(
         fields["requester"] = {"email": requester_email, "name": requester_name or requester_email}
     if tags:
         fields["tags"] = tuple(tags)
+    if custom_fields:
+        fields["custom_fields"] = tuple(custom_fields)
 
     def create_as(credentials: Credentials) -> Ticket:
         created = client.ticket_create(credentials, idempotency_key=idempotency_key, **fields)

@@ -60,7 +60,9 @@ DEFAULT_TTL_SECONDS: dict[str, float] = {
     "users": 600,
     "custom_statuses": 600,
     "assignables": 300,
-    "ticket_fields": 600,
+    # The account's field definitions change only when an admin edits them; every form and
+    # ticket page of every agent reads them.
+    "ticket_fields": 3600,
     "activities": 20,
     "me": 600,
 }

@@ -309,15 +309,24 @@ class TicketField:
     type: str
     active: bool = True
     options: tuple[tuple[str, str], ...] = ()  # (value, name) of drop-down / multi-select
+    description: str = ""
+    position: int = 0
+    required: bool = False  # required to solve the ticket (not to create it)
+    removable: bool = True  # false for Zendesk's system fields (subject, status, ...)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> TicketField:
         options = data.get("custom_field_options") or ()
+        position = data.get("position")
         return cls(
             id=int(data["id"]),
             title=data.get("title") or data.get("title_in_portal") or "",
             type=data.get("type") or "",
             active=bool(data.get("active", True)),
+            description=str(data.get("agent_description") or data.get("description") or ""),
+            position=position if isinstance(position, int) else 0,
+            required=bool(data.get("required", False)),
+            removable=bool(data.get("removable", True)),
             options=tuple(
                 (str(option.get("value")), str(option.get("name") or option.get("value")))
                 for option in options

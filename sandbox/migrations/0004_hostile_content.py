@@ -27,9 +27,4 @@ class Migration(migrations.Migration):
             name="html_body",
             field=models.TextField(blank=True, null=True),
         ),
-        migrations.AddField(
-            model_name="ticket",
-            name="text_field_values",
-            field=models.JSONField(default=dict),
-        ),
     ]

@@ -103,14 +103,14 @@ def _tickets(strings: Sequence[str], descriptions: dict[int, str]) -> dict[int, 
     """Subjects, descriptions, a hostile tag and the text field's value; returns the subjects."""
     tickets = list(Ticket.objects.order_by("id"))
     subject_of, tag_of, text_of = _cycle(strings), _cycle(strings, 2), _cycle(strings, 3)
-    text_fields = [str(field.id) for field in TICKET_FIELDS if field.type == "text"]
+    text_fields = [str(field.id) for field in TICKET_FIELDS if field.type in ("text", "textarea")]
     for index, ticket in enumerate(tickets):
         ticket.subject = subject_of(index)
         ticket.description = descriptions.get(ticket.id, ticket.description)
         ticket.tags = sorted({*ticket.tags, _as_tag(tag_of(index))})
-        ticket.text_field_values = {field_id: text_of(index) for field_id in text_fields}
+        ticket.custom_values = {field_id: text_of(index) for field_id in text_fields}
     Ticket.objects.bulk_update(
-        tickets, ["subject", "description", "tags", "text_field_values"], batch_size=BATCH
+        tickets, ["subject", "description", "tags", "custom_values"], batch_size=BATCH
     )
     return {ticket.id: ticket.subject for ticket in tickets}
 

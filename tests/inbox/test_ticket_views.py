@@ -385,6 +385,30 @@ def test_a_422_puts_zendesks_details_next_to_the_field(
     assert TicketDraft.objects.get(agent=agent, ticket_id=ticket_id).body == "Too late?"
 
 
+def test_an_end_user_as_assignee_is_refused_next_to_the_assignee_and_the_reply_is_kept(
+    agent_client, agent, inbox_sandbox, ticket_id
+):
+    html, seen = open_page(agent_client, ticket_id)
+    group_id = int(re.search(r'<option value="agent:(\d+):(\d+)"', html).group(1))
+    customer = inbox_sandbox.info["end_users"][0]
+
+    response = reply(
+        agent_client,
+        ticket_id,
+        seen,
+        body="Handing this over.",
+        assignee=f"agent:{group_id}:{customer['id']}",
+    )
+
+    assert response.status_code == 422
+    page = unescape(response.content.decode())
+    assert 'id="assignee-error">Zendesk refused this: Assignee: is invalid</p>' in page
+    assert 'aria-invalid="true" aria-describedby="assignee-error"' in page
+    assert "Handing this over." in page
+    assert show(inbox_sandbox, ticket_id, agent.email)["assignee_id"] != customer["id"]
+    assert "Handing this over." not in comment_bodies(inbox_sandbox, ticket_id, agent.email)
+
+
 def test_a_rate_limit_says_not_sent_and_keeps_the_text(
     agent_client, agent, inbox_sandbox, ticket_id, no_faults
 ):

@@ -438,8 +438,30 @@ def test_an_end_user_cannot_be_assigned(sandbox, team):
         sandbox, team["ana"]["email"], ticket["id"], {"assignee_id": team["customer"]["id"]}
     )
 
+    # As a real account answers (https://github.com/facetoe/zenpy/issues/628).
     assert response.status_code == 422
-    assert "not an agent" in response.json()["details"]["assignee"][0]["description"]
+    assert response.json() == {
+        "error": "RecordInvalid",
+        "description": "Record validation errors",
+        "details": {"assignee": [{"description": "Assignee: is invalid", "error": "InvalidValue"}]},
+    }
+
+
+def test_an_end_user_cannot_be_made_the_assignee_of_a_new_ticket(sandbox, team):
+    response = post_ticket(
+        sandbox,
+        team["ana"]["email"],
+        {
+            "subject": "Assigned to a customer",
+            "comment": {"body": "Should not be allowed."},
+            "assignee_id": team["customer"]["id"],
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.json()["details"] == {
+        "assignee": [{"description": "Assignee: is invalid", "error": "InvalidValue"}]
+    }
 
 
 @pytest.mark.parametrize("ticket_id", [999999, "abc"])
