@@ -27,7 +27,7 @@ from inbox.auth import agent_required
 from inbox.models import AgentAccount
 from inbox.services import ticket_new
 from inbox.services.ticket_new import CreateOutcome, FormRefused, FormReplaced, TicketForm
-from inbox.views_inbox import MAX_ZENDESK_ID, private_no_store
+from inbox.views_inbox import MAX_ZENDESK_ID, private_no_store, stale_sentence
 from inbox.zendesk.errors import (
     Invalid,
     RateBudgetExhausted,
@@ -207,7 +207,11 @@ def _assignee_context(agent: AgentAccount, group_id: int | None) -> dict[str, An
         found = ticket_new.assignable_agents(agent=agent, group_id=group_id)
     except ZendeskError as error:
         return {"assignees": (), "assignees_error": _unavailable_sentence(error, "agents")}
-    return {"assignees": found.value, "assignees_error": None}
+    return {
+        "assignees": found.value,
+        "assignees_error": None,
+        "assignees_stale": stale_sentence(found, "the group's agents as they were"),
+    }
 
 
 def _unavailable_sentence(error: ZendeskError, what: str) -> str:
@@ -242,12 +246,14 @@ def _render(
     values = form.values if values is None else values
     errors = errors or {}
     try:
-        groups = ticket_new.assignable_groups(agent=agent).value
-        groups_error = None
+        found_groups = ticket_new.assignable_groups(agent=agent)
+        groups, groups_error = found_groups.value, None
+        groups_stale = stale_sentence(found_groups, "the groups as they were")
     except ZendeskError as error:
-        groups, groups_error = (
+        groups, groups_error, groups_stale = (
             (),
             f"Zendesk could not list the groups just now: {error.user_message}",
+            None,
         )
     context = {
         "form": form,
@@ -259,6 +265,7 @@ def _render(
         "types": TYPES,
         "groups": groups,
         "groups_error": groups_error,
+        "groups_stale": groups_stale,
         "chosen": _chosen_requester(agent, values),
         "found": (),
         "new_requester": values.get("requester_id") == "new"
@@ -468,6 +475,7 @@ def ticket_new_requesters(request: HttpRequest) -> HttpResponse:
     else:
         chosen_id = context["chosen"].id if context["chosen"] else None
         context["found"] = [person for person in found.value if person.id != chosen_id]
+        context["search_stale"] = stale_sentence(found, "people found")
     return render(request, "inbox/ticket_new.html#requester-results", context)
 
 
