@@ -178,6 +178,8 @@ def _requester(form: SubmittedForm, body: dict[str, Any]) -> None:
                 "Who is this ticket for? Find them by name or email, or enter a new person's email."
             )
         return
+    if "requester_email" in errors:  # too long: say that, not that it is malformed
+        return
     try:
         validate_email(email)
     except ValidationError:

@@ -56,6 +56,8 @@ SUBMIT_AS = (("open", "Open"), ("pending", "Pending"), ("solved", "Solved"))
 PRIORITIES = ("low", "normal", "high", "urgent")
 TYPES = ("question", "incident", "problem", "task")
 MAX_BODY_CHARS = 65_536
+# How far past MAX_BODY_CHARS a body is still shown again to be shortened (beyond: a 400 page).
+BODY_KEPT_FACTOR = 4
 MAX_TAGS = 100
 MAX_TAG_CHARS = 80
 TAG = re.compile(r"[\w\-:./]+")  # Zendesk turns spaces into separators; no other signs
@@ -506,7 +508,9 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     except SeenInvalid as bad:
         raise BadForm(f"{bad} Reload the ticket and write again.") from None
     kind = _choice(_one(request, "kind"), ("public", "note"), "A comment")
-    body = _one(request, "body", limit=MAX_BODY_CHARS)
+    # Past Zendesk's limit the form comes back with the text kept and the limit next to it;
+    # only a body far past it (nobody types that) is refused outright.
+    body = _one(request, "body", limit=MAX_BODY_CHARS * BODY_KEPT_FACTOR)
     status = _choice(_one(request, "status"), ("new", *FORM_STATUSES), "A status")
     submit_as = _choice(_one(request, "submit_as"), FORM_STATUSES, "Submit as")
     priority = _choice(_one(request, "priority"), PRIORITIES, "A priority")
@@ -545,6 +549,12 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     _read_assignee(submitted, assignee)
     _read_tags(submitted, tags_text)
     _read_ccs(submitted, cc_add, cc_remove)
+    if len(body) > MAX_BODY_CHARS:
+        form.errors["body"] = (
+            f"Your {'note' if kind == 'note' else 'reply'} is {len(body):,} characters; Zendesk "
+            f"takes at most {MAX_BODY_CHARS:,} in one comment. Nothing was sent; your text is "
+            "kept. Shorten it, or attach the long part as a file."
+        )
     return submitted
 
 
