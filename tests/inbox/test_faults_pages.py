@@ -415,3 +415,19 @@ def test_a_hang_costs_one_call_per_read_and_no_retries(
     faults.lift("hang")
 
     assert arrived == 2 * reads
+
+
+def test_a_bad_earlier_link_answers_htmx_with_a_row_not_a_whole_page(agent, quick, place):
+    """htmx swaps a 400 in place of the "show earlier" row: a whole page there would nest a
+    second header inside the conversation."""
+    client = signed_in_client(agent)
+
+    link = client.get(f"/tickets/{place.ticket_id}/comments?before=%3Cscript%3E", **HX)
+    page = client.get(f"/tickets/{place.ticket_id}/comments?before=%3Cscript%3E")
+
+    assert link.status_code == page.status_code == 400
+    row = link.content.decode()
+    assert row.startswith('<li class="earlier" role="alert">')
+    assert "not one the page made; reload the ticket" in unescape(row)
+    assert "<html" not in row
+    assert "<html" in page.content.decode()
