@@ -27,7 +27,7 @@ from inbox.auth import agent_required
 from inbox.models import AgentAccount
 from inbox.services import activities
 from inbox.services import inbox as inbox_services
-from inbox.views_inbox import STATUS_LABELS, private_no_store, relative_time
+from inbox.views_inbox import STATUS_LABELS, private_no_store, relative_time, stale_sentence
 from inbox.zendesk.errors import Forbidden, NotFound, ZendeskError
 from inbox.zendesk.records import Activity, Count, Ticket, User, parse_datetime
 
@@ -351,7 +351,7 @@ def _panel_context(agent: AgentAccount, query: DrawerQuery) -> dict[str, Any]:
             "total_sentence": _total_sentence(total, agent),
             "mark_through": newest.isoformat() if newest else "",
             "more_url": query.params(pages=feed.pages + 1) if feed.has_more else None,
-            "stale_message": answer.stale_message,
+            "stale_message": stale_sentence(answer, "activity from"),
         }
     )
     return context
@@ -522,7 +522,7 @@ def activity_show(request: HttpRequest, activity_id: int) -> HttpResponse:
             "row": row,
             "ticket_visible": visible,
             "ticket_href": ticket_url(activity.ticket_id) if activity.ticket_id else "",
-            "stale_message": found.stale_message,
+            "stale_message": stale_sentence(found, "this activity as it was"),
         },
     )
 

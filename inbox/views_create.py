@@ -27,7 +27,7 @@ from inbox.auth import agent_required
 from inbox.models import AgentAccount
 from inbox.services import ticket_new
 from inbox.services.ticket_new import CreateOutcome, FormRefused, FormReplaced, TicketForm
-from inbox.views_inbox import MAX_ZENDESK_ID, private_no_store
+from inbox.views_inbox import MAX_ZENDESK_ID, private_no_store, stale_sentence
 from inbox.zendesk.errors import (
     Invalid,
     RateBudgetExhausted,
@@ -244,6 +244,8 @@ def _requester(form: SubmittedForm, body: dict[str, Any]) -> None:
                 "Who is this ticket for? Find them by name or email, or enter a new person's email."
             )
         return
+    if "requester_email" in errors:  # too long: say that, not that it is malformed
+        return
     try:
         validate_email(email)
     except ValidationError:
@@ -273,7 +275,11 @@ def _assignee_context(agent: AgentAccount, group_id: int | None) -> dict[str, An
         found = ticket_new.assignable_agents(agent=agent, group_id=group_id)
     except ZendeskError as error:
         return {"assignees": (), "assignees_error": _unavailable_sentence(error, "agents")}
-    return {"assignees": found.value, "assignees_error": None}
+    return {
+        "assignees": found.value,
+        "assignees_error": None,
+        "assignees_stale": stale_sentence(found, "the group's agents as they were"),
+    }
 
 
 def _unavailable_sentence(error: ZendeskError, what: str) -> str:
@@ -349,12 +355,14 @@ def _render(
     fields, fields_error = _form_fields(agent)
     labels = {**FIELD_LABELS, **{f"{CUSTOM}{each.id}": each.title for each in fields}}
     try:
-        groups = ticket_new.assignable_groups(agent=agent).value
-        groups_error = None
+        found_groups = ticket_new.assignable_groups(agent=agent)
+        groups, groups_error = found_groups.value, None
+        groups_stale = stale_sentence(found_groups, "the groups as they were")
     except ZendeskError as error:
-        groups, groups_error = (
+        groups, groups_error, groups_stale = (
             (),
             f"Zendesk could not list the groups just now: {error.user_message}",
+            None,
         )
     context = {
         "form": form,
@@ -370,6 +378,7 @@ def _render(
         "types": TYPES,
         "groups": groups,
         "groups_error": groups_error,
+        "groups_stale": groups_stale,
         "chosen": _chosen_requester(agent, values),
         "found": (),
         "new_requester": values.get("requester_id") == "new"
@@ -609,6 +618,7 @@ def ticket_new_requesters(request: HttpRequest) -> HttpResponse:
     else:
         chosen_id = context["chosen"].id if context["chosen"] else None
         context["found"] = [person for person in found.value if person.id != chosen_id]
+        context["search_stale"] = stale_sentence(found, "people found")
     return render(request, "inbox/ticket_new.html#requester-results", context)
 
 

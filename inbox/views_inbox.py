@@ -452,12 +452,30 @@ def _sidebar_context(
     return {
         "sidebar": sidebar,
         "bell": bell,
+        "counts_note": counts_note(sidebar),
         "poll_version": poll_version(sidebar, bell),
         "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
         ],
     }
+
+
+def counts_note(sidebar: inbox_services.Sidebar) -> str:
+    """Why the counts may be old, how old the numbers shown are, and that they refresh alone:
+    "Counts may be out of date: Zendesk is not answering right now; the numbers shown are from
+    2 minutes ago. They update on their own once Zendesk answers again." ("" when fresh)."""
+    if not sidebar.stale_message:
+        return ""
+    reason = sidebar.stale_message.rstrip(".")
+    shown = any(badge.value is not None and badge.stale for badge in sidebar.badges.values())
+    if shown and sidebar.fetched_at is not None:
+        minutes = int(max(0.0, (timezone.now() - sidebar.fetched_at).total_seconds()) // 60)
+        age = "less than a minute" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)}"
+        reason += f"; the numbers shown are from {age} ago"
+    return (
+        f"Counts may be out of date: {reason}. They update on their own once Zendesk answers again."
+    )
 
 
 def poll_version(sidebar: inbox_services.Sidebar, bell: BellView | None) -> str:
@@ -570,7 +588,7 @@ def _list_answer(
             "sort_links": sort_links,
             "clear_filter_href": query.params(external_id=None, page=None, after=None, before=None),
             "pager": _pager(query, answer.value),
-            "stale_message": _stale_sentence(answer),
+            "stale_message": stale_sentence(answer),
         },
     )
 
@@ -582,14 +600,15 @@ def _named_organization(view: inbox_services.InboxView, page: Page) -> inbox_ser
     return inbox_services.organization_view(organization_id=organization.id, name=organization.name)
 
 
-def _stale_sentence(answer: services.Fresh[Any]) -> str | None:
-    """ "Zendesk is not answering; showing data from 4 minutes ago." """
-    if not answer.stale:
+def stale_sentence(answer: services.Fresh[Any] | None, showing: str = "data from") -> str | None:
+    """ "Zendesk is not answering; showing data from 4 minutes ago.": what failed and how old
+    the saved copy on screen is, for every page and partial that shows one (None when fresh)."""
+    if answer is None or not answer.stale:
         return None
     minutes = int(answer.age_seconds // 60)
     age = "less than a minute" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)}"
     reason = (answer.stale_message or "").rstrip(".")
-    return f"{reason}; showing data from {age} ago."
+    return f"{reason}; showing {showing} {age} ago."
 
 
 # -- the poll ---------------------------------------------------------------------------------

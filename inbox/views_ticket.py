@@ -33,7 +33,7 @@ from inbox.auth import agent_required
 from inbox.models import AgentAccount
 from inbox.services import inbox, ticket_page
 from inbox.services.ticket_page import Assignables, Draft, SeenInvalid, SeenTicket
-from inbox.views_inbox import MAX_ZENDESK_ID, STATUS_LABELS, private_no_store
+from inbox.views_inbox import MAX_ZENDESK_ID, STATUS_LABELS, private_no_store, stale_sentence
 from inbox.zendesk.errors import (
     Conflict,
     Forbidden,
@@ -56,6 +56,8 @@ SUBMIT_AS = (("open", "Open"), ("pending", "Pending"), ("solved", "Solved"))
 PRIORITIES = ("low", "normal", "high", "urgent")
 TYPES = ("question", "incident", "problem", "task")
 MAX_BODY_CHARS = 65_536
+# How far past MAX_BODY_CHARS a body is still shown again to be shortened (beyond: a 400 page).
+BODY_KEPT_FACTOR = 4
 MAX_TAGS = 100
 MAX_TAG_CHARS = 80
 TAG = re.compile(r"[\w\-:./]+")  # Zendesk turns spaces into separators; no other signs
@@ -273,17 +275,10 @@ def _page_context(
         "notice": notice,
         "max_files": settings.TICKET_MAX_FILES,
         "max_file_size": human_size(settings.TICKET_MAX_FILE_BYTES),
-        "stale_message": _stale(thread_fresh=getattr(request, "ticket_fresh", None)),
+        "stale_message": stale_sentence(
+            getattr(request, "ticket_fresh", None), "this ticket as it was"
+        ),
     }
-
-
-def _stale(*, thread_fresh: services.Fresh[Any] | None) -> str | None:
-    if thread_fresh is None or not thread_fresh.stale:
-        return None
-    minutes = int(thread_fresh.age_seconds // 60)
-    age = "less than a minute" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)}"
-    reason = (thread_fresh.stale_message or "").rstrip(".")
-    return f"{reason}; showing this ticket as it was {age} ago."
 
 
 def _assignee_groups(assignables: Assignables | None) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -344,6 +339,22 @@ def _bad(request: HttpRequest, reason: str, status: int = 400) -> HttpResponse:
     return render(request, "inbox/bad_request.html", {"reason": reason}, status=status)
 
 
+def _earlier_bad(request: HttpRequest, ticket_id: int, reason: str) -> HttpResponse:
+    """A 400 that says what was wrong: the whole page for a link, the row for htmx (a page
+    swapped into the conversation would nest a second header inside it)."""
+    if not request.htmx:
+        return _bad(request, reason)
+    context = {"ticket": {"id": ticket_id}, "earlier_error": reason}
+    return render(request, "inbox/ticket.html#earlier-failed", context, status=400)
+
+
+def _earlier_failed(request: HttpRequest, ticket_id: int, cursor: str, message: str) -> Any:
+    """The "show earlier" row again, saying why and offering the same button (htmx swaps a 200
+    in place of the row; a 503 would not be swapped, and the click would seem to do nothing)."""
+    context = {"ticket": {"id": ticket_id}, "earlier_cursor": cursor, "earlier_error": message}
+    return render(request, "inbox/ticket.html#earlier-failed", context)
+
+
 def _render_page(
     request: HttpRequest,
     thread: services.TicketThread,
@@ -386,8 +397,10 @@ def ticket_comments(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if not 0 < ticket_id <= MAX_ZENDESK_ID:
         return _missing(request, ticket_id)
     if not CURSOR.fullmatch(cursor):
-        return _bad(
-            request, "This “show earlier” link is not one the page made; reload the ticket."
+        return _earlier_bad(
+            request,
+            ticket_id,
+            "This “show earlier” link is not one the page made; reload the ticket.",
         )
     agent = request.agent
     try:
@@ -395,10 +408,14 @@ def ticket_comments(request: HttpRequest, ticket_id: int) -> HttpResponse:
     except (NotFound, Forbidden):
         return _missing(request, ticket_id)
     except services.ZendeskUnavailable as error:
+        if request.htmx:
+            return _earlier_failed(request, ticket_id, cursor, str(error))
         return _unavailable(request, ticket_id, str(error))
     except ZendeskError as error:
         if error.status_code == 400:
-            return _bad(request, "This “show earlier” link has expired; reload the ticket.")
+            return _earlier_bad(
+                request, ticket_id, "This “show earlier” link has expired; reload the ticket."
+            )
         raise
     zone = _zone(agent)
     order = ticket_page.conversation_order_get(agent=agent)
@@ -410,6 +427,7 @@ def ticket_comments(request: HttpRequest, ticket_id: int) -> HttpResponse:
         "comments": comments,
         "earlier_cursor": page.value.after_cursor,
         "order": order,
+        "earlier_stale": stale_sentence(page, "these comments as they were"),
     }
     if not request.htmx:
         return HttpResponseRedirect(reverse("ticket", args=[ticket_id]))
@@ -490,7 +508,9 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     except SeenInvalid as bad:
         raise BadForm(f"{bad} Reload the ticket and write again.") from None
     kind = _choice(_one(request, "kind"), ("public", "note"), "A comment")
-    body = _one(request, "body", limit=MAX_BODY_CHARS)
+    # Past Zendesk's limit the form comes back with the text kept and the limit next to it;
+    # only a body far past it (nobody types that) is refused outright.
+    body = _one(request, "body", limit=MAX_BODY_CHARS * BODY_KEPT_FACTOR)
     status = _choice(_one(request, "status"), ("new", *FORM_STATUSES), "A status")
     submit_as = _choice(_one(request, "submit_as"), FORM_STATUSES, "Submit as")
     priority = _choice(_one(request, "priority"), PRIORITIES, "A priority")
@@ -529,6 +549,12 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     _read_assignee(submitted, assignee)
     _read_tags(submitted, tags_text)
     _read_ccs(submitted, cc_add, cc_remove)
+    if len(body) > MAX_BODY_CHARS:
+        form.errors["body"] = (
+            f"Your {'note' if kind == 'note' else 'reply'} is {len(body):,} characters; Zendesk "
+            f"takes at most {MAX_BODY_CHARS:,} in one comment. Nothing was sent; your text is "
+            "kept. Shorten it, or attach the long part as a file."
+        )
     return submitted
 
 

@@ -10,7 +10,8 @@ tested against it. Order for one call outside /_sandbox/:
 3. API calls only: the account limit and List Tickets' own limit (429 + Retry-After);
 4. `error_rate`: 500/502/503 without running the view (nothing is written);
 5. `garbage_rate`: the view runs (writes happen), its answer is replaced by HTML or cut JSON
-   under a 200 (5xx pages that are not JSON are `error_rate`'s);
+   under a 200 (`garbage_body` pins one of the two; 5xx pages that are not JSON are
+   `error_rate`'s);
 6. writes only (any method but GET/HEAD/OPTIONS) that succeeded (2xx), so the change is
    committed: `hang_after_write_rate` holds the answer `hang_seconds` (or until the fault set
    is replaced) and ends with a 504, `garbage_after_write_rate` answers an unreadable 200. A
@@ -81,13 +82,13 @@ def rate_limited(faults: traffic.Faults, admission: traffic.Admission) -> HttpRe
     return response
 
 
-def garbage(response: HttpResponse) -> HttpResponse:
+def garbage(response: HttpResponse, body_kind: str = "any") -> HttpResponse:
     """The view's answer spoiled: an HTML page or its JSON cut in half, under a 200.
 
     Always 200: a 5xx with a body that is not JSON is what `error_rate` already gives (the
     edge's 502/503 pages), so garbage is the case a status check alone cannot catch.
     """
-    if random.random() < 0.5:
+    if body_kind == "html" or (body_kind == "any" and random.random() < 0.5):
         return HttpResponse(
             "<!DOCTYPE html><html><body><h1>Oops</h1><p>Something went wrong",
             status=200,
@@ -148,8 +149,11 @@ class SandboxTrafficMiddleware:
         path = request.path
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return self.get_response(request)
+        counted = path.startswith(("/api/", "/oauth/"))
+        if counted:
+            traffic.arrive()
         response = self.respond(request)
-        if path.startswith(("/api/", "/oauth/")):
+        if counted:
             refused = getattr(response, "sandbox_refused", False)
             traffic.record(
                 request.method,
@@ -188,7 +192,7 @@ class SandboxTrafficMiddleware:
             return server_error()
         response = self.get_response(request)
         if faulty and random.random() < faults.garbage_rate:
-            return garbage(response)
+            return garbage(response, faults.garbage_body)
         if faulty and committed_write(request, response):
             return after_write(response, faults)
         return response
@@ -206,7 +210,7 @@ def after_write(response: HttpResponse, faults: traffic.Faults) -> HttpResponse:
         changed.wait(faults.hang_seconds)
         return edge_page(504)
     if random.random() < faults.garbage_after_write_rate:
-        return garbage(response)
+        return garbage(response, faults.garbage_body)
     return response
 
 

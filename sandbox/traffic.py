@@ -29,6 +29,7 @@ from typing import Any
 ACCOUNT_LIMIT_DEFAULT = 700
 TICKETS_INDEX_LIMIT_DEFAULT = 100  # List Tickets has its own limit of 100 a minute.
 MAX_HANG_SECONDS = 600
+GARBAGE_BODIES = ("any", "html", "cut_json")
 
 
 class FaultsInvalid(ValueError):
@@ -49,6 +50,9 @@ class Faults:
     hang_rate: float = 0
     hang_seconds: float = 30
     garbage_rate: float = 0
+    # What a spoiled answer looks like: "any" (either, at random), "html" (an error page under
+    # a 200) or "cut_json" (the view's JSON cut in half); a test pins one to assert on it.
+    garbage_body: str = "any"
     # After a write committed (see sandbox.middleware): the answer is held for `hang_seconds`
     # and ends as a 504, or is replaced by an unreadable 200. "Timed out, but it happened."
     hang_after_write_rate: float = 0
@@ -86,6 +90,13 @@ def _rate_limit_body(key: str, value: Any) -> str:
     raise FaultsInvalid(f'{key} must be "json" or "text", got {json.dumps(value)}')
 
 
+def _garbage_body(key: str, value: Any) -> str:
+    if value in GARBAGE_BODIES:
+        return value
+    choices = ", ".join(f'"{body}"' for body in GARBAGE_BODIES)
+    raise FaultsInvalid(f"{key} must be one of {choices}, got {json.dumps(value)}")
+
+
 def _path_prefix(key: str, value: Any) -> str:
     if isinstance(value, str) and value.startswith("/"):
         return value
@@ -105,6 +116,7 @@ _VALIDATORS = {
     "hang_rate": _rate,
     "hang_seconds": lambda k, v: _number(k, v, low=0.1, high=MAX_HANG_SECONDS),
     "garbage_rate": _rate,
+    "garbage_body": _garbage_body,
     "hang_after_write_rate": _rate,
     "garbage_after_write_rate": _rate,
     "outage": _outage,
@@ -169,6 +181,9 @@ class Admission:
 
 @dataclass
 class _Stats:
+    # Counted when a call comes in (before any fault): a call still hanging is counted here,
+    # while `requests` and `by_status` count it only once its answer is sent.
+    arrived: int = 0
     requests: int = 0
     rate_limited: int = 0
     by_status: Counter = field(default_factory=Counter)
@@ -259,6 +274,12 @@ def endpoint_key(method: str, path: str) -> str:
     return f"{method} {_NUMBER_SEGMENT.sub('{id}', path)}"
 
 
+def arrive() -> None:
+    """Count one API or OAuth call as it comes in."""
+    with _lock:
+        _stats.arrived += 1
+
+
 def record(method: str, path: str, status: int | str, *, rate_limited: bool = False) -> None:
     """Count one API or OAuth call; `status` is "refused" for a dropped connection."""
     with _lock:
@@ -272,6 +293,7 @@ def record(method: str, path: str, status: int | str, *, rate_limited: bool = Fa
 def stats_json() -> dict[str, Any]:
     with _lock:
         return {
+            "arrived": _stats.arrived,
             "requests": _stats.requests,
             "by_status": dict(sorted(_stats.by_status.items())),
             "by_endpoint": dict(sorted(_stats.by_endpoint.items())),

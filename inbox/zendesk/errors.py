@@ -121,9 +121,11 @@ class ZendeskUnavailable(UpstreamUnavailable):
         self.reason = reason
         self.retry_after = retry_after
         because = STALE_MESSAGES.get(reason, STALE_MESSAGES["upstream_unavailable"])
-        super().__init__(
-            f"{because} There is no saved copy of this yet; please try again in a minute."
-        )
+        message = f"{because} There is no saved copy of this yet; please try again in a minute."
+        super().__init__(message)
+        # What failed, as the agent reads it: a 429 or an unreadable answer is not "Zendesk is
+        # not answering" (the class's sentence), and the agent should be told which it was.
+        self.user_message = message
 
 
 class PaginationTooDeep(ZendeskError):

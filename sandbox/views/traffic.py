@@ -2,7 +2,8 @@
 
     GET  /_sandbox/faults           the whole fault set in force (every key, defaults included)
     POST /_sandbox/faults           REPLACE the fault set with the JSON object sent ({} clears)
-    GET  /_sandbox/stats            API and OAuth traffic since the last reset
+    GET  /_sandbox/stats            API and OAuth traffic since the last reset (`arrived` counts
+                                    calls as they come in, hung ones included)
     POST /_sandbox/stats/reset      zero the stats
     GET  /_sandbox/webhooks         the webhook config (secret masked) and the delivery log
     POST /_sandbox/webhooks         REPLACE the webhook config ({} clears) and its delivery log

@@ -601,7 +601,8 @@ def test_an_old_draft_expires(agent, ticket_id, settings):
         ({"status": "deleted"}, "A status is one of"),
         ({"priority": ["high", "low"]}, "more than once"),
         ({"assignee": "agent:x:y"}, "not one the picker offers"),
-        ({"body": "x" * 70_000}, "longer than"),
+        ({"body": "x" * 70_000}, "Zendesk takes at most 65,536 in one comment"),
+        ({"body": "x" * 300_000}, "longer than"),
         ({"cc_remove": "12345"}, "not one of the ticket's CCs"),
     ],
 )

@@ -149,3 +149,28 @@ def test_faults_apply_to_oauth_too(sandbox, faults):
     response = requests.post(f"{sandbox.base_url}/oauth/tokens", json={}, timeout=TIMEOUT)
 
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"), [("html", "text/html"), ("cut_json", "application/json")]
+)
+def test_garbage_can_be_pinned_to_one_kind_of_body(sandbox, faults, body, content_type):
+    faults(garbage_rate=1, garbage_body=body)
+
+    responses = [agent_get(sandbox) for _ in range(6)]
+
+    assert {r.status_code for r in responses} == {200}
+    assert not any(is_json(r) for r in responses)
+    assert {r.headers["Content-Type"].split(";")[0] for r in responses} == {content_type}
+
+
+def test_a_hanging_call_is_counted_as_arrived_while_it_hangs(sandbox, faults):
+    faults(hang_rate=1, hang_seconds=60)
+
+    with pytest.raises(requests.Timeout):
+        agent_get(sandbox, timeout=SHORT_TIMEOUT)
+    counted = sandbox.control("GET", "stats").json()
+    faults()
+
+    assert counted["arrived"] == 1
+    assert counted["requests"] == 0, "its answer is not sent yet"

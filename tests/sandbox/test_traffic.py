@@ -24,7 +24,13 @@ def test_stats_start_empty_after_a_reset(sandbox):
 
     sandbox.control("POST", "stats/reset").raise_for_status()
 
-    assert stats(sandbox) == {"requests": 0, "by_status": {}, "by_endpoint": {}, "rate_limited": 0}
+    assert stats(sandbox) == {
+        "arrived": 0,
+        "requests": 0,
+        "by_status": {},
+        "by_endpoint": {},
+        "rate_limited": 0,
+    }
 
 
 def test_stats_count_exactly_the_calls_made_by_normalized_endpoint(sandbox):
@@ -75,6 +81,7 @@ def test_faults_read_back_with_every_default(sandbox):
         "hang_rate": 0,
         "hang_seconds": 30,
         "garbage_rate": 0,
+        "garbage_body": "any",
         "hang_after_write_rate": 0,
         "garbage_after_write_rate": 0,
         "outage": False,
@@ -106,6 +113,7 @@ def test_posting_faults_replaces_the_whole_set(sandbox):
         ({"rate_limit_per_minute": 0}, "rate_limit_per_minute"),
         ({"rate_limit_per_minute": 2.5}, "rate_limit_per_minute"),
         ({"rate_limit_body": "xml"}, "rate_limit_body"),
+        ({"garbage_body": "xml"}, "garbage_body"),
         ({"outage": "sometimes"}, "outage"),
         ({"path_prefix": "api"}, "path_prefix"),
         ({"chaos_monkey": 1}, "chaos_monkey"),
