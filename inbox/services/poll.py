@@ -58,6 +58,7 @@ class _Inputs:
 
     kept: tuple[Any, float, PollState] | None
     fingerprint: tuple[Any, ...] | None  # None: a family has no generation yet
+    feed_alive: bool = False
 
 
 def poll_state(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> PollState:
@@ -138,16 +139,17 @@ def _inputs_read(agent: AgentAccount) -> _Inputs:
     values, generations = cache.read_with_generations(
         [state_key, *opened, cache.FEED_ALIVE_KEY], _families(agent)
     )
+    feed_alive = cache.FEED_ALIVE_KEY in values
     if generations is None:
         return _Inputs(kept=values.get(state_key), fingerprint=None)
     fingerprint = (
         tuple(sorted(generations.items())),
         tuple(values.get(key) for key in opened),
-        cache.FEED_ALIVE_KEY in values,
+        feed_alive,
         agent.activities_seen_at,
         agent.iana_time_zone,
     )
-    return _Inputs(kept=values.get(state_key), fingerprint=fingerprint)
+    return _Inputs(kept=values.get(state_key), fingerprint=fingerprint, feed_alive=feed_alive)
 
 
 def _valid(inputs: _Inputs) -> PollState | None:
@@ -180,9 +182,10 @@ def _keep(
         or bell.stale
     ):
         return
+    alive = inputs.feed_alive
     fresh_until = min(
-        sidebar.fetched_at.timestamp() + min(cache.ttl_for("count"), cache.ttl_for("list")),
-        bell.fetched_at.timestamp() + cache.ttl_for("activities"),
+        sidebar.fetched_at.timestamp() + min(_lifetime("count", alive), _lifetime("list", alive)),
+        bell.fetched_at.timestamp() + _lifetime("activities", alive),
     )
     seconds_left = fresh_until - cache.clock()
     if seconds_left < 1:
@@ -190,3 +193,15 @@ def _keep(
     caches["default"].set(
         _state_key(agent), (inputs.fingerprint, fresh_until, state), timeout=int(seconds_left)
     )
+
+
+def _lifetime(kind: str, feed_alive: bool) -> float:
+    """How long the cache serves an answer of this kind: longer while a change feed runs, as
+    every change then moves the families the state was computed from (and a feed that stops
+    changes the state's inputs)."""
+    seconds = cache.ttl_for(kind)
+    if not feed_alive:
+        return seconds
+    overrides = getattr(settings, "ZENDESK_CACHE_TTL_WITH_FEED_SECONDS", {}) or {}
+    with_feed = {**cache.DEFAULT_TTL_WITH_FEED_SECONDS, **overrides}
+    return max(seconds, float(with_feed.get(kind, 0)))

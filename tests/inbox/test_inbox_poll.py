@@ -280,3 +280,24 @@ def test_agents_never_share_a_kept_poll_state(agent, restricted_agent, inbox_san
 
     assert version_of(restricted_poll) != version_of(agent_poll)
     assert badge_text(restricted_poll, "all") != badge_text(agent_poll, "all")
+
+
+def test_while_a_change_feed_runs_the_kept_state_outlives_the_short_lifetimes(
+    agent_client, inbox_sandbox, cache_calls, settings
+):
+    from inbox.zendesk import cache
+
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 0, "list": 0, "activities": 0}
+    cache.feed_alive_mark(60)
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    cache_calls.clear()
+
+    kept = agent_client.get("/inbox/poll", {"version": version})
+    kept_calls = list(cache_calls)
+    cache.feed_alive_clear()  # the feed stopped: nothing tells the app of changes any more
+    cache_calls.clear()
+    agent_client.get("/inbox/poll", {"version": version})
+
+    assert kept.status_code == 204
+    assert kept_calls == ["get_many"]
+    assert len(cache_calls) > 1  # without the feed, the short lifetimes apply again
