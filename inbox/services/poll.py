@@ -87,7 +87,7 @@ def poll_state(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> PollSta
 
 
 def poll_state_cached(*, agent: AgentAccount) -> PollState:
-    """What a full page draws at once: never asks Zendesk and writes nothing.
+    """What a full page draws at once, from the cache alone (never a Zendesk read).
 
     The kept state when it is current (one cache round trip), else what the cache holds of
     each part; a part it does not hold is left for the page's first poll.
