@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -65,7 +65,7 @@ class BellNews:
 
 @dataclass(frozen=True)
 class BellView:
-    """The bell's part of a poll answer; `known` False when Zendesk gave nothing to show."""
+    """The bell as the header and the poll show it; `known` False when Zendesk gave nothing."""
 
     known: bool
     badge: str = ""
@@ -75,32 +75,26 @@ class BellView:
     desktop: bool = False
     sound: bool = False
     do_not_disturb: bool = False
-    version: str = field(default="none")
 
 
 def bell_for_poll(agent: AgentAccount) -> BellView:
-    """The bell's badge, newest unread activities and the agent's notification choices.
+    """The bell alone, for a poll whose counts Zendesk refused (the bell still answers).
 
     Asked on the background lane, like the rest of the poll; Zendesk down with nothing saved
-    leaves the bell as it is (the poll still answers).
+    leaves the bell as it is.
     """
-    settings = activities.notification_settings_get(agent=agent)
+    notify = activities.notification_settings_get(agent=agent)
     try:
         answer = activities.activity_bell(agent=agent, lane=activities.POLL_LANE)
     except services.ZendeskUnavailable:
-        return BellView(known=False, version=f"none-{_settings_version(settings)}")
-    return _bell_view(answer.value, settings)
+        return bell_view(None, notify)
+    return bell_view(answer.value, notify)
 
 
-def bell_cached(agent: AgentAccount) -> BellView | None:
-    """The bell from the cache alone (for a full page), or None when it is not there."""
-    answer = activities.activity_bell_cached(agent=agent)
-    if answer is None:
-        return None
-    return _bell_view(answer.value, activities.notification_settings_get(agent=agent))
-
-
-def _bell_view(bell: activities.Bell, settings: activities.NotificationSettings) -> BellView:
+def bell_view(bell: activities.Bell | None, notify: activities.NotificationSettings) -> BellView:
+    """The bell's badge, newest unread activities and the agent's notification choices."""
+    if bell is None:
+        return BellView(known=False)
     label = "Activity" if not bell.badge else f"Activity, {bell.badge} unread"
     return BellView(
         known=True,
@@ -108,16 +102,9 @@ def _bell_view(bell: activities.Bell, settings: activities.NotificationSettings)
         unread=bell.unread.value,
         label=label,
         news=tuple(_news(activity) for activity in bell.newest),
-        desktop=settings.desktop,
-        sound=settings.sound,
-        do_not_disturb=settings.do_not_disturb,
-        version=f"{bell.version}-{_settings_version(settings)}",
-    )
-
-
-def _settings_version(settings: activities.NotificationSettings) -> str:
-    return "".join(
-        "1" if on else "0" for on in (settings.desktop, settings.sound, settings.do_not_disturb)
+        desktop=notify.desktop,
+        sound=notify.sound,
+        do_not_disturb=notify.do_not_disturb,
     )
 
 
@@ -147,7 +134,6 @@ class Actor:
     """Who did it, as the avatar shows them: a photo, initials, or Zendesk itself."""
 
     name: str
-    initials: str
     photo_url: str
     system: bool
 
@@ -231,21 +217,15 @@ def _zone(agent: AgentAccount) -> dt.tzinfo:
     return inbox_services.agent_zone(agent)
 
 
-def _initials(name: str) -> str:
-    parts = [part for part in name.split() if part[:1].isalpha()]
-    letters = "".join(part[0] for part in parts[:2]).upper()
-    return letters or (name[:1].upper() if name else "?")
-
-
 def _actor(activity: Activity, users: dict[int, User]) -> Actor:
     if activity.by_system:
-        return Actor(name="Zendesk (automatic)", initials="", photo_url="", system=True)
+        return Actor(name="Zendesk (automatic)", photo_url="", system=True)
     person = activity.actor or users.get(activity.actor_id or 0)
     name = person.name if person and person.name else f"User {activity.actor_id}"
     photo = ""
     if person is not None:
         photo = person.photo_thumbnail_url or person.photo_url or ""
-    return Actor(name=name, initials=_initials(name), photo_url=photo, system=False)
+    return Actor(name=name, photo_url=photo, system=False)
 
 
 def _activity_row(

@@ -9,13 +9,12 @@ and the URL carries the state (`hx-push-url`) so reload, back and shared links w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -32,6 +31,8 @@ from inbox import services
 from inbox.auth import agent_required, current_agent
 from inbox.models import AgentAccount
 from inbox.services import inbox as inbox_services
+from inbox.services import poll as poll_services
+from inbox.services.poll import PollState
 from inbox.views_signin import render_with_zendesk_form_action
 from inbox.zendesk.errors import (
     Forbidden,
@@ -41,9 +42,6 @@ from inbox.zendesk.errors import (
     ZendeskError,
 )
 from inbox.zendesk.records import Page, Ticket
-
-if TYPE_CHECKING:  # views_activity builds on this module; it is imported where it is used
-    from inbox.views_activity import BellView
 
 logger = logging.getLogger(__name__)
 # Longer query strings are refused: no link the app makes comes close (cursors included).
@@ -433,27 +431,24 @@ def _render_list(
     }
     if request.htmx:
         return render(request, "inbox/tickets.html#ticket-list", context, status=status)
-    from inbox.views_activity import bell_cached
-
-    sidebar = inbox_services.sidebar_cached(agent=request.agent)
-    bell = bell_cached(request.agent)
-    return render(
-        request, "inbox/tickets.html", {**context, **_sidebar_context(sidebar, bell)}, status=status
-    )
+    return render(request, "inbox/tickets.html", context, status=status)
 
 
-def _sidebar_context(
-    sidebar: inbox_services.Sidebar | None, bell: BellView | None = None
-) -> dict[str, Any]:
-    """What the sidebar's badges and organizations, and the bell, render from (the page and
-    the poll). `poll_version` covers both: a page drawn from the cache polls to a 204."""
+def sidebar_context(state: PollState) -> dict[str, Any]:
+    """What the sidebar's badges and organizations, and the bell, render from: every full
+    page (through the `shell` context processor) and the poll. `poll_version` covers both, so
+    a page drawn from the cache polls to a 204."""
+    from inbox.views_activity import bell_view
+
+    bell = bell_view(state.bell, state.notify)
+    sidebar = state.sidebar
     if sidebar is None:
         return {"sidebar": None, "bell": bell, "poll_version": ""}
     return {
         "sidebar": sidebar,
         "bell": bell,
         "counts_note": counts_note(sidebar),
-        "poll_version": poll_version(sidebar, bell),
+        "poll_version": state.version,
         "sidebar_views": [(view, sidebar.badges.get(view.key)) for view in inbox_services.VIEWS],
         "organization_links": [
             (view, _view_url(view), sidebar.badges.get(view.key)) for view in sidebar.organizations
@@ -478,11 +473,9 @@ def counts_note(sidebar: inbox_services.Sidebar) -> str:
     )
 
 
-def poll_version(sidebar: inbox_services.Sidebar, bell: BellView | None) -> str:
-    """One fingerprint of what the poll shows; no bell yet: a version no poll matches."""
-    if bell is None:
-        return ""
-    return hashlib.sha256(f"{sidebar.version}|{bell.version}".encode()).hexdigest()[:16]
+def shell_sidebar_context(agent: AgentAccount) -> dict[str, Any]:
+    """The sidebar and the bell of a full page, from the cache alone (never Zendesk)."""
+    return sidebar_context(poll_services.poll_state_cached(agent=agent))
 
 
 @require_safe  # HEAD too: the home page answers with this view for a signed-in agent
@@ -623,7 +616,7 @@ def poll(request: HttpRequest) -> HttpResponse:
     from inbox.views_activity import bell_for_poll
 
     try:
-        sidebar = inbox_services.sidebar_counts(agent=request.agent)
+        state = poll_services.poll_state(agent=request.agent)
     except SessionExpired:
         raise  # agent_required ends the session and says so
     except ZendeskError as error:  # a refusal, not an outage (outages leave numbers out)
@@ -633,10 +626,9 @@ def poll(request: HttpRequest) -> HttpResponse:
             "inbox/poll.html",
             {"refused": error.user_message, "bell": bell_for_poll(request.agent)},
         )
-    context = _sidebar_context(sidebar, bell_for_poll(request.agent))
-    if request.GET.get("version") == context["poll_version"]:
+    if request.GET.get("version") == state.version:
         return HttpResponse(status=204)
-    return render(request, "inbox/poll.html", context)
+    return render(request, "inbox/poll.html", sidebar_context(state))
 
 
 # -- preferences ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +23,7 @@ from inbox.models import ActivityRead, AgentAccount, NotificationPreference
 from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import (
     activities_family,
+    agent_marks_family,
     agent_tickets_family,
     cached_as_agent,
     combined,
@@ -229,6 +231,12 @@ def activity_mark_seen(*, agent: AgentAccount, seen_at: dt.datetime | None = Non
     ActivityRead.objects.filter(agent=agent, activity_created_at__lte=mark).delete()
     forgotten = timezone.now() - dt.timedelta(days=ACTIVITY_DAYS + 1)
     ActivityRead.objects.filter(agent=agent, opened_at__lt=forgotten).delete()
+    _marks_changed(agent)
+
+
+def _marks_changed(agent: AgentAccount) -> None:
+    """The agent's own marks changed: what the poll keeps for them is out of date."""
+    cache.bump(agent_marks_family(settings.ZENDESK_URL, agent.pk))
 
 
 def activity_opened_ids(*, agent: AgentAccount) -> frozenset[int]:
@@ -239,6 +247,7 @@ def activity_opened_ids(*, agent: AgentAccount) -> frozenset[int]:
 def activity_open_record(*, agent: AgentAccount, activities: Iterable[Activity]) -> None:
     """Remember that the agent opened these activities (every device then shows them read)."""
     seen_at = agent.activities_seen_at
+    recorded = False
     for activity in activities:
         if (
             seen_at is not None
@@ -248,13 +257,16 @@ def activity_open_record(*, agent: AgentAccount, activities: Iterable[Activity])
             continue  # the mark already says so
         try:
             with transaction.atomic():
-                ActivityRead.objects.get_or_create(
+                _row, created = ActivityRead.objects.get_or_create(
                     agent=agent,
                     activity_id=activity.id,
                     defaults={"activity_created_at": activity.created_at},
                 )
         except IntegrityError:  # opened in two tabs at the same moment: once is enough
             continue
+        recorded = recorded or created
+    if recorded:
+        _marks_changed(agent)
 
 
 def activity_detail(
@@ -461,4 +473,5 @@ def notification_settings_set(
         agent=agent,
         defaults={"desktop": desktop, "sound": sound, "do_not_disturb": do_not_disturb},
     )
+    _marks_changed(agent)
     return NotificationSettings(desktop=desktop, sound=sound, do_not_disturb=do_not_disturb)

@@ -8,6 +8,8 @@ inbox.zendesk.cache.bump). Families used by the services:
 - `agent-tickets:ID`  one agent's own lists and counts (assigned, ccd, followed, requested, recent)
 - `ticket:ID`         one ticket and its comments
 - `activities:ID`     one agent's activity stream
+- `agent-marks:PK`    what one agent account marked in the app itself (activities opened or
+                      seen, notification choices): what the poll shows besides Zendesk's data
 
 All are prefixed with the account's base URL: two Zendesk accounts never share a family.
 """
@@ -43,6 +45,10 @@ def ticket_family(base_url: str, ticket_id: int) -> str:
 
 def activities_family(base_url: str, user_id: int) -> str:
     return f"{base_url}|activities|{user_id}"
+
+
+def agent_marks_family(base_url: str, agent_pk: int) -> str:
+    return f"{base_url}|agent-marks|{agent_pk}"
 
 
 def cached_as_agent[T](

@@ -337,6 +337,11 @@ def _opened_key(base_url: str, agent: AgentAccount, view_key: str) -> str:
     return f"inbox:opened-count:{digest[:40]}"
 
 
+def opened_count_keys(*, agent: AgentAccount, base_url: str) -> list[str]:
+    """The cache keys of the agent's "opened" counts (the poll reads them with its state)."""
+    return [_opened_key(base_url, agent, key) for key in OPENED_VIEW_KEYS]
+
+
 def _opened_count_record(
     agent: AgentAccount, credentials: Credentials, view: InboxView, answer: Fresh[Page]
 ) -> None:

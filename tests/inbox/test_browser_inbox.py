@@ -38,7 +38,7 @@ def agent_email(zendesk) -> str:
 
 
 def first_row_id(page) -> int:
-    return int(page.locator("tbody tr[data-row] td.col-id").first.inner_text())
+    return int(page.locator("tbody tr[data-row] > td:first-child").first.inner_text())
 
 
 def test_the_agent_opens_each_view_from_the_sidebar(page, app_url, zendesk, agent_email):
@@ -86,7 +86,9 @@ def test_the_agent_sorts_pages_forward_and_back(page, app_url, zendesk, agent_em
 
 
 def listed_row_ids(page) -> list[int]:
-    return [int(text) for text in page.locator("tbody tr[data-row] td.col-id").all_inner_texts()]
+    return [
+        int(text) for text in page.locator("tbody tr[data-row] > td:first-child").all_inner_texts()
+    ]
 
 
 def test_the_agent_sorts_by_requester_pages_by_number_and_filters(

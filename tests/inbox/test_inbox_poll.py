@@ -163,3 +163,146 @@ def badge_text_in_page(html: str, key: str) -> str | None:
     found = re.search(rf'id="count-{key}" class="count" aria-live="polite">(.*?)</span>\n', html)
     number = re.search(r">(\d+)", found.group(1)) if found else None
     return number.group(1) if number else None
+
+
+# -- what an unchanged poll costs (counted, not timed) -------------------------------------------
+@pytest.fixture
+def cache_calls(monkeypatch) -> list[str]:
+    """Every call the app makes on the cache from now on, by method name (a get_many counts
+    once: the backend's own gets inside it are not round trips)."""
+    from django.core.cache import caches
+
+    store = caches["default"]
+    calls: list[str] = []
+    depth = [0]
+    for name in ("get", "get_many", "set", "set_many", "add", "incr", "delete", "delete_many"):
+        original = getattr(store, name)
+
+        def counting(*args, _name=name, _original=original, **kwargs):
+            if depth[0] == 0:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(store, name, counting)
+    return calls
+
+
+def tables_read(queries) -> list[str]:
+    """The table each query reads (a query without one is listed whole, to fail visibly)."""
+    tables = []
+    for query in queries:
+        found = re.search(r'FROM "(\w+)"', query["sql"])
+        tables.append(found.group(1) if found else query["sql"])
+    return tables
+
+
+def test_an_unchanged_poll_costs_one_cache_read_and_no_query_past_the_session(
+    agent_client, inbox_sandbox, cache_calls
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    cache_calls.clear()
+    with CaptureQueriesContext(connection) as queries:
+        again = agent_client.get("/inbox/poll", {"version": version})
+
+    assert again.status_code == 204
+    assert cache_calls == ["get_many"]  # one round trip, no write
+    assert tables_read(queries.captured_queries) == ["django_session", "inbox_agentaccount"]
+
+
+def test_a_poll_without_a_version_is_drawn_from_the_same_kept_state(
+    agent_client, inbox_sandbox, cache_calls
+):
+    first = agent_client.get("/inbox/poll").content.decode()
+    cache_calls.clear()
+
+    again = agent_client.get("/inbox/poll", headers={"HX-Request": "true"}).content.decode()
+
+    assert cache_calls == ["get_many"]
+    assert version_of(again) == version_of(first)
+    assert badge_text(again, "assigned") == badge_text(first, "assigned")
+
+
+def test_a_write_to_the_agents_tickets_moves_the_poll_past_its_kept_state(
+    agent, agent_client, inbox_sandbox, cache_calls
+):
+    from inbox.services.freshness import agent_tickets_family
+    from inbox.zendesk import cache
+
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    cache.bump(agent_tickets_family(inbox_sandbox.base_url, agent.zendesk_user_id))
+    cache_calls.clear()
+
+    agent_client.get("/inbox/poll", {"version": version})
+
+    assert len(cache_calls) > 1  # computed again from the services, not the kept state
+    assert "set" in cache_calls  # ... and kept for the next poll
+
+
+def test_new_notification_choices_reach_the_next_poll(agent, agent_client, inbox_sandbox):
+    from inbox.services import activities
+
+    first = agent_client.get("/inbox/poll")
+    activities.notification_settings_set(
+        agent=agent, desktop=True, sound=False, do_not_disturb=False
+    )
+
+    after = agent_client.get("/inbox/poll", {"version": version_of(first.content.decode())})
+
+    assert 'data-desktop="0"' in first.content.decode()
+    assert after.status_code == 200
+    assert 'data-desktop="1"' in after.content.decode()
+
+
+def test_an_activity_opened_elsewhere_leaves_the_bell_at_the_next_poll(
+    agent, agent_client, inbox_sandbox
+):
+    from inbox.services import activities
+
+    first = agent_client.get("/inbox/poll")
+    unread = first.content.decode().count("data-activity-id=")
+    assert unread, "the seed gives this agent unread activities"
+    newest = activities.activity_feed(agent=agent, page_size=1).value.items[0]
+    activities.activity_open_record(agent=agent, activities=[newest])
+
+    after = agent_client.get("/inbox/poll", {"version": version_of(first.content.decode())})
+
+    assert after.status_code == 200
+    assert f'data-activity-id="{newest.id}"' not in after.content.decode()
+
+
+def test_agents_never_share_a_kept_poll_state(agent, restricted_agent, inbox_sandbox):
+    from tests.inbox.conftest import signed_in_client
+
+    agent_poll = signed_in_client(agent).get("/inbox/poll").content.decode()
+    restricted_poll = signed_in_client(restricted_agent).get("/inbox/poll").content.decode()
+
+    assert version_of(restricted_poll) != version_of(agent_poll)
+    assert badge_text(restricted_poll, "all") != badge_text(agent_poll, "all")
+
+
+def test_while_a_change_feed_runs_the_kept_state_outlives_the_short_lifetimes(
+    agent_client, inbox_sandbox, cache_calls, settings
+):
+    from inbox.zendesk import cache
+
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"count": 0, "list": 0, "activities": 0}
+    cache.feed_alive_mark(60)
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    cache_calls.clear()
+
+    kept = agent_client.get("/inbox/poll", {"version": version})
+    kept_calls = list(cache_calls)
+    cache.feed_alive_clear()  # the feed stopped: nothing tells the app of changes any more
+    cache_calls.clear()
+    agent_client.get("/inbox/poll", {"version": version})
+
+    assert kept.status_code == 204
+    assert kept_calls == ["get_many"]
+    assert len(cache_calls) > 1  # without the feed, the short lifetimes apply again
