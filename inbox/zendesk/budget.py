@@ -135,7 +135,9 @@ def reserve(lane: str = INTERACTIVE) -> None:
     wait = blocked_for()
     if wait > 0:
         raise RateBudgetExhausted(
-            f"Zendesk asked the team to wait; {math.ceil(wait)} s left.", retry_after=wait
+            f"Zendesk asked the team to wait; {math.ceil(wait)} s left.",
+            retry_after=wait,
+            zendesk_asked=True,
         )
     key = _window_key(now)
     if _increment(key) > limit_for(lane):

@@ -348,7 +348,7 @@ def _outcome_key(key: str, token: str) -> str:
 
 def _reason(error: ZendeskError) -> str:
     if isinstance(error, RateBudgetExhausted):
-        return "budget_exhausted"
+        return "rate_limited" if error.zendesk_asked else "budget_exhausted"
     if isinstance(error, RateLimited):
         return "rate_limited"
     if isinstance(error, InvalidResponse):

@@ -177,8 +177,17 @@ class RateBudgetExhausted(ZendeskError):
         "Please try again shortly."
     )
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float | None = None,
+        zendesk_asked: bool = False,
+    ) -> None:
         self.retry_after = retry_after
+        # True while the team waits out Zendesk's own Retry-After (a 429), so the agent is told
+        # that Zendesk asked to slow down, not that the team spent its own share.
+        self.zendesk_asked = zendesk_asked
         super().__init__(message)
 
 
