@@ -280,7 +280,11 @@ class _Snapshot:
         return tuple((family, self.generations[family]) for family in sorted(set(families)))
 
     def ttl(self, kind: str) -> float:
-        feed_ttl = _feed_ttls().get(kind) if self.feed_alive else None
+        """The kind's lifetime; longer while a feed of changes runs and can say what changed
+        (never while the shared cache is unreachable: a mark in this process's memory is not
+        a feed every process hears)."""
+        feed_alive = self.feed_alive and sharedcache.shared_cache_available()
+        feed_ttl = _feed_ttls().get(kind) if feed_alive else None
         return max(ttl_for(kind), feed_ttl or 0.0)
 
     def entry(self, key: str, stamp: Stamp) -> _Entry | None:
@@ -540,17 +544,9 @@ def feed_alive_clear() -> None:
     _cache().delete(FEED_ALIVE_KEY)
 
 
-def _generations_and_ttl(families: Iterable[str], kind: str) -> tuple[dict[str, int], float]:
-    """The families' generations and the kind's TTL, read in one round trip when they exist."""
-    families = sorted(set(families))
-    keys = {family: _generation_key(family) for family in families}
-    found = _cache().get_many([FEED_ALIVE_KEY, *keys.values()])
-    known = {family: int(found[key]) for family, key in keys.items() if key in found}
-    missing = [family for family in families if family not in known]
-    if missing:
-        known.update(generations(missing))
-    feed_ttl = _feed_ttls().get(kind) if FEED_ALIVE_KEY in found else None
-    return known, max(ttl_for(kind), feed_ttl or 0.0)
+def lifetime(kind: str) -> float:
+    """How long an answer of this kind is served now: longer while a feed of changes runs."""
+    return _snapshot([], []).ttl(kind)
 
 
 def cached_value(
