@@ -7,7 +7,7 @@ requests). Opening the inbox is what the inbox page asks for: ticket_counts, the
 
   A    naive proxy: the same client calls (inbox.zendesk.client), no cache, no rate budget
   B    Agent Inbox services (inbox.services) on a local-memory cache, with the shared budget
-  B+r  the same on Redis, when --redis URL or REDIS_TEST_URL is given
+  B+r  the same on Redis: --redis URL or REDIS_TEST_URL, else a throwaway redis-server
   C-A  A with the sandbox limited to --limit requests a minute (Zendesk Team plan: 200)
   C-B  B with the same limit and ZENDESK_RATE_LIMIT_PER_MINUTE=--limit, its cache holding the
        answers of one earlier inbox open per agent, aged past their TTL (a team mid-day)
