@@ -73,9 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--redis",
-        default=os.environ.get("REDIS_TEST_URL", ""),
+        default=os.environ.get("REDIS_TEST_URL"),
         help="also run B on this Redis (default: $REDIS_TEST_URL, else a throwaway "
-        "redis-server on a free port when one is installed; FLUSHES that database)",
+        "redis-server on a free port when one is installed; '' for none; FLUSHES that database)",
     )
     parser.add_argument(
         "--no-redis", action="store_true", help="skip the Redis runs (local memory only)"
@@ -320,7 +320,8 @@ def redis_for(args: argparse.Namespace, workdir: Path) -> Iterator[None]:
 
     if args.no_redis:
         args.redis = ""
-    if args.redis or args.no_redis or redis_server_binary() is None:
+    if args.redis is not None or redis_server_binary() is None:
+        args.redis = args.redis or ""
         yield
         return
     server = start_redis(workdir)
