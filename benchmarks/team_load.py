@@ -7,7 +7,7 @@ requests). Opening the inbox is what the inbox page asks for: ticket_counts, the
 
   A    naive proxy: the same client calls (inbox.zendesk.client), no cache, no rate budget
   B    Agent Inbox services (inbox.services) on a local-memory cache, with the shared budget
-  B+r  the same on Redis, when --redis URL or REDIS_TEST_URL is given
+  B+r  the same on Redis: --redis URL or REDIS_TEST_URL, else a throwaway redis-server
   C-A  A with the sandbox limited to --limit requests a minute (Zendesk Team plan: 200)
   C-B  B with the same limit and ZENDESK_RATE_LIMIT_PER_MINUTE=--limit, its cache holding the
        answers of one earlier inbox open per agent, aged past their TTL (a team mid-day)
@@ -73,8 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--redis",
-        default=os.environ.get("REDIS_TEST_URL", ""),
-        help="also run B on this Redis (default: $REDIS_TEST_URL; FLUSHES that database)",
+        default=os.environ.get("REDIS_TEST_URL"),
+        help="also run B on this Redis (default: $REDIS_TEST_URL, else a throwaway "
+        "redis-server on a free port when one is installed; '' for none; FLUSHES that database)",
+    )
+    parser.add_argument(
+        "--no-redis", action="store_true", help="skip the Redis runs (local memory only)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the JSON goes")
     parser.add_argument("--json", action="store_true", help="print the JSON summary, no table")
@@ -306,6 +310,26 @@ def locmem(max_entries: int | None = LOCMEM_ENTRIES) -> dict[str, Any]:
 def redis(url: str) -> dict[str, Any]:
     """Redis as production runs it (config/settings.py): one connection pool per process."""
     return {"BACKEND": "inbox.zendesk.redis_cache.SharedPoolRedisCache", "LOCATION": url}
+
+
+@contextlib.contextmanager
+def redis_for(args: argparse.Namespace, workdir: Path) -> Iterator[None]:
+    """Redis for the B-on-Redis and hit runs: the one given, else a throwaway redis-server on
+    a free port (stopped by its own pid at the end), else none (local memory only)."""
+    from tests.redisserver import redis_server_binary, start_redis
+
+    if args.no_redis:
+        args.redis = ""
+    if args.redis is not None or redis_server_binary() is None:
+        args.redis = args.redis or ""
+        yield
+        return
+    server = start_redis(workdir)
+    args.redis = server.url
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def redis_counters(url: str, *, reset: bool = False) -> dict[str, int]:
@@ -618,10 +642,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sandbox = start_sandbox(workdir, seed_args=("--agents", str(args.seed_agents)))
         try:
-            point_app_at(sandbox.base_url)
-            agents = sign_in_agents(sandbox, args.agents)
-            results = run_scenarios(sandbox, agents, args)
-            cache_hits = run_cache_hits(sandbox, agents, args)
+            with redis_for(args, workdir):
+                point_app_at(sandbox.base_url)
+                agents = sign_in_agents(sandbox, args.agents)
+                results = run_scenarios(sandbox, agents, args)
+                cache_hits = run_cache_hits(sandbox, agents, args)
         finally:
             sandbox.stop()
     summary = build_summary(args, command, results, time.perf_counter() - started, cache_hits)

@@ -50,7 +50,7 @@ from inbox.services.freshness import (
     tickets_family,
 )
 from inbox.services.tickets import ticket_cached_copy, ticket_reread_in_background
-from inbox.zendesk import budget, cache, client
+from inbox.zendesk import budget, cache, client, leases, sharedcache
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import SessionExpired, ZendeskError
 from inbox.zendesk.records import Ticket
@@ -347,10 +347,13 @@ def webhook_receive(
 # -- the change feed ---------------------------------------------------------------------------
 LEASE_KEY = "inbox:change-feed:lease"
 STATE_KEY_PREFIX = "inbox:change-feed:state"
-# Pages of the recently-updated list read in one run at most (100 tickets each).
-FEED_MAX_PAGES = 5
+# Tickets of the recently-updated list read in one round at most (pages of 100): a burst of
+# changes larger than this is read over several rounds, each carrying on where the last stopped.
+FEED_MAX_TICKETS = 500
 FEED_PAGE_SIZE = 100
 DEFAULT_FEED_SECONDS = 10.0
+PAUSED = "the shared cache (Redis) is unreachable"
+LEASE_LOST = "another process took the change feed over"
 
 
 def feed_seconds() -> float:
@@ -362,20 +365,16 @@ def _lease_seconds() -> int:
 
 
 def feed_lease_take(token: str) -> bool:
-    """Hold the deployment's one change feed (or keep holding it); False when another does."""
-    store = caches["default"]
-    if store.add(LEASE_KEY, token, timeout=_lease_seconds()):
-        return True
-    if store.get(LEASE_KEY) == token:
-        store.touch(LEASE_KEY, timeout=_lease_seconds())
-        return True
-    return False
+    """Hold the deployment's one change feed (or keep holding it); False when another does.
+
+    Taking and renewing are one atomic step in the shared cache (inbox.zendesk.leases): a
+    holder whose lease expired never renews the lease another process has taken since.
+    """
+    return leases.lease_hold(LEASE_KEY, token, _lease_seconds())
 
 
 def feed_lease_release(token: str) -> None:
-    store = caches["default"]
-    if store.get(LEASE_KEY) == token:
-        store.delete(LEASE_KEY)
+    leases.lease_release(LEASE_KEY, token)
 
 
 @dataclass(frozen=True)
@@ -386,6 +385,7 @@ class FeedRun:
     invalidated: set[str]
     baseline: bool = False  # the first run only notes where it starts
     skipped: str = ""  # why nothing was asked, when nothing was
+    more: bool = False  # stopped at FEED_MAX_TICKETS: the next run carries on from there
 
 
 def _fingerprint(ticket: Ticket) -> str:
@@ -396,94 +396,165 @@ def _state_key(base_url: str) -> str:
     return f"{STATE_KEY_PREFIX}:{hashlib.sha256(base_url.encode()).hexdigest()[:40]}"
 
 
-def _recently_updated(credentials: Credentials, since: float | None) -> list[Ticket]:
-    """Tickets updated at or after `since`, newest first (one page when starting)."""
+@dataclass(frozen=True)
+class _Walk:
+    """Tickets read down the recently-updated list, and where to carry on (None: done)."""
+
+    tickets: list[Ticket]
+    resume_after: str | None = None
+
+
+def _walk(credentials: Credentials, *, after: str | None, floor: float | None, limit: int) -> _Walk:
+    """One bounded page walk down the tickets sorted by -updated_at, from the cursor `after`
+    (None: the newest): until a ticket updated before `floor`, the list's end, or `limit`
+    tickets. Without a floor (the first run), one page."""
     found: list[Ticket] = []
-    after = None
-    for _ in range(FEED_MAX_PAGES):
+    while len(found) < limit:
         page = client.tickets_list(
             credentials,
             view="all",
             sort="-updated_at",
-            page_size=FEED_PAGE_SIZE,
+            page_size=min(FEED_PAGE_SIZE, limit - len(found)),
             after=after,
             include=(),
             lane=budget.BACKGROUND,
         )
         for ticket in page.items:
-            if since is not None and _stamp(ticket) < since:
-                return found
+            if floor is not None and _stamp(ticket) < floor:
+                return _Walk(found)
             found.append(ticket)
-        if since is None or not page.has_more or not page.after_cursor:
-            return found
+        if floor is None or not page.has_more or not page.after_cursor:
+            return _Walk(found)
         after = page.after_cursor
-    return found
+    return _Walk(found, resume_after=after)
 
 
 def _stamp(ticket: Ticket) -> float:
     return ticket.updated_at.timestamp() if ticket.updated_at else 0.0
 
 
-def _feed_changes(
-    tickets: list[Ticket], state: dict[str, Any] | None
-) -> tuple[list[Ticket], dict[str, Any]]:
-    """Which tickets changed since the state, and the state to keep.
+def _newest(tickets: list[Ticket]) -> tuple[float, dict[str, str]] | None:
+    """The newest updated_at and the fingerprints of the tickets updated in that second.
 
-    Zendesk's updated_at has whole seconds: tickets updated in the newest second are kept with
-    a fingerprint, so one updated again within that second is still seen (when a field shows).
+    Zendesk's updated_at has whole seconds: a ticket updated again within that second is
+    still seen next time by its fingerprint (when a field shows).
     """
     newest = max((_stamp(ticket) for ticket in tickets), default=None)
-    if state is None:
-        changed: list[Ticket] = []
-    else:
-        since, prints = state["since"], state["prints"]
-        changed = [
-            ticket
-            for ticket in tickets
-            if _stamp(ticket) > since or prints.get(str(ticket.id)) != _fingerprint(ticket)
-        ]
     if newest is None:
-        return changed, state or {"since": 0.0, "prints": {}}
-    if state is not None and newest < state["since"]:
-        return changed, state
-    prints = {
+        return None
+    return newest, {
         str(ticket.id): _fingerprint(ticket) for ticket in tickets if _stamp(ticket) == newest
     }
-    return changed, {"since": newest, "prints": prints}
 
 
-def _feed_credentials_run(agent: AgentAccount, base_url: str) -> FeedRun:
+def _feed_round(
+    credentials: Credentials, state: dict[str, Any] | None
+) -> tuple[list[Ticket], dict[str, Any], bool]:
+    """One bounded walk: the tickets changed since the state, the state to keep, and whether
+    the walk stopped at FEED_MAX_TICKETS before reaching what the last round had seen.
+
+    The state is `since`/`prints` (everything updated after was seen) and, while a walk is
+    unfinished, `resume`: its cursor and the newest point it started from. The list is
+    keyset-paginated, so the cursor stays put while tickets above it change; a ticket it has
+    not reached yet that changes again moves above the start and the next walk from the top
+    sees it.
+    """
+    if state is None:  # the first run: note where the list stands
+        top = _newest(_walk(credentials, after=None, floor=None, limit=FEED_PAGE_SIZE).tickets)
+        since, prints = top or (0.0, {})
+        return [], {"since": since, "prints": prints, "resume": None}, False
+    since, prints, resume = state["since"], state["prints"], state.get("resume")
+    walk = _walk(
+        credentials,
+        after=resume["after"] if resume else None,
+        floor=since,
+        limit=FEED_MAX_TICKETS,
+    )
+    changed = [
+        ticket
+        for ticket in walk.tickets
+        if _stamp(ticket) > since or prints.get(str(ticket.id)) != _fingerprint(ticket)
+    ]
+    if resume is not None:
+        top: tuple[float, dict[str, str]] = (resume["top"], resume["top_prints"])
+    else:
+        top = _newest(walk.tickets) or (since, prints)
+    if walk.resume_after is None:
+        return changed, {"since": top[0], "prints": top[1], "resume": None}, False
+    carry_on = {"after": walk.resume_after, "top": top[0], "top_prints": top[1]}
+    return changed, {"since": since, "prints": prints, "resume": carry_on}, True
+
+
+def _feed_credentials_run(agent: AgentAccount, base_url: str, token: str) -> FeedRun:
     store = caches["default"]
     state = store.get(_state_key(base_url))
-    since = state["since"] if state else None
-    tickets = with_agent_credentials(
-        agent, lambda credentials: _recently_updated(credentials, since)
+    changed, new_state, more = with_agent_credentials(
+        agent, lambda credentials: _feed_round(credentials, state)
     )
-    changed, new_state = _feed_changes(tickets, state)
+    # Asking Zendesk took a while: hold on to the lease before acting on the answer, or leave
+    # it to the process that took it over (it reads from the same state).
+    if not feed_lease_take(token):
+        logger.warning("change feed: %s while this run asked Zendesk; leaving it", LEASE_LOST)
+        return FeedRun(changed=(), invalidated=set(), skipped=LEASE_LOST)
     invalidated: set[str] = set()
     for ticket in changed:
         change = TicketChange(ticket.id).including(ticket)
         invalidated |= ticket_change_apply(base_url=base_url, change=change)
     store.set(_state_key(base_url), new_state, timeout=None)
     cache.feed_alive_mark(feed_seconds() * 3)
+    if more:
+        logger.info(
+            "change feed: read %d tickets, the most one run reads, before reaching what the "
+            "last run had seen; the next run carries on from there",
+            FEED_MAX_TICKETS,
+        )
     return FeedRun(
         changed=tuple(ticket.id for ticket in changed),
         invalidated=invalidated,
         baseline=state is None,
+        more=more,
     )
+
+
+_paused = False
+_paused_lock = threading.Lock()
+
+
+def _feed_paused(paused: bool) -> None:
+    """Log once when the feed pauses for the shared cache, once when it resumes."""
+    global _paused
+    with _paused_lock:
+        if paused == _paused:
+            return
+        _paused = paused
+    if paused:
+        logger.warning(
+            "change feed paused: %s, so no process could tell the others what changed (each "
+            "keeps answers only for the short default lifetimes meanwhile); it resumes when "
+            "the shared cache answers again",
+            PAUSED,
+        )
+    else:
+        logger.warning("change feed resumed: the shared cache answers again")
 
 
 def change_feed_run(*, token: str) -> FeedRun | None:
     """One run of the feed, if this holder has the lease (None when another process has it).
 
-    Skipped (saying why) when no unrestricted agent is signed in: nothing to ask Zendesk with.
+    Skipped (saying why) while the shared cache is unreachable (what the feed learns could
+    reach only this process), and when no unrestricted agent is signed in (nothing to ask
+    Zendesk with).
     """
     if not feed_lease_take(token):
         return None
+    if not sharedcache.shared_cache_available():
+        _feed_paused(True)
+        return FeedRun(changed=(), invalidated=set(), skipped=PAUSED)
+    _feed_paused(False)
     base_url = settings.ZENDESK_URL
     for agent in background_agents():
         try:
-            return _feed_credentials_run(agent, base_url)
+            return _feed_credentials_run(agent, base_url, token)
         except SessionExpired:
             continue
     return FeedRun(changed=(), invalidated=set(), skipped="no unrestricted agent is signed in")

@@ -144,18 +144,34 @@ def ticket_list(
     return with_agent_credentials(agent, fetch_as)
 
 
+def _count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
+    """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
+    return cache.CachedRead(
+        kind="count",
+        base_url=credentials.base_url,
+        operation="tickets_count",
+        params={"view": view},
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        shareable=view in SHARED_VIEWS,
+        families=tuple(_list_families(credentials.base_url, view, agent.zendesk_user_id)),
+    )
+
+
 def _ticket_count(
     agent: AgentAccount, credentials: Credentials, view: str, lane: str
 ) -> Fresh[Count | None]:
+    read = _count_read(agent, credentials, view)
     try:
-        return cached_as_agent(
-            agent=agent,
-            credentials=credentials,
-            kind="count",
-            operation="tickets_count",
-            params={"view": view},
-            shareable=view in SHARED_VIEWS,
-            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+        return cache.cached_call(
+            kind=read.kind,
+            base_url=read.base_url,
+            operation=read.operation,
+            params=read.params,
+            user_id=read.user_id,
+            restricted=read.restricted,
+            shareable=read.shareable,
+            families=read.families,
             fetch=lambda: client.tickets_count(
                 credentials, view=view, user_id=agent.zendesk_user_id, lane=lane
             ),
@@ -167,19 +183,27 @@ def _ticket_count(
 def ticket_counts(
     *, agent: AgentAccount, lane: str = budget.INTERACTIVE
 ) -> dict[str, Fresh[Count | None]]:
-    """The agent's inbox counts by view (assigned, ccd, all), fetched side by side.
+    """The agent's inbox counts by view (assigned, ccd, all): all three from the cache in one
+    round trip when they are there, the others fetched side by side.
 
     A count Zendesk cannot give (and that was never cached) comes back as value None, stale,
     so the other counts still show.
     """
 
     def fetch_as(credentials: Credentials) -> dict[str, Fresh[Count | None]]:
-        with ThreadPoolExecutor(max_workers=len(COUNT_VIEWS)) as pool:
-            futures = {
-                view: pool.submit(_ticket_count, agent, credentials, view, lane)
-                for view in COUNT_VIEWS
-            }
-            return {view: future.result() for view, future in futures.items()}
+        reads = [_count_read(agent, credentials, view) for view in COUNT_VIEWS]
+        hits = dict(zip(COUNT_VIEWS, cache.cached_hits(reads), strict=True))
+        missing = [view for view, hit in hits.items() if hit is None]
+        if len(missing) == 1:
+            hits[missing[0]] = _ticket_count(agent, credentials, missing[0], lane)
+        elif missing:
+            with ThreadPoolExecutor(max_workers=len(missing)) as pool:
+                futures = {
+                    view: pool.submit(_ticket_count, agent, credentials, view, lane)
+                    for view in missing
+                }
+                hits.update({view: future.result() for view, future in futures.items()})
+        return {view: hits[view] for view in COUNT_VIEWS}
 
     return with_agent_credentials(agent, fetch_as)
 

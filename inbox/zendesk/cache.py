@@ -4,8 +4,8 @@ Built on Django's cache framework (Redis in production, so every worker and inst
 it; local memory in development). `cached_call()` is the one entry point:
 
 - **Keys are the whole request**: account base URL, operation, every parameter, plus a scope
-  (the agent by default) and the current generation of each family the answer belongs to.
-  Caching whole objects by id goes stale and loses sideloads; keying the request does not.
+  (the agent by default) and the names of the families the answer belongs to. Caching whole
+  objects by id goes stale and loses sideloads; keying the request does not.
 - **Scope**: an answer is shared between agents only when the caller says Zendesk answers
   every unrestricted agent the same (`shareable=True`), and never for a restricted agent.
 - **TTL per kind** (`ttl_for(kind)`; override with settings.ZENDESK_CACHE_TTL_SECONDS).
@@ -18,8 +18,13 @@ it; local memory in development). `cached_call()` is the one entry point:
   down Zendesk is asked once, not once per waiter). With Redis this works across processes.
   A caller holding an expired copy waits only ZENDESK_CACHE_STALE_WAIT_SECONDS (2 s) for the
   refresh, then shows the copy marked stale ("waiting").
-- **Generations**: `bump(*families)` after a write moves every key of those families to a new
-  generation, so the writer's next read fetches again at once.
+- **Generations**: `bump(*families)` after a write moves those families to a new generation,
+  so the writer's next read fetches again at once. An entry carries the generations it was
+  built under; one that differs from the families' current ones is not there. A hit is
+  therefore ONE round trip to the cache (one MGET of the entry, the generations and the feed's
+  mark), and `cached_hits()` reads the hits of several requests in that same one trip.
+- **Single flight per generation**: the lock and outcome keys name the generations, so a
+  fetch that began before a bump never answers for a reader after it.
 - **A feed of changes**: while a change feed runs (it marks itself alive with
   `feed_alive_mark`), every change Zendesk makes bumps the families it touches, so the kinds
   it covers are kept for ZENDESK_CACHE_TTL_WITH_FEED_SECONDS instead.
@@ -194,21 +199,29 @@ def build_key(
     operation: str,
     params: Mapping[str, Any],
     scope: str,
-    family_generations: Mapping[str, int],
+    families: Iterable[str] = (),
 ) -> str:
-    """One key per distinct request: everything that can change Zendesk's answer is in it."""
+    """One key per distinct request: everything that can change Zendesk's answer is in it.
+
+    The families' generations are not: they travel inside the entry (`_Entry.generations`), so
+    a hit reads the entry and the generations together, in one round trip.
+    """
     material = json.dumps(
         {
             "base_url": base_url.rstrip("/"),
             "operation": operation,
             "params": {name: value for name, value in params.items() if value is not None},
             "scope": scope,
-            "generations": dict(sorted(family_generations.items())),
+            "families": sorted(set(families)),
         },
         sort_keys=True,
         default=str,
     )
     return f"{KEY_PREFIX}:{operation}:{_digest(material)}"
+
+
+def _generations_digest(family_generations: Mapping[str, int]) -> str:
+    return _digest(json.dumps(sorted(family_generations.items())))
 
 
 def scope_for(*, user_id: int | None, restricted: bool, shareable: bool) -> str:
@@ -221,10 +234,108 @@ def scope_for(*, user_id: int | None, restricted: bool, shareable: bool) -> str:
 
 
 # -- the cached call ---------------------------------------------------------------------------
+Stamp = tuple[tuple[str, int], ...]  # the families' generations an entry was built under
+
+
 @dataclass(frozen=True)
 class _Entry:
     value: Any
     fetched_at: float
+    generations: Stamp = ()
+
+
+@dataclass(frozen=True)
+class CachedRead:
+    """One cached read as `cached_call` names it, for reading several at once (`cached_hits`)."""
+
+    kind: str
+    base_url: str
+    operation: str
+    params: Mapping[str, Any]
+    user_id: int | None
+    restricted: bool
+    shareable: bool = False
+    families: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return build_key(
+            base_url=self.base_url,
+            operation=self.operation,
+            params=self.params,
+            scope=scope_for(
+                user_id=self.user_id, restricted=self.restricted, shareable=self.shareable
+            ),
+            families=self.families,
+        )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one round trip to the cache found: entries, generations, the feed's mark."""
+
+    entries: dict[str, Any]
+    generations: dict[str, int]
+    feed_alive: bool
+
+    def stamp(self, families: Iterable[str]) -> Stamp:
+        return tuple((family, self.generations[family]) for family in sorted(set(families)))
+
+    def ttl(self, kind: str) -> float:
+        """The kind's lifetime; longer while a feed of changes runs and can say what changed
+        (never while the shared cache is unreachable: a mark in this process's memory is not
+        a feed every process hears)."""
+        feed_alive = self.feed_alive and sharedcache.shared_cache_available()
+        feed_ttl = _feed_ttls().get(kind) if feed_alive else None
+        return max(ttl_for(kind), feed_ttl or 0.0)
+
+    def entry(self, key: str, stamp: Stamp) -> _Entry | None:
+        """The entry if it was built under these generations (else it is not there)."""
+        return _current(self.entries.get(key), stamp)
+
+
+def _current(entry: Any, stamp: Stamp) -> _Entry | None:
+    if isinstance(entry, _Entry) and entry.generations == stamp:
+        return entry
+    return None
+
+
+def _snapshot(keys: Iterable[str], families: Iterable[str]) -> _Snapshot:
+    """Entries, their families' generations and the feed's mark in ONE get_many (an MGET on
+    Redis). A family without a generation yet is started: a second trip, once in its life."""
+    keys = list(keys)
+    generation_keys = {family: _generation_key(family) for family in sorted(set(families))}
+    found = _cache().get_many([FEED_ALIVE_KEY, *generation_keys.values(), *keys])
+    known = {family: int(found[key]) for family, key in generation_keys.items() if key in found}
+    missing = [family for family in generation_keys if family not in known]
+    if missing:
+        known.update(generations(missing))
+    return _Snapshot(
+        entries={key: found[key] for key in keys if key in found},
+        generations=known,
+        feed_alive=FEED_ALIVE_KEY in found,
+    )
+
+
+def cached_hits(reads: Iterable[CachedRead]) -> list[Fresh[Any] | None]:
+    """The fresh cached answer of each read, or None where it would have to ask Zendesk: every
+    read in ONE round trip to the cache. For a page or poll that reads several entries: ask
+    `cached_call` only for the Nones (which then fetches, with single flight)."""
+    reads = list(reads)
+    if settings.ZENDESK_NAIVE_PROXY or not reads:
+        return [None] * len(reads)
+    keys = [read.key for read in reads]
+    snapshot = _snapshot(keys, [family for read in reads for family in read.families])
+    now = clock()
+    answers: list[Fresh[Any] | None] = []
+    for read, key in zip(reads, keys, strict=True):
+        entry = snapshot.entry(key, snapshot.stamp(read.families))
+        if entry is not None and now - entry.fetched_at < snapshot.ttl(read.kind):
+            count_outcome("hit")
+            answers.append(_fresh(entry))
+        else:
+            answers.append(None)
+    return answers
 
 
 def cached_call[T](
@@ -239,61 +350,93 @@ def cached_call[T](
     shareable: bool = False,
     families: Iterable[str] = (),
 ) -> Fresh[T]:
-    """Answer from the cache when fresh, else call `fetch` once for everyone asking at once."""
+    """Answer from the cache when fresh (one round trip), else call `fetch` once for everyone
+    asking at once."""
     if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
         count_outcome("miss")
         return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
-    family_generations, ttl = _generations_and_ttl(families, kind)
+    families = tuple(sorted(set(families)))
     key = build_key(
         base_url=base_url,
         operation=operation,
         params=params,
         scope=scope_for(user_id=user_id, restricted=restricted, shareable=shareable),
-        family_generations=family_generations,
+        families=families,
     )
-    started = time.monotonic()
-    deadline = started + wait_seconds()
-    while True:
-        entry = _cache().get(key)
-        if entry is not None and clock() - entry.fetched_at < ttl:
-            count_outcome("hit")
-            return _fresh(entry)
-        token = uuid.uuid4().hex
-        if _cache().add(_lock_key(key), token, timeout=LOCK_SECONDS):
-            # A leader may have finished between our read and our lock: look once more.
-            entry = _cache().get(key)
-            if entry is not None and clock() - entry.fetched_at < ttl:
-                _finish(key, token, "ok")
-                count_outcome("hit")
-                return _fresh(entry)
-            return _lead(key, token, entry, fetch)
-        # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a slow
-        # Zendesk should not make every agent wait when an older answer can show at once.
-        wait_until = deadline if entry is None else min(deadline, started + stale_wait_seconds())
-        outcome = _wait_for_leader(key, wait_until)
-        if outcome == "ok":
-            continue  # the leader stored a fresh answer: read it on the next turn
-        if outcome is not None:  # the leader failed: do not call a failing Zendesk again
-            return _stale_or_raise(entry, outcome, retry_after=None)
-        if time.monotonic() >= wait_until:
-            return _stale_or_raise(entry, "waiting", retry_after=None)
-        # The leader vanished without an outcome (its lock expired): try to lead.
+    snapshot = _snapshot([key], families)
+    stamp, ttl = snapshot.stamp(families), snapshot.ttl(kind)
+    entry = snapshot.entry(key, stamp)
+    if entry is not None and clock() - entry.fetched_at < ttl:
+        count_outcome("hit")
+        return _fresh(entry)
+    return _Flight(key=key, stamp=stamp, ttl=ttl).answer(entry, fetch)
 
 
-def _lead[T](key: str, token: str, entry: _Entry | None, fetch: Callable[[], T]) -> Fresh[T]:
-    """Call Zendesk for everyone waiting on this key, and tell them how it went."""
+@dataclass(frozen=True)
+class _Flight:
+    """One entry at one set of generations: who asks Zendesk for it, and who waits."""
+
+    key: str
+    stamp: Stamp
+    ttl: float
+
+    @property
+    def name(self) -> str:
+        """The lock's and outcomes' key: per generation, so a fetch that began before a bump
+        neither answers nor holds up the readers after it."""
+        return f"{self.key}:{_generations_digest(dict(self.stamp))}"
+
+    def read(self) -> _Entry | None:
+        return _current(_cache().get(self.key), self.stamp)
+
+    def answer[T](self, entry: _Entry | None, fetch: Callable[[], T]) -> Fresh[T]:
+        started = time.monotonic()
+        deadline = started + wait_seconds()
+        while True:
+            token = uuid.uuid4().hex
+            if _cache().add(_lock_key(self.name), token, timeout=LOCK_SECONDS):
+                # A leader may have finished between our read and our lock: look once more.
+                entry = self.read()
+                if entry is not None and clock() - entry.fetched_at < self.ttl:
+                    _finish(self.name, token, "ok")
+                    count_outcome("hit")
+                    return _fresh(entry)
+                return _lead(self, token, entry, fetch)
+            # Someone else is asking Zendesk. With a saved copy, wait for them only briefly: a
+            # slow Zendesk should not make every agent wait when an older answer can show now.
+            wait_until = (
+                deadline if entry is None else min(deadline, started + stale_wait_seconds())
+            )
+            outcome = _wait_for_leader(self.name, wait_until)
+            if outcome == "ok":
+                # The leader stored a fresh answer: read it.
+                entry = self.read()
+                if entry is not None and clock() - entry.fetched_at < self.ttl:
+                    count_outcome("hit")
+                    return _fresh(entry)
+                continue
+            if outcome is not None:  # the leader failed: do not call a failing Zendesk again
+                return _stale_or_raise(entry, outcome, retry_after=None)
+            if time.monotonic() >= wait_until:
+                return _stale_or_raise(entry, "waiting", retry_after=None)
+            # The leader vanished without an outcome (its lock expired): try to lead.
+            entry = self.read() or entry
+
+
+def _lead[T](flight: _Flight, token: str, entry: _Entry | None, fetch: Callable[[], T]) -> Fresh[T]:
+    """Call Zendesk for everyone waiting on this entry, and tell them how it went."""
     try:
         value = fetch()
     except SERVE_STALE_ON as error:
         reason = _reason(error)
-        _finish(key, token, reason)
+        _finish(flight.name, token, reason)
         return _stale_or_raise(entry, reason, retry_after=getattr(error, "retry_after", None))
     except BaseException:
-        _finish(key, token, "error")
+        _finish(flight.name, token, "error")
         raise
-    new_entry = _Entry(value=value, fetched_at=clock())
-    _cache().set(key, new_entry, timeout=math.ceil(ttl_max() + keep_stale_seconds()))
-    _finish(key, token, "ok")
+    new_entry = _Entry(value=value, fetched_at=clock(), generations=flight.stamp)
+    _cache().set(flight.key, new_entry, timeout=math.ceil(ttl_max() + keep_stale_seconds()))
+    _finish(flight.name, token, "ok")
     count_outcome("miss")
     return _fresh(new_entry)
 
@@ -403,17 +546,9 @@ def feed_alive_clear() -> None:
     _cache().delete(FEED_ALIVE_KEY)
 
 
-def _generations_and_ttl(families: Iterable[str], kind: str) -> tuple[dict[str, int], float]:
-    """The families' generations and the kind's TTL, read in one round trip when they exist."""
-    families = sorted(set(families))
-    keys = {family: _generation_key(family) for family in families}
-    found = _cache().get_many([FEED_ALIVE_KEY, *keys.values()])
-    known = {family: int(found[key]) for family, key in keys.items() if key in found}
-    missing = [family for family in families if family not in known]
-    if missing:
-        known.update(generations(missing))
-    feed_ttl = _feed_ttls().get(kind) if FEED_ALIVE_KEY in found else None
-    return known, max(ttl_for(kind), feed_ttl or 0.0)
+def lifetime(kind: str) -> float:
+    """How long an answer of this kind is served now: longer while a feed of changes runs."""
+    return _snapshot([], []).ttl(kind)
 
 
 def cached_value(
@@ -426,20 +561,21 @@ def cached_value(
 ) -> Any | None:
     """What the cache holds for this request now (fresh or not), or None; never fetches.
 
-    A family that has no generation yet has nothing cached under it.
+    One round trip. A family that has no generation yet has nothing cached under it.
     """
     families = sorted(set(families))
-    found = _cache().get_many([_generation_key(family) for family in families])
-    if len(found) != len(families):
-        return None
     key = build_key(
-        base_url=base_url,
-        operation=operation,
-        params=params,
-        scope=scope,
-        family_generations={family: int(found[_generation_key(family)]) for family in families},
+        base_url=base_url, operation=operation, params=params, scope=scope, families=families
     )
-    entry = _cache().get(key)
+    generation_keys = [_generation_key(family) for family in families]
+    found = _cache().get_many([key, *generation_keys])
+    if not all(generation_key in found for generation_key in generation_keys):
+        return None
+    stamp = tuple(
+        (family, int(found[generation_key]))
+        for family, generation_key in zip(families, generation_keys, strict=True)
+    )
+    entry = _current(found.get(key), stamp)
     return entry.value if entry is not None else None
 
 

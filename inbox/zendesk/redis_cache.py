@@ -55,9 +55,46 @@ def shared_client(servers: list[str], options: dict[str, Any]) -> SharedRedisCac
         return client
 
 
+# Take the lease if free, renew it if ours: one step (KEYS[1] lease, ARGV token, milliseconds).
+LEASE_HOLD_SCRIPT = """
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return 1
+end
+if held then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+# Let go of the lease only if ours.
+LEASE_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class SharedPoolRedisCache(RedisCache):
-    """RedisCache whose client (and connection pool) is shared by all threads of the process."""
+    """RedisCache whose client (and connection pool) is shared by all threads of the process,
+    with leases taken and renewed atomically (inbox.zendesk.leases)."""
 
     @cached_property
     def _cache(self) -> SharedRedisCacheClient:
         return shared_client(self._servers, self._options)
+
+    def lease_hold(self, key: str, token: str, seconds: int) -> bool:
+        """Take the lease if free or renew it if `token` holds it, in one Lua script."""
+        return bool(self._lease_script(LEASE_HOLD_SCRIPT, key, token, int(seconds * 1000)))
+
+    def lease_release(self, key: str, token: str) -> bool:
+        return bool(self._lease_script(LEASE_RELEASE_SCRIPT, key, token))
+
+    def _lease_script(self, script: str, key: str, token: str, *args: Any) -> Any:
+        # The token is stored as Django stores it, so `get(key)` still reads the holder.
+        full_key = self.make_and_validate_key(key)
+        client = self._cache.get_client(full_key, write=True)
+        serialized = self._cache._serializer.dumps(token)
+        return client.eval(script, 1, full_key, serialized, *args)

@@ -34,6 +34,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 
+from inbox.zendesk import leases
 from inbox.zendesk.redis_cache import SharedPoolRedisCache
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,19 @@ class ResilientRedisCache(SharedPoolRedisCache):
         except REDIS_DOWN as error:
             self._went_down(error)
             return getattr(self._fallback, method)(*args, **kwargs)
+        self._came_back()
+        return result
+
+    def _either_lease(self, method: str, *args: Any) -> Any:
+        """A lease step on Redis (one script), or on this process's memory while it is down."""
+        local = getattr(leases, f"local_{method}")
+        if not self._try_redis():
+            return local(self._fallback, *args)
+        try:
+            result = getattr(super(), method)(*args)
+        except REDIS_DOWN as error:
+            self._went_down(error)
+            return local(self._fallback, *args)
         self._came_back()
         return result
 
@@ -181,3 +195,9 @@ class ResilientRedisCache(SharedPoolRedisCache):
 
     def clear(self):
         return self._either("clear")
+
+    def lease_hold(self, key, token, seconds):
+        return self._either_lease("lease_hold", key, token, seconds)
+
+    def lease_release(self, key, token):
+        return self._either_lease("lease_release", key, token)

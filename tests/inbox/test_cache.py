@@ -83,7 +83,7 @@ def key(**overrides) -> str:
         "operation": "tickets_list",
         "params": {"view": "all", "sort": "id"},
         "scope": "agent:7",
-        "family_generations": {},
+        "families": [],
     }
     arguments.update(overrides)
     return cache.build_key(**arguments)
@@ -97,7 +97,7 @@ def test_it_keys_by_the_whole_request():
     assert key() != key(params={"view": "all", "sort": "-id"})
     assert key() != key(params={"view": "all", "sort": "id", "include": "users"})
     assert key() != key(scope="agent:8")
-    assert key() != key(family_generations={"tickets": 2})
+    assert key() != key(families=["tickets"])
 
 
 def test_it_shares_only_what_the_caller_marks_shareable_and_never_for_a_restricted_agent():

@@ -3,6 +3,7 @@ touches at the feed's next run (the test runs it), and one process at a time run
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
@@ -11,6 +12,7 @@ import pytest
 from inbox.services import changes, tickets
 from inbox.zendesk import cache
 from tests.inbox.changes_support import (
+    all_tickets,
     assert_exactly_invalidated,
     bystander,
     change_ticket,
@@ -120,7 +122,7 @@ def test_while_one_holder_runs_the_feed_another_asks_nothing(inbox_sandbox, agen
         changes.feed_lease_release(other)
 
 
-def test_threads_starting_together_run_the_feed_once(inbox_sandbox, agent):
+def test_threads_starting_together_run_the_feed_once(lease_cache):
     tokens = [uuid.uuid4().hex for _ in range(4)]
     start = threading.Barrier(len(tokens))
     took: list[bool] = []
@@ -199,7 +201,7 @@ def test_a_feed_run_marks_the_feed_alive(feed, agent, settings):
 
     feed()
 
-    assert cache._generations_and_ttl([], "list")[1] == 600
+    assert cache.lifetime("list") == 600
 
 
 def test_the_command_runs_once_and_says_what_changed(feed, inbox_sandbox, agent):
@@ -236,3 +238,175 @@ def test_the_loop_runs_until_stopped_and_then_lets_another_process_take_over(
     assert len(holders) == 1
     assert changes.feed_lease_take("another process")
     changes.feed_lease_release("another process")
+
+
+# -- a bounded walk per run --------------------------------------------------------------------
+def test_a_burst_larger_than_one_run_reads_is_read_over_several_runs_missing_nothing(
+    feed, inbox_sandbox, agent, monkeypatch, caplog
+):
+    inbox_sandbox.reset()
+    monkeypatch.setattr(changes, "FEED_MAX_TICKETS", 4)
+    monkeypatch.setattr(changes, "FEED_PAGE_SIZE", 2)
+    burst = [ticket["id"] for ticket in all_tickets(inbox_sandbox)[:6]]
+    later = all_tickets(inbox_sandbox)[6]["id"]
+    try:
+        assert feed().baseline
+        for ticket_id in burst:
+            change_ticket(inbox_sandbox, ticket_id, subject=f"Burst change of #{ticket_id}")
+        inbox_sandbox.control("POST", "stats/reset")
+
+        with caplog.at_level(logging.INFO, logger="inbox.services.changes"):
+            first = feed()
+        first_reads = api_calls(inbox_sandbox, "GET /api/v2/tickets")
+        change_ticket(inbox_sandbox, later, subject="Changed between two runs")
+        second = feed()
+        third = feed()
+
+        assert first.more
+        assert len(first.changed) == 4
+        assert first_reads == 2  # one bounded walk: two pages of two
+        assert "the next run carries on from there" in caplog.text
+        assert not second.more
+        assert sorted(first.changed + second.changed) == sorted(burst)
+        assert third.changed == (later,)
+        assert feed().changed == ()
+    finally:
+        inbox_sandbox.reset()
+
+
+# -- the shared cache down -----------------------------------------------------------------------
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    """The production cache backend on a Redis of this test's own, which it may stop."""
+    from django.core.cache import cache as django_cache
+
+    from tests.redisserver import redis_server_binary, start_redis
+
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    server = start_redis(tmp_path)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
+        }
+    }
+    django_cache.clear()
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_the_feed_pauses_while_redis_is_down_says_so_once_and_catches_up_when_it_is_back(
+    own_redis, feed, inbox_sandbox, agent, tmp_path, monkeypatch, caplog
+):
+    import redis
+
+    from inbox.zendesk import sharedcache
+    from tests.redisserver import start_redis
+
+    now = [1000.0]
+    monkeypatch.setattr(sharedcache, "clock", lambda: now[0])
+    inbox_sandbox.reset()
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    assert feed().baseline
+    redis.Redis.from_url(own_redis.url).save()  # what it holds is there when it comes back
+    own_redis.stop()
+
+    change_ticket(inbox_sandbox, ticket["id"], status="hold")
+    inbox_sandbox.control("POST", "stats/reset")
+    with caplog.at_level(logging.WARNING, logger="inbox.services.changes"):
+        paused = [feed(), feed(), feed()]
+    asked_while_down = api_calls(inbox_sandbox)
+
+    port = int(own_redis.url.rsplit(":", 1)[1].split("/")[0])
+    back = start_redis(tmp_path, port=port)
+    try:
+        now[0] += sharedcache.RETRY_SECONDS
+        with caplog.at_level(logging.WARNING, logger="inbox.services.changes"):
+            resumed = feed()
+    finally:
+        back.stop()
+        inbox_sandbox.reset()
+
+    assert [run.skipped for run in paused] == [changes.PAUSED] * 3
+    assert asked_while_down == 0
+    assert caplog.text.count("change feed paused") == 1
+    assert caplog.text.count("change feed resumed") == 1
+    assert resumed.changed == (ticket["id"],)  # the change made while Redis was down
+
+
+# -- one holder, atomically ----------------------------------------------------------------------
+@pytest.fixture(params=["local memory", "redis"])
+def lease_cache(request):
+    if request.param == "redis":
+        request.getfixturevalue("redis_cache")
+    return request.param
+
+
+def test_a_holder_whose_lease_ran_out_cannot_renew_the_one_another_took(lease_cache):
+    from django.core.cache import cache as django_cache
+
+    assert changes.feed_lease_take("first")
+    assert changes.feed_lease_take("first")  # renewing
+    django_cache.delete(changes.LEASE_KEY)  # its lease runs out
+    assert changes.feed_lease_take("second")
+
+    assert not changes.feed_lease_take("first")
+    changes.feed_lease_release("first")  # never lets go of another holder's lease
+    assert django_cache.get(changes.LEASE_KEY) == "second"
+    assert changes.feed_lease_take("second")
+    changes.feed_lease_release("second")
+    assert changes.feed_lease_take("third")
+    changes.feed_lease_release("third")
+
+
+def test_a_run_whose_lease_ran_out_while_it_asked_zendesk_leaves_the_change_to_the_new_holder(
+    lease_cache, inbox_sandbox, agent, monkeypatch, bumps
+):
+    """The first holder's lease runs out while it waits for Zendesk and a second holder runs
+    the feed meanwhile: the first acts on nothing it read, and writes no state."""
+    from django.core.cache import cache as django_cache
+
+    inbox_sandbox.reset()
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    taken_over: list[changes.FeedRun | None] = []
+    started: list[str] = []
+    original_round = changes._feed_round
+    try:
+        assert changes.change_feed_run(token="first").baseline
+        change_ticket(inbox_sandbox, ticket["id"], status="hold")
+        bumps.clear()
+
+        def slow_round(credentials, state):
+            answer = original_round(credentials, state)
+            if not started:  # the first holder's walk: its lease runs out meanwhile
+                started.append("second")
+                django_cache.delete(changes.LEASE_KEY)
+                taken_over.append(changes.change_feed_run(token="second"))
+            return answer
+
+        monkeypatch.setattr(changes, "_feed_round", slow_round)
+        bumps_before_first_acts: list[int] = []
+        original_apply = changes.ticket_change_apply
+
+        def recording_apply(**kwargs):
+            bumps_before_first_acts.append(len(bumps))
+            return original_apply(**kwargs)
+
+        monkeypatch.setattr(changes, "ticket_change_apply", recording_apply)
+        first = changes.change_feed_run(token="first")
+        second = taken_over[0]
+        state_after = django_cache.get(changes._state_key(inbox_sandbox.base_url))
+    finally:
+        changes.feed_lease_release("first")
+        changes.feed_lease_release("second")
+        inbox_sandbox.reset()
+
+    assert first.skipped == changes.LEASE_LOST
+    assert first.invalidated == set()
+    assert second.changed == (ticket["id"],)
+    assert len(bumps_before_first_acts) == 1  # only the second holder applied the change
+    assert state_after["resume"] is None
+    assert state_after["since"] > 0

@@ -82,3 +82,101 @@ def test_a_poll_answered_from_cache_reads_the_cache_in_one_round_trip(agent, mon
 
     assert answer.badges["assigned"].value is not None
     assert calls == ["get_many"]
+
+
+# -- round trips -------------------------------------------------------------------------------
+@pytest.fixture
+def redis_commands(redis_cache):
+    """Commands Redis ran so far, by name (its own counters; the reading itself left out)."""
+    server = redis.Redis.from_url(redis_cache)
+
+    def read() -> dict[str, int]:
+        stats = server.info("commandstats")
+        return {
+            name.removeprefix("cmdstat_"): int(row["calls"])
+            for name, row in stats.items()
+            if name != "cmdstat_info"
+        }
+
+    def since(before: dict[str, int]) -> dict[str, int]:
+        after = read()
+        return {
+            name: calls - before.get(name, 0)
+            for name, calls in after.items()
+            if calls != before.get(name, 0)
+        }
+
+    read.since = since  # type: ignore[attr-defined]
+    yield read
+    server.close()
+
+
+def cached_read(families: tuple[str, ...] = ("tickets", "agent-tickets:7"), user_id: int = 7):
+    from inbox.zendesk import cache
+
+    return cache.CachedRead(
+        kind="count",
+        base_url="https://acme.zendesk.com",
+        operation="tickets_count",
+        params={"view": "assigned", "user": user_id},
+        user_id=user_id,
+        restricted=False,
+        families=families,
+    )
+
+
+def call_through(read, fetch):
+    from inbox.zendesk import cache
+
+    return cache.cached_call(
+        kind=read.kind,
+        base_url=read.base_url,
+        operation=read.operation,
+        params=read.params,
+        user_id=read.user_id,
+        restricted=read.restricted,
+        families=read.families,
+        fetch=fetch,
+    )
+
+
+def test_a_cache_hit_is_one_round_trip_to_redis(redis_commands):
+    read = cached_read()
+    call_through(read, lambda: {"count": 3})
+    before = redis_commands()
+
+    answer = call_through(read, lambda: pytest.fail("a hit must not fetch"))
+
+    assert answer.value == {"count": 3}
+    assert redis_commands.since(before) == {"mget": 1}
+
+
+def test_several_hits_are_read_in_one_round_trip_and_a_bump_makes_exactly_its_entries_miss(
+    redis_commands,
+):
+    from inbox.zendesk import cache
+
+    reads = [cached_read(user_id=7), cached_read(user_id=8, families=("tickets", "other"))]
+    for number, read in enumerate(reads):
+        call_through(read, lambda number=number: {"count": number})
+    before = redis_commands()
+
+    hits = cache.cached_hits(reads)
+
+    assert [hit.value for hit in hits] == [{"count": 0}, {"count": 1}]
+    assert redis_commands.since(before) == {"mget": 1}
+    cache.bump("agent-tickets:7")
+    assert [hit is None for hit in cache.cached_hits(reads)] == [True, False]
+    assert call_through(reads[0], lambda: {"count": 9}).value == {"count": 9}
+    assert [hit.value for hit in cache.cached_hits(reads)] == [{"count": 9}, {"count": 1}]
+
+
+@pytest.mark.django_db
+def test_the_three_counts_answered_from_cache_are_one_round_trip(redis_commands, agent):
+    tickets.ticket_counts(agent=agent)  # fills the cache
+    before = redis_commands()
+
+    counts = tickets.ticket_counts(agent=agent)
+
+    assert all(count.value is not None for count in counts.values())
+    assert redis_commands.since(before) == {"mget": 1}
