@@ -7,15 +7,18 @@ import threading
 import uuid
 
 import pytest
+from django.test import Client
 
 from inbox.services import changes, tickets
 from inbox.zendesk import cache
 from tests.inbox.changes_support import (
+    SECRET,
     assert_exactly_invalidated,
     bystander,
     change_ticket,
     concerned_families,
     open_inbox,
+    post_webhook,
     the_agents_ticket,
 )
 from tests.inbox.conftest import api_calls, run_app_process
@@ -78,6 +81,31 @@ def test_a_ticket_changed_twice_in_one_second_is_seen_both_times(feed, inbox_san
 
     assert first.changed == (ticket["id"],)
     assert second.changed == (ticket["id"],)
+
+
+def test_a_version_a_webhook_already_applied_is_not_invalidated_again(
+    feed, inbox_sandbox, agent, settings, deferred, bumps
+):
+    """Webhooks and the feed side by side (as deployed): one change moves each agent on once,
+    so each asks Zendesk once; a version no webhook brought is still the feed's to apply."""
+    settings.ZENDESK_WEBHOOK_SECRET = SECRET
+    ticket = the_agents_ticket(inbox_sandbox, agent)
+    feed()
+    change_ticket(inbox_sandbox, ticket["id"], priority="low")
+    assert post_webhook(Client(), {"ticket_id": str(ticket["id"])}).status_code == 200
+    deferred.run()  # the re-read after the webhook
+    bumps.clear()
+
+    seen_by_webhook = feed()
+    moved_by_feed = list(bumps)
+    change_ticket(inbox_sandbox, ticket["id"], priority="high")  # its webhook never comes
+    missed_by_webhook = feed()
+
+    assert seen_by_webhook.changed == (ticket["id"],)
+    assert moved_by_feed == []
+    assert missed_by_webhook.changed == (ticket["id"],)
+    assert missed_by_webhook.invalidated
+    assert f"{inbox_sandbox.base_url}|ticket|{ticket['id']}" in missed_by_webhook.invalidated
 
 
 def test_the_feed_asks_on_the_background_lane(feed, inbox_sandbox, agent, monkeypatch):
