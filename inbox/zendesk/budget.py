@@ -100,7 +100,7 @@ def _seconds_left_in_window(now: float) -> float:
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)
 
 
-def _increment(key: str, delta: int = 1, *, timeout: int = WINDOW_SECONDS * 2) -> int:
+def _increment(key: str, delta: int = 1, *, timeout: int | None = WINDOW_SECONDS * 2) -> int:
     """Atomically add to a counter, creating it if it is new (or was evicted)."""
     cache = _cache()
     cache.add(key, 0, timeout=timeout)
@@ -134,6 +134,7 @@ def reserve(lane: str = INTERACTIVE) -> None:
     now = clock()
     wait = blocked_for()
     if wait > 0:
+        count_lane(lane, "refused")
         raise RateBudgetExhausted(
             f"Zendesk asked the team to wait; {math.ceil(wait)} s left.", retry_after=wait
         )
@@ -141,8 +142,25 @@ def reserve(lane: str = INTERACTIVE) -> None:
     if _increment(key) > limit_for(lane):
         # Give the slot back: a refused background request must not eat interactive budget.
         _give_back(key)
+        count_lane(lane, "refused")
         raise RateBudgetExhausted(retry_after=_seconds_left_in_window(now))
-    _reserve_within_zendesks_count(key, now)
+    try:
+        _reserve_within_zendesks_count(key, now)
+    except RateBudgetExhausted:
+        count_lane(lane, "refused")
+        raise
+    count_lane(lane, "granted")
+
+
+STATS_KEY = f"{KEY_PREFIX}:stats"
+
+
+def count_lane(lane: str, outcome: str) -> None:
+    """Count requests granted and refused per lane, where every process adds up (only with
+    ZENDESK_CACHE_STATS, as the cache's own counters): whether refreshes wait on the budget."""
+    if not settings.ZENDESK_CACHE_STATS:
+        return
+    _increment(f"{STATS_KEY}:{lane}:{outcome}", timeout=None)
 
 
 def _reserve_within_zendesks_count(window_key: str, now: float) -> None:
