@@ -3,7 +3,8 @@
 A *family* is a set of cache entries invalidated together after a write (see
 inbox.zendesk.cache.bump). Families used by the services:
 
-- `tickets`           the "all" list and count every agent can see
+- `tickets`           the "all" list every agent can see (its count is Zendesk's approximate
+                      count, kept for its own short lifetime instead)
 - `org-tickets:ID`    one organization's list and count (a change elsewhere leaves them be)
 - `agent-tickets:ID`  anything of one agent's that any change concerning them may alter
 - `agent-tickets:ID:VIEW`  one of an agent's own lists and its count, by the part the agent

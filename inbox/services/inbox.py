@@ -474,14 +474,12 @@ def _with_opened_badges(
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
-    """What the kept sidebar is built from: the "all" count, the agent's assigned and CC'd
-    lists and counts (a change to a ticket they only follow or requested leaves it kept)."""
+    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts. A
+    change to a ticket they only follow or requested, or that does not concern them, leaves
+    it kept (the "all" count is approximate and has its own short lifetime)."""
     return [
-        tickets_family(credentials.base_url),
-        *(
-            agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
-            for view in ("assigned", "ccd")
-        ),
+        agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
+        for view in ("assigned", "ccd")
     ]
 
 

@@ -147,6 +147,22 @@ def ticket_list(
     return with_agent_credentials(agent, fetch_as)
 
 
+# The "all" count is Zendesk's approximate count (the badge says so, with its time): it is
+# refreshed on its own short lifetime (30 s, ttl_for's default, also while a change feed
+# runs), not moved on by every ticket change: a team whose tickets change every two seconds
+# would otherwise ask Zendesk for it every two seconds, and every agent's badges with it.
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets
+APPROXIMATE_COUNT = "approximate_count"
+
+
+def _count_kind(view: str) -> str:
+    return APPROXIMATE_COUNT if view == "all" else "count"
+
+
+def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
+    return [] if view == "all" else _list_families(base_url, view, user_id)
+
+
 def _ticket_count(
     agent: AgentAccount, credentials: Credentials, view: str, lane: str
 ) -> Fresh[Count | None]:
@@ -154,11 +170,11 @@ def _ticket_count(
         return cached_as_agent(
             agent=agent,
             credentials=credentials,
-            kind="count",
+            kind=_count_kind(view),
             operation="tickets_count",
             params={"view": view},
             shareable=view in SHARED_VIEWS,
-            families=_list_families(credentials.base_url, view, agent.zendesk_user_id),
+            families=_count_families(credentials.base_url, view, agent.zendesk_user_id),
             fetch=lambda: client.tickets_count(
                 credentials, view=view, user_id=agent.zendesk_user_id, lane=lane
             ),
