@@ -2,7 +2,7 @@
 
 The cost of freshness should follow what changed, not who is looking. When a ticket changes,
 only the entries it can appear in are moved to a new generation (inbox.zendesk.cache.bump):
-the ticket itself, the "all" list and count, the lists and counts of its organization (before
+the ticket itself, the "all" list, the lists and counts of its organization (before
 and after), and the activities of the people it concerns (assignee before and after,
 requester, CCs and followers) and of each only the list and count of the part they play (the
 assignee's assigned tickets, a follower's followed ones...). Everything else stays cached.
@@ -15,7 +15,7 @@ Two ways to learn of a change:
   then a background re-read of the ticket adds whoever the change brought in (a new CC...).
   https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/
 - **The change feed** (`change_feed_run`): one poll for the whole deployment (a lease in the
-  shared cache), on the budget's background lane, asks for the tickets updated since its last
+  shared cache), on the budget's feed lane, asks for the tickets updated since its last
   answer and invalidates as a webhook would. It also keeps cache lifetimes long while it runs.
 """
 
@@ -475,7 +475,7 @@ def _recently_updated(credentials: Credentials, since: float | None) -> list[Tic
             page_size=FEED_PAGE_SIZE,
             after=after,
             include=(),
-            lane=budget.BACKGROUND,
+            lane=budget.FEED,
         )
         for ticket in page.items:
             if since is not None and _stamp(ticket) < since:

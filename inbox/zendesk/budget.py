@@ -19,7 +19,7 @@ other caller of the account, so near a boundary it is the one that keeps us clea
 
 Every request travels in a *lane*: interactive requests (an agent waiting on a page) may use the
 whole window; background ones (warming, polling) only its first BACKGROUND_SHARE, so they can
-never starve an agent.
+never starve an agent; the change feed's (FEED) may use the whole window too.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ from inbox.zendesk.errors import RateBudgetExhausted
 
 INTERACTIVE = "interactive"
 BACKGROUND = "background"
+# The change feed: one request every few seconds for the whole deployment, and what keeps
+# every other read cached (lifetimes are long while it runs). It may use the whole window,
+# as an agent's page may: polls that spent the background share must not silence it, or
+# lifetimes fall short and every agent's next poll asks Zendesk again.
+FEED = "feed"
 
 # Background work may spend at most this share of a window; interactive work the whole window.
 BACKGROUND_SHARE = 0.7

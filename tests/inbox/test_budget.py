@@ -71,6 +71,12 @@ def test_background_work_leaves_room_for_agents(clock):
     assert reserve_until_refused(budget.INTERACTIVE) == 3
 
 
+def test_polls_that_spent_their_share_leave_the_change_feed_its_request(clock):
+    assert reserve_until_refused(budget.BACKGROUND) == 7
+
+    budget.reserve(budget.FEED)  # not refused: the feed keeps every other read cached
+
+
 def test_with_stats_on_it_counts_what_each_lane_was_granted_and_refused(clock, settings):
     settings.ZENDESK_CACHE_STATS = True
     reserve_until_refused(budget.BACKGROUND)
