@@ -163,3 +163,17 @@ def badge_text_in_page(html: str, key: str) -> str | None:
     found = re.search(rf'id="count-{key}" class="count" aria-live="polite">(.*?)</span>\n', html)
     number = re.search(r">(\d+)", found.group(1)) if found else None
     return number.group(1) if number else None
+
+
+def test_a_first_poll_asks_no_count_its_one_page_samples_already_say(agent_client, inbox_sandbox):
+    """The agent's assigned and CC'd lists fit one page: the badges come from those pages,
+    and Zendesk's count endpoints are not asked (two calls fewer per agent and per change)."""
+    inbox_sandbox.control("POST", "stats/reset")
+
+    response = agent_client.get("/inbox/poll")
+    asked = inbox_sandbox.control("GET", "stats").json()["by_endpoint"]
+
+    assert response.status_code == 200
+    assert 'id="count-assigned" hx-swap-oob="innerHTML"' in response.content.decode()
+    assert any(name.endswith("/tickets/assigned") for name in asked)
+    assert not [name for name in asked if name.endswith(("assigned/count", "ccd/count"))]
