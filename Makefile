@@ -27,7 +27,7 @@ bench-inbox:    ## the inbox page's and the poll's latency from cache beside a t
 	@scripts/bootstrap.sh test
 	@.venv/bin/python benchmarks/inbox_latency.py $(BENCH_ARGS)
 
-bench-team:     ## the team through its pages: PostgreSQL, Redis, the app under gunicorn, 50 browsers (~10 min; BENCH_ARGS="--minutes 1 --instances 2")
+bench-team:     ## the team through its pages: PostgreSQL, Redis, the app under gunicorn, 50 browsers (~12 min; BENCH_ARGS="--sweep --minutes 1")
 	@scripts/bootstrap.sh test
 	@.venv/bin/python benchmarks/team_pages.py $(BENCH_ARGS)
 

@@ -2,9 +2,10 @@
 
 The cost of freshness should follow what changed, not who is looking. When a ticket changes,
 only the entries it can appear in are moved to a new generation (inbox.zendesk.cache.bump):
-the ticket itself, the "all" list and count, the lists and counts of its organization (before
-and after), and the lists, counts and activities of the people it concerns (assignee before
-and after, requester, CCs and followers). Everything else stays cached.
+the ticket itself, the "all" list, the lists and counts of its organization (before
+and after), and the activities of the people it concerns (assignee before and after,
+requester, CCs and followers) and of each only the list and count of the part they play (the
+assignee's assigned tickets, a follower's followed ones...). Everything else stays cached.
 
 Two ways to learn of a change:
 - **Webhooks** (`webhook_receive`): Zendesk POSTs event subscriptions
@@ -14,7 +15,7 @@ Two ways to learn of a change:
   then a background re-read of the ticket adds whoever the change brought in (a new CC...).
   https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/
 - **The change feed** (`change_feed_run`): one poll for the whole deployment (a lease in the
-  shared cache), on the budget's background lane, asks for the tickets updated since its last
+  shared cache), on the budget's feed lane, asks for the tickets updated since its last
   answer and invalidates as a webhook would. It also keeps cache lifetimes long while it runs.
 """
 
@@ -43,8 +44,10 @@ from django.db.models import F
 from inbox.models import AgentAccount
 from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import (
+    AGENT_VIEWS,
     activities_family,
     agent_tickets_family,
+    agent_view_family,
     organization_tickets_family,
     ticket_family,
     tickets_family,
@@ -70,21 +73,36 @@ REPLAY_KEY_PREFIX = "inbox:webhook:seen"
 
 @dataclass(frozen=True)
 class TicketChange:
-    """A ticket that changed, and the people and organizations it is known to concern."""
+    """A ticket that changed, and the people and organizations it is known to concern.
+
+    `roles` says which part a person plays (person, view of AGENT_VIEWS): only those views of
+    theirs are invalidated. A person in `people` with no role known (an event naming someone
+    without saying how) has all their views invalidated.
+    """
 
     ticket_id: int
     people: frozenset[int] = frozenset()
     organization_ids: frozenset[int] = frozenset()
+    roles: frozenset[tuple[int, str]] = frozenset()
 
     def including(self, ticket: Ticket | None) -> TicketChange:
         """This change plus whoever `ticket` (a copy before or after it) concerns."""
         if ticket is None:
             return self
+        roles = ticket_roles(ticket)
         return TicketChange(
             ticket_id=self.ticket_id,
-            people=self.people | ticket_people(ticket),
+            people=self.people | {person for person, _view in roles},
             organization_ids=self.organization_ids | _ids([ticket.organization_id]),
+            roles=self.roles | roles,
         )
+
+    def views(self) -> set[tuple[int, str]]:
+        """Every (person, view) the change can alter: the known roles, and every view of a
+        person whose part is not known."""
+        known = {person for person, _view in self.roles}
+        unknown = {(person, view) for person in self.people - known for view in AGENT_VIEWS}
+        return set(self.roles) | unknown
 
 
 def _ids(values: Iterable[Any]) -> frozenset[int]:
@@ -100,20 +118,29 @@ def _ids(values: Iterable[Any]) -> frozenset[int]:
     return frozenset(found)
 
 
-def ticket_people(ticket: Ticket) -> frozenset[int]:
-    """Whose lists, counts and activities a change of this ticket can alter.
+def _as(view: str, values: Iterable[Any]) -> frozenset[tuple[int, str]]:
+    return frozenset((person, view) for person in _ids(values))
+
+
+def ticket_roles(ticket: Ticket) -> frozenset[tuple[int, str]]:
+    """Whose lists, counts and activities a change of this ticket can alter, and which lists:
+    the assignee's assigned, the requester's requested, the CCs' CC'd and the followers'
+    followed tickets. `collaborator_ids` is both CCs and followers, so it counts as both.
 
     The submitter is left out: Zendesk lists a ticket under its requester, not its submitter.
+    https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#list-tickets
     """
-    return _ids(
-        [
-            ticket.assignee_id,
-            ticket.requester_id,
-            *ticket.collaborator_ids,
-            *ticket.email_cc_ids,
-            *ticket.follower_ids,
-        ]
+    return (
+        _as("assigned", [ticket.assignee_id])
+        | _as("requested", [ticket.requester_id])
+        | _as("ccd", [*ticket.email_cc_ids, *ticket.collaborator_ids])
+        | _as("followed", [*ticket.follower_ids, *ticket.collaborator_ids])
     )
+
+
+def ticket_people(ticket: Ticket) -> frozenset[int]:
+    """Everyone the ticket concerns (see ticket_roles)."""
+    return frozenset(person for person, _view in ticket_roles(ticket))
 
 
 def change_families(base_url: str, change: TicketChange) -> set[str]:
@@ -123,6 +150,7 @@ def change_families(base_url: str, change: TicketChange) -> set[str]:
         tickets_family(base_url),
         *(organization_tickets_family(base_url, org) for org in change.organization_ids),
         *(agent_tickets_family(base_url, person) for person in change.people),
+        *(agent_view_family(base_url, person, view) for person, view in change.views()),
         *(activities_family(base_url, person) for person in change.people),
     }
 
@@ -196,10 +224,40 @@ def _reread_job(
             added -= already | {ticket_family(base_url, ticket_id)}
             if added:
                 cache.bump(*added)
+            applied_record(base_url, ticket)
             return added
         return set()
     finally:
         close_old_connections()
+
+
+# -- what was applied already (so the feed does not invalidate a change twice) -------------------
+APPLIED_KEY_PREFIX = "inbox:change:applied"
+# Long enough for the feed to come by (it runs every CHANGE_FEED_SECONDS).
+APPLIED_MEMORY_SECONDS = 600
+
+
+def _applied_key(base_url: str, ticket_id: int) -> str:
+    digest = hashlib.sha256(f"{base_url}|{int(ticket_id)}".encode()).hexdigest()[:40]
+    return f"{APPLIED_KEY_PREFIX}:{digest}"
+
+
+def applied_record(base_url: str, ticket: Ticket) -> None:
+    """Remember that this version of the ticket (as Zendesk gave it after a webhook) has been
+    invalidated in full: the feed, finding the same version, need not move anyone on again
+    (every affected agent would otherwise ask Zendesk twice for one change)."""
+    caches["default"].set(
+        _applied_key(base_url, ticket.id), _fingerprint(ticket), timeout=APPLIED_MEMORY_SECONDS
+    )
+
+
+def applied_versions(base_url: str, tickets: Iterable[Ticket]) -> dict[int, str]:
+    """The version applied of each ticket that has one, in one round trip."""
+    keys = {_applied_key(base_url, ticket.id): ticket.id for ticket in tickets}
+    if not keys:
+        return {}
+    found = caches["default"].get_many(list(keys))
+    return {keys[key]: version for key, version in found.items()}
 
 
 # -- webhooks ----------------------------------------------------------------------------------
@@ -292,14 +350,23 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
     """Who the event itself names: the ticket's people now, and before for an assignment."""
     detail = payload.get("detail") if isinstance(payload.get("detail"), dict) else {}
     event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
-    people = [detail.get(name) for name in ("assignee_id", "requester_id")]
+    assignees = [detail.get("assignee_id")]
+    requesters = [detail.get("requester_id")]
     organizations = [detail.get("organization_id")]
     kind = payload.get("type") if isinstance(payload.get("type"), str) else ""
-    if kind.endswith(("agent_assignment_changed", "requester_changed")):
-        people += [event.get("previous"), event.get("current")]
+    if kind.endswith("agent_assignment_changed"):
+        assignees += [event.get("previous"), event.get("current")]
+    if kind.endswith("requester_changed"):
+        requesters += [event.get("previous"), event.get("current")]
     if kind.endswith("organization_changed"):
         organizations += [event.get("previous"), event.get("current")]
-    return TicketChange(ticket_id, people=_ids(people), organization_ids=_ids(organizations))
+    roles = _as("assigned", assignees) | _as("requested", requesters)
+    return TicketChange(
+        ticket_id,
+        people=frozenset(person for person, _view in roles),
+        organization_ids=_ids(organizations),
+        roles=roles,
+    )
 
 
 def _replay_key(payload: dict[str, Any], timestamp: str, body: bytes) -> str:
@@ -417,7 +484,7 @@ def _walk(credentials: Credentials, *, after: str | None, floor: float | None, l
             page_size=min(FEED_PAGE_SIZE, limit - len(found)),
             after=after,
             include=(),
-            lane=budget.BACKGROUND,
+            lane=budget.FEED,
         )
         for ticket in page.items:
             if floor is not None and _stamp(ticket) < floor:
@@ -497,7 +564,10 @@ def _feed_credentials_run(agent: AgentAccount, base_url: str, token: str) -> Fee
         logger.warning("change feed: %s while this run asked Zendesk; leaving it", LEASE_LOST)
         return FeedRun(changed=(), invalidated=set(), skipped=LEASE_LOST)
     invalidated: set[str] = set()
+    applied = applied_versions(base_url, changed)
     for ticket in changed:
+        if applied.get(ticket.id) == _fingerprint(ticket):
+            continue  # a webhook has invalidated this very version already
         change = TicketChange(ticket.id).including(ticket)
         invalidated |= ticket_change_apply(base_url=base_url, change=change)
     store.set(_state_key(base_url), new_state, timeout=None)

@@ -3,9 +3,15 @@
 A *family* is a set of cache entries invalidated together after a write (see
 inbox.zendesk.cache.bump). Families used by the services:
 
-- `tickets`           the "all" list and count every agent can see
+- `tickets`           the "all" list every agent can see (its count is Zendesk's approximate
+                      count, kept for its own short lifetime instead)
 - `org-tickets:ID`    one organization's list and count (a change elsewhere leaves them be)
-- `agent-tickets:ID`  one agent's own lists and counts (assigned, ccd, followed, requested, recent)
+- `agent-tickets:ID`  anything of one agent's that any change concerning them may alter
+- `agent-tickets:ID:VIEW`  one of an agent's own lists and its count, by the part the agent
+                      plays in a ticket: `assigned` (assignee), `ccd` (CC), `followed`
+                      (follower), `requested` (requester). A change moves on only the views of
+                      the parts people play in it: a comment on a ticket someone follows
+                      leaves their assigned and CC'd lists, and so their badges, cached.
 - `ticket:ID`         one ticket and its comments
 - `activities:ID`     one agent's activity stream
 - `agent-marks:PK`    what one agent account marked in the app itself (activities opened or
@@ -37,6 +43,17 @@ def organization_tickets_family(base_url: str, organization_id: int) -> str:
 
 def agent_tickets_family(base_url: str, user_id: int) -> str:
     return f"{base_url}|agent-tickets|{user_id}"
+
+
+# The agent's own views, each invalidated by the part the agent plays in a changed ticket.
+AGENT_VIEWS = ("assigned", "ccd", "followed", "requested")
+
+
+def agent_view_family(base_url: str, user_id: int, view: str) -> str:
+    """One of the agent's own lists (and its count): see AGENT_VIEWS."""
+    if view not in AGENT_VIEWS:
+        raise ValueError(f"{view!r} is not one of an agent's own views {AGENT_VIEWS}.")
+    return f"{base_url}|agent-tickets|{user_id}|{view}"
 
 
 def ticket_family(base_url: str, ticket_id: int) -> str:

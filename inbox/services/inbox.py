@@ -26,14 +26,14 @@ from django.utils import timezone
 from inbox.models import AgentAccount, AgentPreference, ViewedTicket
 from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import (
-    agent_tickets_family,
+    agent_view_family,
     cached_as_agent,
     combined,
     organization_tickets_family,
     tickets_family,
     unavailable,
 )
-from inbox.services.tickets import ticket_counts, ticket_list
+from inbox.services.tickets import ticket_count, ticket_list
 from inbox.zendesk import budget, cache, client
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
 from inbox.zendesk.client import Credentials
@@ -239,10 +239,7 @@ def _recent_page(*, agent: AgentAccount, page_size: int) -> Fresh[Page]:
                     kind="list",
                     operation="tickets_show_many",
                     params={"ids": sorted(viewed), "include": LIST_INCLUDE},
-                    families=[
-                        tickets_family(credentials.base_url),
-                        agent_tickets_family(credentials.base_url, agent.zendesk_user_id),
-                    ],
+                    families=[tickets_family(credentials.base_url)],
                     fetch=lambda: client.tickets_show_many(
                         credentials, ids=viewed, include=LIST_INCLUDE
                     ),
@@ -307,29 +304,62 @@ def _zendesk_badge(answer: Fresh[Count | None], agent: AgentAccount, what: str) 
     )
 
 
+def _whole(sample: Fresh[Page] | None) -> bool:
+    """Whether a one-page sample holds its whole list (Zendesk said there is no more)."""
+    return sample is not None and sample.value is not None and not sample.value.has_more
+
+
+def _todo_from(work: Fresh[Page] | None) -> int | None:
+    """How many assigned tickets are still to work on, when the first page sorted by status
+    says it: it ends (no more pages) or reaches a solved one. None otherwise."""
+    if work is None or work.value is None:
+        return None
+    tickets = work.value.items
+    reaches_solved = bool(tickets) and tickets[-1].status not in UNSOLVED
+    if work.value.has_more and not reaches_solved:
+        return None
+    return sum(1 for ticket in tickets if ticket.status in UNSOLVED)
+
+
 def _todo_badge(
-    work: Fresh[Page] | None, all_time: Fresh[Count | None], agent: AgentAccount
+    work: Fresh[Page] | None, all_time: Fresh[Count | None] | None, agent: AgentAccount
 ) -> Badge:
     """How many assigned tickets are still to work on, or the all-time count labelled so.
 
     The first page sorted by status holds every unsolved ticket when it ends (no more pages)
     or reaches a solved one; otherwise only the all-time count is cheap.
     """
-    if work is not None and work.value is not None:
-        tickets = work.value.items
-        reaches_solved = bool(tickets) and tickets[-1].status not in UNSOLVED
-        if not work.value.has_more or reaches_solved:
-            todo = sum(1 for ticket in tickets if ticket.status in UNSOLVED)
-            return Badge(
-                todo,
-                title=f"{todo} tickets assigned to you still to work on (new, open, pending "
-                "or on hold).",
-                stale=work.stale,
-            )
+    todo = _todo_from(work)
+    if todo is not None and work is not None:
+        return Badge(
+            todo,
+            title=f"{todo} tickets assigned to you still to work on (new, open, pending "
+            "or on hold).",
+            stale=work.stale,
+        )
+    if all_time is None:
+        return Badge(None, title="Zendesk did not give the number of your tickets just now.")
     badge = _zendesk_badge(all_time, agent, "tickets assigned to you")
     if badge.value is None:
         return badge
     return Badge(badge.value, title=badge.title, suffix="all", stale=badge.stale)
+
+
+def _ccd_badge(
+    sample: Fresh[Page], count: Fresh[Count | None] | None, agent: AgentAccount
+) -> Badge:
+    """The CC'd tickets: exactly, from the sample when it holds them all; else Zendesk's
+    approximate count."""
+    if count is None and _whole(sample):
+        total = len(sample.value.items)
+        return Badge(
+            total,
+            title=f"{total} tickets you are CC'd on, solved and closed included.",
+            stale=sample.stale,
+        )
+    if count is None:
+        return Badge(None, title="Zendesk did not give the number of tickets you are CC'd on.")
+    return _zendesk_badge(count, agent, "tickets you are CC'd on")
 
 
 def _opened_key(base_url: str, agent: AgentAccount, view_key: str) -> str:
@@ -348,7 +378,7 @@ def _opened_count_record(
     """Keep the exact size of a list without a count endpoint when it fit one page."""
     if answer.value.has_more or answer.stale:
         return
-    family = agent_tickets_family(credentials.base_url, agent.zendesk_user_id)
+    family = agent_view_family(credentials.base_url, agent.zendesk_user_id, view.key)
     caches["default"].set(
         _opened_key(credentials.base_url, agent, view.key),
         {
@@ -364,7 +394,7 @@ def _opened_badge(
     credentials: Credentials, agent: AgentAccount, view: InboxView, reads: _SidebarReads
 ) -> Badge:
     record = reads.values.get(_opened_key(credentials.base_url, agent, view.key))
-    family = agent_tickets_family(credentials.base_url, agent.zendesk_user_id)
+    family = agent_view_family(credentials.base_url, agent.zendesk_user_id, view.key)
     if not record or record["generation"] != reads.generations[family]:
         return Badge(None, title="Open this view to count its tickets.")
     return Badge(
@@ -449,9 +479,19 @@ def _with_opened_badges(
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
+    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts. A
+    change to a ticket they only follow or requested, or that does not concern them, leaves
+    it kept (the "all" count is approximate and has its own short lifetime)."""
     return [
-        tickets_family(credentials.base_url),
-        agent_tickets_family(credentials.base_url, agent.zendesk_user_id),
+        agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
+        for view in ("assigned", "ccd")
+    ]
+
+
+def _opened_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
+    return [
+        agent_view_family(credentials.base_url, agent.zendesk_user_id, key)
+        for key in OPENED_VIEW_KEYS
     ]
 
 
@@ -476,7 +516,7 @@ def _sidebar_reads(agent: AgentAccount, credentials: Credentials) -> _SidebarRea
         _sidebar_key(agent, credentials),
         *(_opened_key(credentials.base_url, agent, key) for key in OPENED_VIEW_KEYS),
     ]
-    families = _sidebar_families(agent, credentials)
+    families = _sidebar_families(agent, credentials) + _opened_families(agent, credentials)
     values, generations = cache.read_with_generations(keys, families)
     return _SidebarReads(values=values, generations=generations or cache.generations(families))
 
@@ -488,8 +528,8 @@ def _sidebar_from_cache(
     if kept is None:
         return None
     generations, sidebar = kept
-    if generations != reads.generations:
-        return None  # a write changed the agent's tickets since
+    if any(reads.generations.get(family) != number for family, number in generations.items()):
+        return None  # a write changed the agent's tickets since (or it was kept otherwise)
     return sidebar
 
 
@@ -509,8 +549,13 @@ def _sidebar_keep(agent: AgentAccount, credentials: Credentials, sidebar: Sideba
 
 
 def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: str) -> Sidebar:
-    """The badges Zendesk gives (counts, to-do, organizations), asked side by side."""
-    counts = ticket_counts(agent=agent, lane=lane)
+    """The badges Zendesk gives (counts, to-do, organizations), asked side by side.
+
+    The assigned and CC'd counts are asked only when their sample (one page) does not hold
+    what the badge shows: most agents' lists fit one page, and then the sample says it
+    exactly. One request fewer each, at an agent's first poll and after every change that
+    concerns them: what fills a team's budget at the start of a day.
+    """
 
     def sample(zendesk_view: str, sort: str) -> Fresh[Page]:
         return _quietly(
@@ -524,10 +569,16 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
             )
         )
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=3) as pool:
         work = pool.submit(sample, "assigned", "status")
         copied = pool.submit(sample, "ccd", "-updated_at")
+        everything = pool.submit(ticket_count, agent=agent, view="all", lane=lane)
         work_answer, ccd_answer = work.result(), copied.result()
+        counts = {"all": everything.result()}
+    if _todo_from(work_answer) is None:
+        counts["assigned"] = ticket_count(agent=agent, view="assigned", lane=lane)
+    if not _whole(ccd_answer):
+        counts["ccd"] = ticket_count(agent=agent, view="ccd", lane=lane)
     organizations = _organizations([work_answer, ccd_answer], settings.INBOX_MAX_ORGANIZATIONS)
     org_views = tuple(
         organization_view(organization_id=org.id, name=org.name) for org in organizations
@@ -537,8 +588,8 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
             pool.map(lambda view: _organization_count(agent, credentials, view, lane), org_views)
         )
     badges = {
-        "assigned": _todo_badge(work_answer, counts["assigned"], agent),
-        "ccd": _zendesk_badge(counts["ccd"], agent, "tickets you are CC'd on"),
+        "assigned": _todo_badge(work_answer, counts.get("assigned"), agent),
+        "ccd": _ccd_badge(ccd_answer, counts.get("ccd"), agent),
         "all": _zendesk_badge(counts["all"], agent, "tickets you can see"),
     }
     for view, answer in zip(org_views, org_counts, strict=True):

@@ -19,8 +19,10 @@ from typing import Any, Literal
 from inbox.models import AgentAccount
 from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import (
+    AGENT_VIEWS,
     activities_family,
     agent_tickets_family,
+    agent_view_family,
     cached_as_agent,
     combined,
     organization_tickets_family,
@@ -67,9 +69,10 @@ def _list_families(
 ) -> list[str]:
     if view == "organization" and organization_id is not None:
         return [organization_tickets_family(base_url, organization_id)]
-    if view in SHARED_VIEWS:
-        return [tickets_family(base_url)]
-    return [agent_tickets_family(base_url, user_id)]
+    if view in AGENT_VIEWS:  # the agent's own lists: moved on by the part they play
+        return [agent_view_family(base_url, user_id, view)]
+    # "all", and "recent" (Zendesk's own, whose rows any ticket change can alter)
+    return [tickets_family(base_url)]
 
 
 def ticket_list(
@@ -144,17 +147,33 @@ def ticket_list(
     return with_agent_credentials(agent, fetch_as)
 
 
+# The "all" count is Zendesk's approximate count (the badge says so, with its time): it is
+# refreshed on its own short lifetime (30 s, ttl_for's default, also while a change feed
+# runs), not moved on by every ticket change: a team whose tickets change every two seconds
+# would otherwise ask Zendesk for it every two seconds, and every agent's badges with it.
+# https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets
+APPROXIMATE_COUNT = "approximate_count"
+
+
+def _count_kind(view: str) -> str:
+    return APPROXIMATE_COUNT if view == "all" else "count"
+
+
+def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
+    return [] if view == "all" else _list_families(base_url, view, user_id)
+
+
 def _count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
     """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
     return cache.CachedRead(
-        kind="count",
+        kind=_count_kind(view),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": view},
         user_id=agent.zendesk_user_id,
         restricted=agent.restricted,
         shareable=view in SHARED_VIEWS,
-        families=tuple(_list_families(credentials.base_url, view, agent.zendesk_user_id)),
+        families=tuple(_count_families(credentials.base_url, view, agent.zendesk_user_id)),
     )
 
 
@@ -178,6 +197,18 @@ def _ticket_count(
         )
     except ZendeskUnavailable as error:
         return unavailable(error)
+
+
+def ticket_count(
+    *, agent: AgentAccount, view: str, lane: str = budget.INTERACTIVE
+) -> Fresh[Count | None]:
+    """One of the agent's inbox counts (see ticket_counts), value None when Zendesk cannot
+    give it and it was never cached."""
+    if view not in COUNT_VIEWS:
+        raise ValueError(f"Unknown count {view!r}.")
+    return with_agent_credentials(
+        agent, lambda credentials: _ticket_count(agent, credentials, view, lane)
+    )
 
 
 def ticket_counts(
@@ -418,14 +449,30 @@ def _after_ticket_write(
     activities of the agents it concerns."""
     base_url = credentials.base_url
     people = _people_concerned(ticket) | {agent.zendesk_user_id} | {int(p) for p in also if p}
+    # The views of the parts people play after the write; for the writer (who may have just
+    # left a part) and the previous assignee, every view.
+    left = {agent.zendesk_user_id} | {int(p) for p in also if p}
+    views = _ticket_views(ticket) | {(person, view) for person in left for view in AGENT_VIEWS}
     cache.bump(
         ticket_family(base_url, ticket.id),
         tickets_family(base_url),
         *(organization_tickets_family(base_url, org) for org in [ticket.organization_id] if org),
         *(agent_tickets_family(base_url, person) for person in people),
+        *(agent_view_family(base_url, person, view) for person, view in views),
         # The write is an activity for the others the ticket concerns (their unread counts).
         *(activities_family(base_url, person) for person in people),
     )
+
+
+def _ticket_views(ticket: Ticket) -> set[tuple[int, str]]:
+    """(person, view) for the parts people play in the ticket (collaborators: CC and follow)."""
+    parts = {
+        "assigned": [ticket.assignee_id],
+        "requested": [ticket.requester_id],
+        "ccd": [*ticket.email_cc_ids, *ticket.collaborator_ids],
+        "followed": [*ticket.follower_ids, *ticket.collaborator_ids],
+    }
+    return {(person, view) for view, ids in parts.items() for person in ids if person}
 
 
 def updated_stamp(ticket: Ticket) -> str | None:

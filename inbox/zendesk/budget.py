@@ -19,7 +19,7 @@ other caller of the account, so near a boundary it is the one that keeps us clea
 
 Every request travels in a *lane*: interactive requests (an agent waiting on a page) may use the
 whole window; background ones (warming, polling) only its first BACKGROUND_SHARE, so they can
-never starve an agent.
+never starve an agent; the change feed's (FEED) may use the whole window too.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ from inbox.zendesk.errors import RateBudgetExhausted
 
 INTERACTIVE = "interactive"
 BACKGROUND = "background"
+# The change feed: one request every few seconds for the whole deployment, and what keeps
+# every other read cached (lifetimes are long while it runs). It may use the whole window,
+# as an agent's page may: polls that spent the background share must not silence it, or
+# lifetimes fall short and every agent's next poll asks Zendesk again.
+FEED = "feed"
 
 # Background work may spend at most this share of a window; interactive work the whole window.
 BACKGROUND_SHARE = 0.7
@@ -100,7 +105,7 @@ def _seconds_left_in_window(now: float) -> float:
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)
 
 
-def _increment(key: str, delta: int = 1, *, timeout: int = WINDOW_SECONDS * 2) -> int:
+def _increment(key: str, delta: int = 1, *, timeout: int | None = WINDOW_SECONDS * 2) -> int:
     """Atomically add to a counter, creating it if it is new (or was evicted)."""
     cache = _cache()
     cache.add(key, 0, timeout=timeout)
@@ -134,6 +139,7 @@ def reserve(lane: str = INTERACTIVE) -> None:
     now = clock()
     wait = blocked_for()
     if wait > 0:
+        count_lane(lane, "refused")
         raise RateBudgetExhausted(
             f"Zendesk asked the team to wait; {math.ceil(wait)} s left.",
             retry_after=wait,
@@ -143,8 +149,25 @@ def reserve(lane: str = INTERACTIVE) -> None:
     if _increment(key) > limit_for(lane):
         # Give the slot back: a refused background request must not eat interactive budget.
         _give_back(key)
+        count_lane(lane, "refused")
         raise RateBudgetExhausted(retry_after=_seconds_left_in_window(now))
-    _reserve_within_zendesks_count(key, now)
+    try:
+        _reserve_within_zendesks_count(key, now)
+    except RateBudgetExhausted:
+        count_lane(lane, "refused")
+        raise
+    count_lane(lane, "granted")
+
+
+STATS_KEY = f"{KEY_PREFIX}:stats"
+
+
+def count_lane(lane: str, outcome: str) -> None:
+    """Count requests granted and refused per lane, where every process adds up (only with
+    ZENDESK_CACHE_STATS, as the cache's own counters): whether refreshes wait on the budget."""
+    if not settings.ZENDESK_CACHE_STATS:
+        return
+    _increment(f"{STATS_KEY}:{lane}:{outcome}", timeout=None)
 
 
 def _reserve_within_zendesks_count(window_key: str, now: float) -> None:

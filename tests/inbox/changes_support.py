@@ -107,20 +107,26 @@ def change_ticket(sandbox, ticket_id: int, **fields: Any) -> dict[str, Any]:
 
 def concerned_families(base_url: str, *tickets: dict[str, Any]) -> set[str]:
     """What a change of these copies of one ticket (before, after) must make stale, written
-    out from Zendesk's JSON: ticket, "all", organizations, and each concerned person's lists
-    and activities (assignee, requester, CCs, followers)."""
+    out from Zendesk's JSON: ticket, "all", organizations, each concerned person's activities
+    (assignee, requester, CCs, followers) and of their lists only the one of the part they
+    play (assigned, requested, CC'd, followed; a collaborator is CC'd and following)."""
     families = {f"{base_url}|tickets"}
     for ticket in tickets:
         families.add(f"{base_url}|ticket|{ticket['id']}")
         if ticket.get("organization_id"):
             families.add(f"{base_url}|org-tickets|{ticket['organization_id']}")
-        people = {ticket.get("assignee_id"), ticket.get("requester_id")}
-        people.update(ticket.get("collaborator_ids") or [])
-        people.update(ticket.get("email_cc_ids") or [])
-        people.update(ticket.get("follower_ids") or [])
-        for person in people - {None}:
-            families.add(f"{base_url}|agent-tickets|{person}")
-            families.add(f"{base_url}|activities|{person}")
+        collaborators = ticket.get("collaborator_ids") or []
+        parts = {
+            "assigned": [ticket.get("assignee_id")],
+            "requested": [ticket.get("requester_id")],
+            "ccd": [*(ticket.get("email_cc_ids") or []), *collaborators],
+            "followed": [*(ticket.get("follower_ids") or []), *collaborators],
+        }
+        for view, people in parts.items():
+            for person in set(people) - {None}:
+                families.add(f"{base_url}|agent-tickets|{person}")
+                families.add(f"{base_url}|agent-tickets|{person}|{view}")
+                families.add(f"{base_url}|activities|{person}")
     return families
 
 

@@ -71,6 +71,31 @@ def test_background_work_leaves_room_for_agents(clock):
     assert reserve_until_refused(budget.INTERACTIVE) == 3
 
 
+def test_polls_that_spent_their_share_leave_the_change_feed_its_request(clock):
+    assert reserve_until_refused(budget.BACKGROUND) == 7
+
+    budget.reserve(budget.FEED)  # not refused: the feed keeps every other read cached
+
+
+def test_with_stats_on_it_counts_what_each_lane_was_granted_and_refused(clock, settings):
+    settings.ZENDESK_CACHE_STATS = True
+    reserve_until_refused(budget.BACKGROUND)
+    reserve_until_refused(budget.INTERACTIVE)
+
+    counted = {
+        (lane, outcome): django_cache.get(f"{budget.STATS_KEY}:{lane}:{outcome}")
+        for lane in (budget.BACKGROUND, budget.INTERACTIVE)
+        for outcome in ("granted", "refused")
+    }
+
+    assert counted == {
+        (budget.BACKGROUND, "granted"): 7,
+        (budget.BACKGROUND, "refused"): 1,
+        (budget.INTERACTIVE, "granted"): 3,
+        (budget.INTERACTIVE, "refused"): 1,
+    }
+
+
 def test_zendesks_lower_remaining_count_is_believed_in_every_spelling(clock):
     # Zendesk has 14 left of 20; 10 of the account's 20 are left to others: we may make 4.
     for header in ("X-Rate-Limit-Remaining", "ratelimit-remaining", "Rate-Limit-Remaining"):

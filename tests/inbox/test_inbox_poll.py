@@ -306,3 +306,17 @@ def test_while_a_change_feed_runs_the_kept_state_outlives_the_short_lifetimes(
     assert kept.status_code == 204
     assert kept_calls == ["get_many"]
     assert len(cache_calls) > 1  # without the feed, the short lifetimes apply again
+
+
+def test_a_first_poll_asks_no_count_its_one_page_samples_already_say(agent_client, inbox_sandbox):
+    """The agent's assigned and CC'd lists fit one page: the badges come from those pages,
+    and Zendesk's count endpoints are not asked (two calls fewer per agent and per change)."""
+    inbox_sandbox.control("POST", "stats/reset")
+
+    response = agent_client.get("/inbox/poll")
+    asked = inbox_sandbox.control("GET", "stats").json()["by_endpoint"]
+
+    assert response.status_code == 200
+    assert 'id="count-assigned" hx-swap-oob="innerHTML"' in response.content.decode()
+    assert any(name.endswith("/tickets/assigned") for name in asked)
+    assert not [name for name in asked if name.endswith(("assigned/count", "ccd/count"))]

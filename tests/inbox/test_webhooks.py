@@ -94,7 +94,7 @@ def test_a_trigger_naming_only_the_ticket_invalidates_its_people_after_the_re_re
     assigned_to_agent = [
         call
         for call in entries.calls
-        if call["families"] == [f"{signed.base_url}|agent-tickets|{agent.zendesk_user_id}"]
+        if call["families"] == [f"{signed.base_url}|agent-tickets|{agent.zendesk_user_id}|assigned"]
     ]
     entries.freeze()
 
