@@ -13,8 +13,8 @@ from django.test import Client
 from inbox.services import changes, tickets
 from inbox.zendesk import cache
 from tests.inbox.changes_support import (
-    all_tickets,
     SECRET,
+    all_tickets,
     assert_exactly_invalidated,
     bystander,
     change_ticket,
