@@ -543,7 +543,20 @@ def _feed_round(
         if _stamp(ticket) > since or prints.get(str(ticket.id)) != _fingerprint(ticket)
     ]
     if resume is not None:
-        top: tuple[float, dict[str, str]] = (resume["top"], resume["top_prints"])
+        # Tickets this walk read in the newest second join that second's fingerprints, or the
+        # next walk from the top would take them for changed again (Zendesk's updated_at has
+        # whole seconds, so a burst shares its second with the walk's start).
+        top: tuple[float, dict[str, str]] = (
+            resume["top"],
+            {
+                **resume["top_prints"],
+                **{
+                    str(ticket.id): _fingerprint(ticket)
+                    for ticket in walk.tickets
+                    if _stamp(ticket) == resume["top"]
+                },
+            },
+        )
     else:
         top = _newest(walk.tickets) or (since, prints)
     if walk.resume_after is None:
