@@ -95,7 +95,7 @@ NOTIFIER = "notifier poll, hidden tab (htmx)"
 TICKET, DRAFT, REPLY = "ticket page (full load)", "draft save (htmx)", "reply (POST, 303)"
 KINDS = (PAGE, LIST, POLL_204, POLL, NOTIFIER, TICKET, DRAFT, REPLY)
 ROW = re.compile(
-    r'href="/tickets/(\d+)" hx-boost="false">.*?<span class="status status-(\w+)"', re.S
+    r'href="/tickets/(\d+)"[^>]*>.*?<span class="status status-(\w+)"', re.S
 )
 WORKABLE = ("new", "open", "pending", "hold")
 
