@@ -94,9 +94,7 @@ NOTIFIER = "notifier poll, hidden tab (htmx)"
 # Opening a ticket from a list, the draft saved while typing, the reply and where it leads.
 TICKET, DRAFT, REPLY = "ticket page (full load)", "draft save (htmx)", "reply (POST, 303)"
 KINDS = (PAGE, LIST, POLL_204, POLL, NOTIFIER, TICKET, DRAFT, REPLY)
-ROW = re.compile(
-    r'href="/tickets/(\d+)"[^>]*>.*?<span class="status status-(\w+)"', re.S
-)
+ROW = re.compile(r'href="/tickets/(\d+)"[^>]*>.*?<span class="status status-(\w+)"', re.S)
 WORKABLE = ("new", "open", "pending", "hold")
 
 

@@ -182,16 +182,9 @@ def _ticket_count(
 ) -> Fresh[Count | None]:
     read = _count_read(agent, credentials, view)
     try:
-        return cache.cached_call(
-            kind=read.kind,
-            base_url=read.base_url,
-            operation=read.operation,
-            params=read.params,
-            user_id=read.user_id,
-            restricted=read.restricted,
-            shareable=read.shareable,
-            families=read.families,
-            fetch=lambda: client.tickets_count(
+        return cache.cached_read_call(
+            read,
+            lambda: client.tickets_count(
                 credentials, view=view, user_id=agent.zendesk_user_id, lane=lane
             ),
         )

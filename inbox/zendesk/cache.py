@@ -338,6 +338,21 @@ def cached_hits(reads: Iterable[CachedRead]) -> list[Fresh[Any] | None]:
     return answers
 
 
+def cached_read_call[T](read: CachedRead, fetch: Callable[[], T]) -> Fresh[T]:
+    """`cached_call` for a read named as a `CachedRead` (the one `cached_hits` found missing)."""
+    return cached_call(
+        kind=read.kind,
+        base_url=read.base_url,
+        operation=read.operation,
+        params=read.params,
+        user_id=read.user_id,
+        restricted=read.restricted,
+        shareable=read.shareable,
+        families=read.families,
+        fetch=fetch,
+    )
+
+
 def cached_call[T](
     *,
     kind: str,

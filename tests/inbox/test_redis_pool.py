@@ -128,16 +128,7 @@ def cached_read(families: tuple[str, ...] = ("tickets", "agent-tickets:7"), user
 def call_through(read, fetch):
     from inbox.zendesk import cache
 
-    return cache.cached_call(
-        kind=read.kind,
-        base_url=read.base_url,
-        operation=read.operation,
-        params=read.params,
-        user_id=read.user_id,
-        restricted=read.restricted,
-        families=read.families,
-        fetch=fetch,
-    )
+    return cache.cached_read_call(read, fetch)
 
 
 def test_a_cache_hit_is_one_round_trip_to_redis(redis_commands):
