@@ -656,20 +656,29 @@ def _upload(agent: AgentAccount, form: FormState, files: list[Any]) -> None:
         )
 
 
+def _read_submission(request: HttpRequest, ticket_id: int) -> tuple[Submitted, Any] | HttpResponse:
+    """The posted form and the agent's saved draft, or the 404/400 page that says why not
+    (what sending and saving a draft both start with)."""
+    if not 0 < ticket_id <= MAX_ZENDESK_ID:
+        return _missing(request, ticket_id)
+    try:
+        submitted = _read_form(request, request.agent, ticket_id)
+    except BadForm as bad:
+        return _bad(request, str(bad))
+    return submitted, ticket_page.ticket_draft_get(agent=request.agent, ticket_id=ticket_id)
+
+
 @require_POST
 @agent_required
 @private_no_store
 def ticket_update(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Send the agent's reply or note and field changes as one safe update."""
     agent = request.agent
-    if not 0 < ticket_id <= MAX_ZENDESK_ID:
-        return _missing(request, ticket_id)
-    try:
-        submitted = _read_form(request, agent, ticket_id)
-    except BadForm as bad:
-        return _bad(request, str(bad))
+    read = _read_submission(request, ticket_id)
+    if isinstance(read, HttpResponse):
+        return read
+    submitted, previous = read
     form = submitted.form
-    previous = ticket_page.ticket_draft_get(agent=agent, ticket_id=ticket_id)
     form.uploads = list(previous.uploads) if previous else []
     ticket_page.ticket_draft_save(agent=agent, ticket_id=ticket_id, draft=_draft_of(form))
     files = _files(request)
@@ -906,13 +915,10 @@ def _landed(thread: services.TicketThread, agent: AgentAccount, submitted: Submi
 def ticket_draft(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """Keep the form as a draft on the server (htmx, while typing): 204, or 400 with why."""
     agent = request.agent
-    if not 0 < ticket_id <= MAX_ZENDESK_ID:
-        return _missing(request, ticket_id)
-    try:
-        submitted = _read_form(request, agent, ticket_id)
-    except BadForm as bad:
-        return _bad(request, str(bad))
-    previous = ticket_page.ticket_draft_get(agent=agent, ticket_id=ticket_id)
+    read = _read_submission(request, ticket_id)
+    if isinstance(read, HttpResponse):
+        return read
+    submitted, previous = read
     submitted.form.uploads = list(previous.uploads) if previous else []
     draft = _draft_of(submitted.form)
     if not submitted.form.body.strip() and not submitted.changes_anything:
