@@ -368,8 +368,7 @@ def cached_call[T](
     """Answer from the cache when fresh (one round trip), else call `fetch` once for everyone
     asking at once."""
     if settings.ZENDESK_NAIVE_PROXY:  # the benchmark's baseline: straight to Zendesk
-        count_outcome("miss")
-        return Fresh(value=fetch(), fetched_at=_as_datetime(clock()))
+        return _naive(fetch)
     families = tuple(sorted(set(families)))
     key = build_key(
         base_url=base_url,
@@ -385,6 +384,19 @@ def cached_call[T](
         count_outcome("hit")
         return _fresh(entry)
     return _Flight(key=key, stamp=stamp, ttl=ttl).answer(entry, fetch)
+
+
+def _naive[T](fetch: Callable[[], T]) -> Fresh[T]:
+    """Straight to Zendesk, nothing kept; a refusal or outage reaches the views as it does
+    with the cache on and nothing saved (ZendeskUnavailable), so they show the same message."""
+    try:
+        value = fetch()
+    except SERVE_STALE_ON as error:
+        return _stale_or_raise(
+            None, _reason(error), retry_after=getattr(error, "retry_after", None)
+        )
+    count_outcome("miss")
+    return Fresh(value=value, fetched_at=_as_datetime(clock()))
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,20 @@ def test_the_naive_proxy_asks_zendesk_every_time(settings, clock):
     assert upstream.calls == 2
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [(RateLimited(retry_after=30), "rate_limited"), (UpstreamUnavailable(), "upstream_unavailable")],
+)
+def test_the_naive_proxy_reports_a_refusal_as_the_views_expect(settings, clock, failure, reason):
+    """Its 429s and outages reach the views as ZendeskUnavailable (a message, not a 500)."""
+    settings.ZENDESK_NAIVE_PROXY = True
+    upstream = Upstream()
+    upstream.failure = failure
+    with pytest.raises(ZendeskUnavailable) as raised:
+        call(upstream)
+    assert raised.value.reason == reason
+
+
 def test_hits_and_misses_are_counted_only_when_asked(settings, clock):
     upstream = Upstream()
     call(upstream)
