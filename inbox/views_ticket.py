@@ -62,6 +62,8 @@ MAX_TAGS = 100
 MAX_TAG_CHARS = 80
 TAG = re.compile(r"[\w\-:./]+")  # Zendesk turns spaces into separators; no other signs
 MAX_CCS = 48  # Zendesk's limit of email CCs on a ticket
+MAX_TAGS_TEXT = MAX_TAGS * (MAX_TAG_CHARS + 1)  # every tag at its longest, one space apart
+MAX_CC_TEXT = MAX_CCS * 256  # every CC an email address at its longest
 ASSIGNEE = re.compile(r"keep|none|group:(\d{1,19})|agent:(\d{1,19}):(\d{1,19})")
 SEEN_FIELD_MAX = 8192
 # Tags and attributes nh3 keeps in a comment's html_body: text formatting, lists, links,
@@ -518,8 +520,8 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     assignee = _one(request, "assignee") or "keep"
     if not ASSIGNEE.fullmatch(assignee):
         raise BadForm("The assignee is not one the picker offers.")
-    tags_text = _one(request, "tags", limit=MAX_TAGS * (MAX_TAG_CHARS + 1))
-    cc_add = _one(request, "cc_add", limit=MAX_CCS * 256)
+    tags_text = _one(request, "tags", limit=MAX_TAGS_TEXT * BODY_KEPT_FACTOR)
+    cc_add = _one(request, "cc_add", limit=MAX_CC_TEXT * BODY_KEPT_FACTOR)
     cc_remove: list[int] = []
     for value in request.POST.getlist("cc_remove"):
         if not value.isdigit() or int(value) not in seen.email_cc_ids:
@@ -547,8 +549,10 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
     if ticket_type and ticket_type != (seen.type or ""):
         submitted.ticket_type = ticket_type
     _read_assignee(submitted, assignee)
-    _read_tags(submitted, tags_text)
-    _read_ccs(submitted, cc_add, cc_remove)
+    if not _over(form, "tags", tags_text, MAX_TAGS_TEXT, "tags"):
+        _read_tags(submitted, tags_text)
+    if not _over(form, "cc_add", cc_add, MAX_CC_TEXT, "CCs to add"):
+        _read_ccs(submitted, cc_add, cc_remove)
     if len(body) > MAX_BODY_CHARS:
         form.errors["body"] = (
             f"Your {'note' if kind == 'note' else 'reply'} is {len(body):,} characters; Zendesk "
@@ -556,6 +560,18 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
             "kept. Shorten it, or attach the long part as a file."
         )
     return submitted
+
+
+def _over(form: FormState, name: str, text: str, limit: int, what: str) -> bool:
+    """A field past what a ticket can take comes back beside the field with everything the
+    agent wrote kept (only a field far past it, that nobody types, is refused outright)."""
+    if len(text) <= limit:
+        return False
+    form.errors[name] = (
+        f"The {what} are {len(text):,} characters; a ticket takes at most {limit:,}. Nothing "
+        "was sent; your reply is kept."
+    )
+    return True
 
 
 def _read_assignee(submitted: Submitted, assignee: str) -> None:

@@ -15,7 +15,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from inbox.views_create import MAX_DESCRIPTION, MAX_EMAIL, MAX_NAME, MAX_SEARCH, MAX_SUBJECT
 from inbox.views_inbox import MAX_EXTERNAL_ID
-from inbox.views_ticket import BODY_KEPT_FACTOR, MAX_BODY_CHARS, MAX_CCS, MAX_TAG_CHARS, MAX_TAGS
+from inbox.views_ticket import (
+    BODY_KEPT_FACTOR,
+    MAX_BODY_CHARS,
+    MAX_CC_TEXT,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    MAX_TAGS_TEXT,
+)
 from tests.inbox.conftest import signed_in_client
 from tests.inbox.test_ticket_new import form_token, ticket_form
 from tests.inbox.test_ticket_views import new_ticket, open_page
@@ -70,11 +77,25 @@ TICKET_FIELDS = {
     ),
     "one tag too long": ({"tags": "x" * (MAX_TAG_CHARS + 1)}, 400, "at most 80 characters"),
     "tags field too long": (
-        {"tags": "x" * (MAX_TAGS * (MAX_TAG_CHARS + 1) + 1)},
+        {"tags": "x" * (MAX_TAGS_TEXT + 1)},
+        400,
+        f"The tags are {MAX_TAGS_TEXT + 1:,} characters; a ticket takes at most",
+    ),
+    "tags field far past any form": (
+        {"tags": "x" * (MAX_TAGS_TEXT * BODY_KEPT_FACTOR + 1)},
         400,
         "The tags is longer than",
     ),
-    "CCs field too long": ({"cc_add": "x" * (MAX_CCS * 256 + 1)}, 400, "The cc add is longer"),
+    "CCs field too long": (
+        {"cc_add": "x" * (MAX_CC_TEXT + 1)},
+        400,
+        f"The CCs to add are {MAX_CC_TEXT + 1:,} characters",
+    ),
+    "CCs field far past any form": (
+        {"cc_add": "x" * (MAX_CC_TEXT * BODY_KEPT_FACTOR + 1)},
+        400,
+        "The cc add is longer",
+    ),
     "what was seen too long": ({"seen": "x" * 9000}, 400, "The seen is longer than"),
 }
 
@@ -94,6 +115,29 @@ def test_an_oversized_ticket_field_is_refused_before_zendesk(agent, inbox_sandbo
     assert response.status_code == status
     assert says in page_text(response)
     assert arrived(inbox_sandbox) == 0
+
+
+@pytest.mark.parametrize("field", ["tags", "cc_add"])
+def test_an_oversized_tags_or_cc_field_keeps_the_reply(agent, inbox_sandbox, ticket_id, field):
+    """The reply written beside an over-long field comes back in the form and the draft."""
+    from inbox.models import TicketDraft
+
+    client = signed_in_client(agent)
+    _, seen = open_page(client, ticket_id)
+    limit = MAX_TAGS_TEXT if field == "tags" else MAX_CC_TEXT
+    inbox_sandbox.control("POST", "stats/reset")
+
+    response = client.post(
+        f"/tickets/{ticket_id}/update",
+        {"seen": seen, "kind": "public", "body": "Keep me, please", "assignee": "keep",
+         field: "x" * (limit + 1)},
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    assert "Keep me, please</textarea>" in page_text(response)
+    assert "your reply is kept" in page_text(response)
+    assert arrived(inbox_sandbox) == 0
+    assert TicketDraft.objects.get(agent=agent, ticket_id=ticket_id).body == "Keep me, please"
 
 
 def test_an_oversized_reply_comes_back_in_the_form_and_the_draft(agent, inbox_sandbox, ticket_id):
