@@ -427,7 +427,10 @@ def test_the_naive_proxy_asks_zendesk_every_time(settings, clock):
 
 @pytest.mark.parametrize(
     ("failure", "reason"),
-    [(RateLimited(retry_after=30), "rate_limited"), (UpstreamUnavailable(), "upstream_unavailable")],
+    [
+        (RateLimited(retry_after=30), "rate_limited"),
+        (UpstreamUnavailable(), "upstream_unavailable"),
+    ],
 )
 def test_the_naive_proxy_reports_a_refusal_as_the_views_expect(settings, clock, failure, reason):
     """Its 429s and outages reach the views as ZendeskUnavailable (a message, not a 500)."""
