@@ -1,5 +1,5 @@
 # The front door. A fresh clone needs only `make run` (the demo) and `make test` (the suite).
-.PHONY: run test sandbox lint format bench bench-inbox bench-team
+.PHONY: run test screenshots sandbox lint format bench bench-inbox bench-team
 
 APP_PORT ?= 8000
 SANDBOX_PORT ?= 8001
@@ -10,6 +10,9 @@ run:            ## set up, then the seeded sandbox on :8001 and the app on :8000
 
 test:           ## set up (venv, packages, Chromium, Redis) and run the whole suite
 	@scripts/test.sh
+
+screenshots:    ## refresh the README's screenshots in docs/screenshots/ from the browser tests
+	@UPDATE_SCREENSHOTS=1 scripts/test.sh -m browser -k screenshot
 
 sandbox:        ## the sandbox alone, seeded, on SANDBOX_PORT
 	@scripts/bootstrap.sh
