@@ -199,6 +199,10 @@ ZENDESK_MAX_RETRIES = env.int("ZENDESK_MAX_RETRIES", default=2)
 # timeouts are clipped to what is left; no retry starts that could not finish in time.
 ZENDESK_DEADLINE_SECONDS = env.float("ZENDESK_DEADLINE_SECONDS", default=5.0)
 ZENDESK_BACKGROUND_DEADLINE_SECONDS = env.float("ZENDESK_BACKGROUND_DEADLINE_SECONDS", default=20.0)
+# After a read gets no answer (down, refused, 5xx, hang), reads wait this long before asking
+# Zendesk again, in every process: agents get saved answers or the outage message at once
+# instead of each poll spending its retries and deadline. Writes still go. 0 turns it off.
+ZENDESK_OUTAGE_PAUSE_SECONDS = env.float("ZENDESK_OUTAGE_PAUSE_SECONDS", default=5.0)
 ZENDESK_RATE_LIMIT_PER_MINUTE = env.int("ZENDESK_RATE_LIMIT_PER_MINUTE", default=200)
 ZENDESK_RATE_BUDGET_SHARE = env.float("ZENDESK_RATE_BUDGET_SHARE", default=0.8)
 # How many processes share that budget: web workers per instance (the Procfile's gunicorn

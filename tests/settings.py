@@ -23,6 +23,9 @@ os.environ.update(
         "DxnXGPfpyujoeAhREShb73ZsdCQU__gRAh5T5eEAOhg=",
         "ZENDESK_CONNECT_TIMEOUT": "1",
         "ZENDESK_READ_TIMEOUT": "2",
+        # Off, so each test's next read reaches the upstream it set up; the fault suites and
+        # tests/inbox/test_outage.py turn it on as production runs it.
+        "ZENDESK_OUTAGE_PAUSE_SECONDS": "0",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",
         # The test client speaks plain http; production settings are tested in a subprocess

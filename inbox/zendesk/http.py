@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -39,7 +40,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 
-from inbox.zendesk import budget
+from inbox.zendesk import budget, outage
 from inbox.zendesk.errors import (
     Conflict,
     Forbidden,
@@ -160,6 +161,7 @@ def request(
     headers: dict[str, str] | None = None,
     lane: str = budget.INTERACTIVE,
     budgeted: bool = True,
+    probe: bool = False,
 ) -> Reply:
     """Send one logical request (with its bounded retries) and return the parsed answer.
 
@@ -168,7 +170,50 @@ def request(
     `data` sends raw bytes (an upload) instead of `json`. Raises a ZendeskError subclass for
     every failure; a write that is not retried and whose answer is lost (read timeout, 504,
     an unreadable 2xx) raises OutcomeUnknown, since Zendesk may have made the change.
+
+    A read is not sent while Zendesk's last read failed to get an answer a moment ago
+    (inbox.zendesk.outage): it raises UpstreamUnavailable at once. Writes and the health
+    probe (`probe=True`) are always sent, and end that pause when Zendesk answers them.
     """
+    held_back = method == "GET" and not probe
+    if held_back:
+        wait = outage.paused_for()
+        if wait > 0:
+            raise UpstreamUnavailable(
+                f"Zendesk did not answer a moment ago; not asking again for {math.ceil(wait)} s."
+            )
+    try:
+        reply = _request(
+            method, url, access_token=access_token, params=params, json=json, data=data,
+            headers=headers, lane=lane, budgeted=budgeted,
+        )  # fmt: skip
+    except OutcomeUnknown:  # a write's answer was lost: Zendesk may well be up
+        raise
+    except UpstreamUnavailable:
+        if held_back or probe:
+            outage.pause()
+        raise
+    except ZendeskError:  # Zendesk answered (a refusal is an answer)
+        if not held_back:
+            outage.resume()
+        raise
+    if not held_back:
+        outage.resume()
+    return reply
+
+
+def _request(
+    method: str,
+    url: str,
+    *,
+    access_token: str | None,
+    params: dict[str, Any] | None,
+    json: Any,
+    data: bytes | None,
+    headers: dict[str, str] | None,
+    lane: str,
+    budgeted: bool,
+) -> Reply:
     all_headers = dict(headers or {})
     if access_token:
         all_headers["Authorization"] = f"Bearer {access_token}"

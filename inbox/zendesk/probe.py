@@ -118,7 +118,9 @@ def _refresh_holding_lock(base_url: str, token: str) -> None:
 def _probe(base_url: str) -> Reachability:
     started = time.monotonic()
     try:
-        reply = http.request("GET", f"{base_url}/api/v2/users/me.json", lane=budget.BACKGROUND)
+        reply = http.request(
+            "GET", f"{base_url}/api/v2/users/me.json", lane=budget.BACKGROUND, probe=True
+        )
     except InvalidResponse:
         return _unreachable(base_url, NOT_THE_API, _since(started))
     except ZendeskError as error:  # down, refused, rate limited, budget spent: say it

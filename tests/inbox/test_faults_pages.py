@@ -43,6 +43,17 @@ def _seed_put_back(sandbox_session):
     sandbox_session.reset()
 
 
+# As production runs it: after a read gets no answer, reads hold back this long.
+OUTAGE_PAUSE_SECONDS = 5.0
+# The faults that make reads get no answer (and so start that pause).
+NO_ANSWER = ("down", "refused", "hang", "5xx")
+
+
+@pytest.fixture(autouse=True)
+def _outage_pause(settings):
+    settings.ZENDESK_OUTAGE_PAUSE_SECONDS = OUTAGE_PAUSE_SECONDS
+
+
 FAULTS: dict[str, dict] = {
     "down": {"outage": True},
     "refused": {"outage": "refuse"},
@@ -309,6 +320,8 @@ class Faults:
         ) = self.deadlines
         if fault == "429":
             self.later(RETRY_AFTER_SECONDS + 1)  # Retry-After has passed
+        if fault in NO_ANSWER:
+            self.later(OUTAGE_PAUSE_SECONDS + 1)  # the pause on reads has passed
 
 
 @pytest.fixture
@@ -410,20 +423,31 @@ def test_a_429_storm_makes_the_app_stop_asking_until_retry_after(
     assert _stats(sandbox)["arrived"] >= 1, "asked again once Retry-After had passed"
 
 
+@pytest.mark.parametrize("fault", NO_ANSWER)
 @pytest.mark.parametrize("page", PAGES[:2], ids=[page.name for page in PAGES[:2]])
-def test_a_hang_costs_one_call_per_read_and_no_retries(
-    inbox_sandbox, agent, quick, place, faults, page
+def test_after_a_read_gets_no_answer_the_next_page_asks_zendesk_nothing_for_a_moment(
+    inbox_sandbox, agent, quick, place, faults, later, page, fault
 ):
+    """A hang costs one call per read, no retries; down, refused and 5xx at most the retries
+    of the reads already under way. The next page asks nothing until the pause is over."""
     sandbox, client = inbox_sandbox, signed_in_client(agent)
     reads = _healthy_reads(sandbox, client, page, place)
-    faults.on("hang")
+    faults.on(fault)
 
-    for _ in range(2):
-        _get(client, page, place)
-    arrived = _stats(sandbox)["arrived"]
-    faults.lift("hang")
+    _get(client, page, place)
+    first = _stats(sandbox)["arrived"]
+    sandbox.control("POST", "stats/reset").raise_for_status()
+    again = _get(client, page, place)
+    during_pause = _stats(sandbox)["arrived"]
+    later(OUTAGE_PAUSE_SECONDS + 1)
+    _get(client, page, place)
+    after_pause = _stats(sandbox)["arrived"]
+    faults.lift(fault)
 
-    assert arrived == 2 * reads
+    assert 1 <= first <= reads * ATTEMPTS[fault]
+    assert during_pause == 0
+    assert SAYS[fault] in _text(again.content.decode())
+    assert after_pause >= 1, "asked Zendesk again once the pause was over"
 
 
 def test_a_bad_earlier_link_answers_htmx_with_a_row_not_a_whole_page(agent, quick, place):
