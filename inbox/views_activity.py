@@ -330,6 +330,9 @@ def _panel_context(agent: AgentAccount, query: DrawerQuery) -> dict[str, Any]:
             "unread_count": sum(row.unread_count for row in rows),
             "total_sentence": _total_sentence(total, agent),
             "mark_through": newest.isoformat() if newest else "",
+            # Zendesk stamps whole seconds: the ones of the newest second the agent saw, so one
+            # that arrives in that same second after the drawer was drawn stays unread.
+            "mark_shown": [item.id for item in feed.activities if item.created_at == newest],
             "more_url": query.params(pages=feed.pages + 1) if feed.has_more else None,
             "stale_message": stale_sentence(answer, "activity from"),
         }
@@ -377,9 +380,11 @@ def mark_seen(request: HttpRequest) -> HttpResponse:
     try:
         query = _drawer_query(request)
         through = _through(request.POST.get("through", ""))
+        shown = _ids(request, "shown")
     except BadActivityRequest as bad:
         return _bad_request(request, str(bad))
-    activities.activity_mark_seen(agent=request.agent, seen_at=through)
+    # A form without `shown` (made before the drawer sent them) marks through `through`.
+    activities.activity_mark_seen(agent=request.agent, seen_at=through, shown_at_mark=shown or None)
     if not request.htmx:
         return HttpResponseRedirect(reverse("activity_drawer") + query.params())
     response = render(
@@ -401,9 +406,17 @@ def _through(text: str) -> dt.datetime | None:
 
 
 def _also_ids(request: HttpRequest) -> list[int]:
-    values = request.POST.getlist("also")
+    return _ids(request, "also")
+
+
+def _ids(request: HttpRequest, name: str) -> list[int]:
+    """Activity ids the drawer put in its form (`also`: a folded row's; `shown`: the newest
+    second's), at most MAX_ALSO of them."""
+    values = request.POST.getlist(name)
     if len(values) > MAX_ALSO:
-        raise BadActivityRequest("A row holds at most 100 activities; open the drawer again.")
+        raise BadActivityRequest(
+            f"A form of the drawer holds at most {MAX_ALSO} activities; open the drawer again."
+        )
     ids = []
     for value in values:
         if not value.isdigit() or not 0 < int(value) <= MAX_ID:

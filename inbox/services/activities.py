@@ -215,22 +215,42 @@ def _cached_stream[T](
     return with_agent_credentials(agent, fetch_as)
 
 
-def activity_mark_seen(*, agent: AgentAccount, seen_at: dt.datetime | None = None) -> None:
+def activity_mark_seen(
+    *,
+    agent: AgentAccount,
+    seen_at: dt.datetime | None = None,
+    shown_at_mark: Iterable[int] | None = None,
+) -> None:
     """Remember that the agent has seen their activities up to `seen_at` (default: now).
 
     Pass the newest activity's `created_at` the agent was shown, so one that arrived while the
-    page was open still counts as unread.
+    page was open still counts as unread. Zendesk stamps `created_at` in whole seconds, so
+    one that arrived in that same second would pass for seen: pass also `shown_at_mark`, the
+    ids of the activities shown with that very stamp. The mark then stops just before that
+    second, and those (only those) are recorded as read.
     """
     mark = seen_at or timezone.now()
-    if agent.activities_seen_at is not None and agent.activities_seen_at >= mark:
+    shown = list(dict.fromkeys(shown_at_mark or ()))
+    if shown_at_mark is not None:
+        mark -= dt.timedelta(microseconds=1)
+    if agent.activities_seen_at is None or agent.activities_seen_at < mark:
+        agent.activities_seen_at = mark
+        agent.save(update_fields=["activities_seen_at"])
+        # What was opened at or before the mark is read by the mark itself now; what was opened
+        # before Zendesk's 30 days began can no longer be listed at all.
+        ActivityRead.objects.filter(agent=agent, activity_created_at__lte=mark).delete()
+        forgotten = timezone.now() - dt.timedelta(days=ACTIVITY_DAYS + 1)
+        ActivityRead.objects.filter(agent=agent, opened_at__lt=forgotten).delete()
+    elif not shown:
         return
-    agent.activities_seen_at = mark
-    agent.save(update_fields=["activities_seen_at"])
-    # What was opened at or before the mark is read by the mark itself now; what was opened
-    # before Zendesk's 30 days began can no longer be listed at all.
-    ActivityRead.objects.filter(agent=agent, activity_created_at__lte=mark).delete()
-    forgotten = timezone.now() - dt.timedelta(days=ACTIVITY_DAYS + 1)
-    ActivityRead.objects.filter(agent=agent, opened_at__lt=forgotten).delete()
+    if shown:
+        ActivityRead.objects.bulk_create(
+            [
+                ActivityRead(agent=agent, activity_id=activity_id, activity_created_at=seen_at)
+                for activity_id in shown
+            ],
+            ignore_conflicts=True,  # opened already, or marked from two tabs at once
+        )
     _marks_changed(agent)
 
 

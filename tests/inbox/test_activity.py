@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import time
 from html import unescape
+from typing import Any
 
 import pytest
 import requests
@@ -346,17 +347,58 @@ def test_an_activity_whose_ticket_the_agent_cannot_see_opens_as_itself(fresh_san
     assert ActivityRead.objects.filter(agent=account, activity_id=hidden["id"]).exists()
 
 
+def mark_seen_form(html: str) -> dict[str, Any]:
+    """What the drawer's "Mark all as seen" form sends."""
+    return {
+        "through": re.search(r'name="through" value="([^"]+)"', html).group(1),
+        "shown": re.findall(r'name="shown" value="(\d+)"', html),
+    }
+
+
 def test_mark_all_as_seen_moves_the_mark_to_the_newest_shown(agent, agent_client, inbox_sandbox):
     html = agent_client.get("/activity/", **HX).content.decode()
-    through = re.search(r'name="through" value="([^"]+)"', html).group(1)
+    form = mark_seen_form(html)
 
-    answer = agent_client.post("/activity/seen", {"through": through}, **HX)
+    answer = agent_client.post("/activity/seen", form, **HX)
 
     agent.refresh_from_db()
+    through = dt.datetime.fromisoformat(form["through"])
     assert answer.status_code == 200
-    assert agent.activities_seen_at == dt.datetime.fromisoformat(through)
+    assert form["shown"], "the newest activity shown is named in the form"
+    assert through - dt.timedelta(seconds=1) < agent.activities_seen_at <= through
     assert "data-unread" not in answer.content.decode()
     assert "inbox:poll-now" in answer["HX-Trigger"]
+    assert bell_badge(agent_client.get("/inbox/poll").content.decode()) == ""
+
+
+def test_one_that_arrived_in_the_second_of_the_newest_shown_stays_unread(
+    agent, agent_client, inbox_sandbox
+):
+    """Zendesk stamps whole seconds: an activity stamped like the newest one the drawer showed,
+    but not among those it showed (drawn after it), is not marked seen with the others."""
+    newest = zendesk_activities(inbox_sandbox, agent.email)[0]
+    stamp = parse_datetime(newest["created_at"])
+    shown_in_that_second = [newest["id"] + 10_000]  # another one, not the newest
+
+    activities.activity_mark_seen(agent=agent, seen_at=stamp, shown_at_mark=shown_in_that_second)
+
+    poll = agent_client.get("/inbox/poll").content.decode()
+    assert bell_badge(poll) == "1"
+    assert news_ids(poll) == [newest["id"]]
+    activities.activity_mark_seen(agent=agent, seen_at=stamp, shown_at_mark=[newest["id"]])
+    assert bell_badge(agent_client.get("/inbox/poll").content.decode()) == ""
+
+
+def test_a_mark_seen_form_without_shown_ids_marks_through_its_moment(
+    agent, agent_client, inbox_sandbox
+):
+    html = agent_client.get("/activity/", **HX).content.decode()
+    through = mark_seen_form(html)["through"]
+
+    agent_client.post("/activity/seen", {"through": through}, **HX)
+
+    agent.refresh_from_db()
+    assert agent.activities_seen_at == dt.datetime.fromisoformat(through)
     assert bell_badge(agent_client.get("/inbox/poll").content.decode()) == ""
 
 

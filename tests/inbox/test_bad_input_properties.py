@@ -79,6 +79,7 @@ KNOWN_FIELDS = [
     "pages",
     "through",
     "also",
+    "shown",
     "desktop",
     "sound",
     "do_not_disturb",
