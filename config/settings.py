@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its Server-Timing header times everything below and counts the Zendesk calls.
+    "inbox.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so static files (an SVG opened on its own is a document) get the CSP.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -53,7 +53,7 @@ from inbox.services.freshness import (
     tickets_family,
 )
 from inbox.services.tickets import ticket_cached_copy, ticket_reread_in_background
-from inbox.zendesk import budget, cache, client, leases, sharedcache
+from inbox.zendesk import budget, cache, client, leases, request_cost, sharedcache
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import SessionExpired, ZendeskError
 from inbox.zendesk.records import Ticket
@@ -214,7 +214,8 @@ def _reread_job(
     try:
         for agent in agents:
             try:
-                ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
+                with request_cost.counting("webhook re-read"):
+                    ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
             except SessionExpired:
                 continue
             except ZendeskError as error:  # 404 (deleted), Zendesk down: the feed catches up
@@ -652,7 +653,8 @@ def change_feed_forever(*, stop: threading.Event | None = None) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                change_feed_run(token=token)
+                with request_cost.counting("change feed"):
+                    change_feed_run(token=token)
             except ZendeskError as error:
                 logger.warning("change feed: Zendesk did not answer (%s)", error)
             except Exception:  # one bad run must not end the feed

@@ -23,7 +23,7 @@ from inbox.models import AgentAccount, AgentPreference, TicketDraft
 from inbox.services.credentials import with_agent_credentials
 from inbox.services.freshness import cached_as_agent, combined
 from inbox.services.tickets import TicketThread
-from inbox.zendesk import budget, client
+from inbox.zendesk import budget, client, request_cost
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import Forbidden, NotFound
@@ -53,7 +53,9 @@ def _assignables_from_zendesk(credentials: Credentials, lane: str) -> Assignable
     groups = client.groups_assignable(credentials, lane=lane)
     with ThreadPoolExecutor(max_workers=4) as pool:
         members = pool.map(
-            lambda group: client.group_agents_assignable(credentials, group.id, lane=lane),
+            request_cost.carried(
+                lambda group: client.group_agents_assignable(credentials, group.id, lane=lane)
+            ),
             groups,
         )
         agents = {group.id: users for group, users in zip(groups, members, strict=True)}

@@ -30,7 +30,7 @@ from inbox.services.freshness import (
     tickets_family,
     unavailable,
 )
-from inbox.zendesk import budget, cache, client
+from inbox.zendesk import budget, cache, client, request_cost
 from inbox.zendesk.cache import Fresh
 from inbox.zendesk.client import Credentials
 from inbox.zendesk.errors import ZendeskUnavailable
@@ -223,7 +223,9 @@ def ticket_counts(
         elif missing:
             with ThreadPoolExecutor(max_workers=len(missing)) as pool:
                 futures = {
-                    view: pool.submit(_ticket_count, agent, credentials, view, lane)
+                    view: pool.submit(
+                        request_cost.carried(_ticket_count), agent, credentials, view, lane
+                    )
                     for view in missing
                 }
                 hits.update({view: future.result() for view, future in futures.items()})
@@ -275,7 +277,7 @@ def ticket_detail(
         }
         with ThreadPoolExecutor(max_workers=2) as pool:
             shown = pool.submit(
-                cached_as_agent,
+                request_cost.carried(cached_as_agent),
                 kind="ticket",
                 operation="ticket_show",
                 fetch=lambda: client.ticket_show(
@@ -284,7 +286,7 @@ def ticket_detail(
                 **common,
             )
             comments = pool.submit(
-                cached_as_agent,
+                request_cost.carried(cached_as_agent),
                 kind="comments",
                 operation="ticket_comments",
                 fetch=lambda: _comments_page(credentials, ticket_id, None, lane),

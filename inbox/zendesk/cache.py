@@ -46,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 
-from inbox.zendesk import sharedcache
+from inbox.zendesk import request_cost, sharedcache
 from inbox.zendesk.errors import (
     STALE_MESSAGES,
     InvalidResponse,
@@ -434,7 +434,9 @@ class _Flight:
             wait_until = (
                 deadline if entry is None else min(deadline, started + stale_wait_seconds())
             )
+            waiting_since = time.monotonic()
             outcome = _wait_for_leader(self.name, wait_until)
+            request_cost.flight_waited(time.monotonic() - waiting_since)
             if outcome == "ok":
                 # The leader stored a fresh answer: read it.
                 entry = self.read()

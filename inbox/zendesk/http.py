@@ -13,6 +13,8 @@
   each wait for bytes, not the whole body: a server dripping bytes can still overrun a little.
 - The team's rate budget is asked before every call (`budget.reserve`) and told about every
   answer (`budget.record_response`).
+- Every attempt is counted for the request waiting on it (`request_cost`): the app's
+  `Server-Timing` header says how many calls an answer waited for.
 - Bodies are never assumed to be JSON: Zendesk's edge answers in plain text or HTML at times.
 - Tokens never reach a log line: only method, path, status and duration are logged.
 - No cookies are kept: the session is shared by all agents' calls.
@@ -40,7 +42,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 
-from inbox.zendesk import budget, outage
+from inbox.zendesk import budget, outage, request_cost
 from inbox.zendesk.errors import (
     Conflict,
     Forbidden,
@@ -237,15 +239,16 @@ def _request(
         started = time.monotonic()
         tried += 1
         try:
-            response = session().request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=all_headers,
-                timeout=(connect_timeout, read_timeout),
-            )
+            with request_cost.upstream_call(method, path):
+                response = session().request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=all_headers,
+                    timeout=(connect_timeout, read_timeout),
+                )
         except requests.ConnectTimeout:
             failure = f"Zendesk did not accept a connection within {connect_timeout:g} s"
         except requests.ReadTimeout:
