@@ -93,7 +93,12 @@ POLL_204, POLL = "poll 204 (htmx)", "poll 200 (htmx)"
 NOTIFIER = "notifier poll, hidden tab (htmx)"
 # Opening a ticket from a list, the draft saved while typing, the reply and where it leads.
 TICKET, DRAFT, REPLY = "ticket page (full load)", "draft save (htmx)", "reply (POST, 303)"
-KINDS = (PAGE, LIST, POLL_204, POLL, NOTIFIER, TICKET, DRAFT, REPLY)
+# The ticket page the reply's 303 leads to: the read right after the agent's own write.
+AFTER_REPLY = "ticket page after the reply (303 followed)"
+KINDS = (PAGE, LIST, POLL_204, POLL, NOTIFIER, TICKET, DRAFT, REPLY, AFTER_REPLY)
+# What the app's Server-Timing header says of each answer (inbox/middleware.py).
+FROM_CACHE, WAITED = "answered from cache", "waited on Zendesk"
+SERVER_TIMING_METRIC = re.compile(r'(\w+)(?:;desc="([^"]*)")?(?:;dur=([0-9.]+))?')
 ROW = re.compile(r'href="/tickets/(\d+)"[^>]*>.*?<span class="status status-(\w+)"', re.S)
 WORKABLE = ("new", "open", "pending", "hold")
 
@@ -335,22 +340,68 @@ def build_features(env: dict[str, str]) -> dict[str, bool]:
 
 
 # -- one browser ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServerTiming:
+    """What the app said an answer cost: its own time, the Zendesk calls on its path, and
+    whether the cache alone answered (`cache;desc="hit"`)."""
+
+    app_ms: float | None
+    zendesk_calls: int
+    from_cache: bool
+
+    @classmethod
+    def parse(cls, header: str | None) -> ServerTiming | None:
+        if not header:
+            return None
+        metrics = {
+            name: (desc, dur) for name, desc, dur in SERVER_TIMING_METRIC.findall(header) if name
+        }
+        if "cache" not in metrics:
+            return None
+        app = metrics.get("app", ("", ""))[1]
+        calls = re.match(r"\d+", metrics.get("zendesk", ("0", ""))[0] or "0")
+        return cls(
+            app_ms=float(app) if app else None,
+            zendesk_calls=int(calls.group(0)) if calls else 0,
+            from_cache=metrics["cache"][0] == "hit",
+        )
+
+
 @dataclass
 class Measures:
     """What every browser of a scenario saw, shared (under a lock) by their threads."""
 
     warm_after: float
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Per kind, split by what the app's Server-Timing said: answered from cache or not.
+    by_source: dict[str, dict[str, list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    app_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    zendesk_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     without_data: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     staleness: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, kind: str, seconds: float, *, has_data: bool, error: str | None) -> None:
+    def record(
+        self,
+        kind: str,
+        seconds: float,
+        *,
+        has_data: bool,
+        error: str | None,
+        timing: ServerTiming | None = None,
+    ) -> None:
         if time.monotonic() - seconds < self.warm_after:  # started during warm-up
             return
         with self.lock:
             self.latencies[kind].append(seconds)
+            if timing is not None:
+                self.by_source[kind][FROM_CACHE if timing.from_cache else WAITED].append(seconds)
+                self.zendesk_calls[kind] += timing.zendesk_calls
+                if timing.app_ms is not None:
+                    self.app_seconds[kind].append(timing.app_ms / 1000)
             if error:
                 self.errors[f"{kind}: {error}"] += 1
             elif not has_data:
@@ -461,6 +512,7 @@ class Browser:
             seconds,
             has_data=response is not None and bool(LIST_HAS_DATA.search(response.text)),
             error=error,
+            timing=timing_of(response),
         )
 
     def open_view(self, view: str, measures: Measures) -> None:
@@ -474,6 +526,7 @@ class Browser:
             seconds,
             has_data=response is not None and bool(LIST_HAS_DATA.search(response.text)),
             error=error,
+            timing=timing_of(response),
         )
 
     def read_rows(self, html: str) -> None:
@@ -500,7 +553,7 @@ class Browser:
             kind = NOTIFIER
         else:
             kind = POLL_204 if response is not None and response.status_code == 204 else POLL
-        measures.record(kind, seconds, has_data=has_data, error=error)
+        measures.record(kind, seconds, has_data=has_data, error=error, timing=timing_of(response))
 
     def work_a_ticket(self, measures: Measures, rng: random.Random) -> None:
         """Open a ticket of the list (a plain link: a full page), and now and then answer it:
@@ -522,7 +575,9 @@ class Browser:
             data=fields,
             headers=self.htmx_headers("draft-saver", "draft-saver", current=path),
         )
-        measures.record(DRAFT, seconds, has_data=error is None, error=error)
+        measures.record(
+            DRAFT, seconds, has_data=error is None, error=error, timing=timing_of(response)
+        )
         response, seconds, error = self.timed(
             "POST",
             f"{path}/update",
@@ -532,16 +587,23 @@ class Browser:
             headers={"Referer": f"{self.app_url}{path}"},
         )
         sent = response is not None and response.status_code == 303
-        measures.record(REPLY, seconds, has_data=sent, error=error)
+        measures.record(REPLY, seconds, has_data=sent, error=error, timing=timing_of(response))
         if sent:
             self.replies += 1
-            self.open_ticket(measures, ticket, path=urlsplit(response.headers["Location"]).path)
+            after = urlsplit(response.headers["Location"]).path
+            self.open_ticket(measures, ticket, path=after, kind=AFTER_REPLY)
 
-    def open_ticket(self, measures: Measures, ticket: int, path: str = "") -> str | None:
+    def open_ticket(
+        self, measures: Measures, ticket: int, path: str = "", kind: str = TICKET
+    ) -> str | None:
         response, seconds, error = self.timed("GET", path or f"/tickets/{ticket}", headers={})
         shown = response is not None and response.status_code == 200
         measures.record(
-            TICKET, seconds, has_data=shown and 'id="reply-form"' in response.text, error=error
+            kind,
+            seconds,
+            has_data=shown and 'id="reply-form"' in response.text,
+            error=error,
+            timing=timing_of(response),
         )
         return response.text if shown else None
 
@@ -609,6 +671,14 @@ class Browser:
                 self.load_page(measures)  # back to the inbox
                 next_ticket = time.monotonic() + rng.expovariate(1 / self.ticket_seconds)
             stop.wait(max(0.0, every - (time.monotonic() - started)))
+
+
+def timing_of(response: requests.Response | None) -> ServerTiming | None:
+    """What the app's Server-Timing header says of this answer (None: no answer, or a build
+    without the header)."""
+    if response is None:
+        return None
+    return ServerTiming.parse(response.headers.get("Server-Timing"))
 
 
 class _FormFields(HTMLParser):
@@ -737,24 +807,69 @@ class Stamper(threading.Thread):
 
 # -- upstream, from the sandbox's own stats ------------------------------------------------------
 class StatsSampler(threading.Thread):
-    """Reads /_sandbox/stats every few seconds: the upstream rate over time (mean and peak)."""
+    """Reads /_sandbox/stats every few seconds: the upstream rate over time (mean and peak),
+    and beside it the calls per endpoint and the app's own count of them by what made them
+    (`inbox/zendesk/request_cost.py`), to say after the warm-up what the calls were for."""
 
     EVERY = 5.0
 
-    def __init__(self, sandbox: SandboxServer, stop: threading.Event) -> None:
+    def __init__(self, sandbox: SandboxServer, stop: threading.Event, redis_url: str) -> None:
         super().__init__(daemon=True)
-        self.sandbox, self.stop = sandbox, stop
+        self.sandbox, self.stop, self.redis_url = sandbox, stop, redis_url
         self.samples: list[tuple[float, int]] = []
+        # (when, the sandbox's calls per endpoint, the app's calls per origin and endpoint)
+        self.breakdowns: list[tuple[float, dict[str, int], dict[str, int]]] = []
 
     def read(self) -> dict[str, Any]:
         return self.sandbox.control("GET", "stats").json()
 
+    def sample(self) -> None:
+        stats, now = self.read(), time.monotonic()
+        self.samples.append((now, api_calls(stats)))
+        self.breakdowns.append((now, stats["by_endpoint"], app_calls_by_origin(self.redis_url)))
+
     def run(self) -> None:
         while True:
-            self.samples.append((time.monotonic(), api_calls(self.read())))
+            self.sample()
             if self.stop.wait(self.EVERY):
-                self.samples.append((time.monotonic(), api_calls(self.read())))
+                self.sample()
                 return
+
+    def since(self, start: float) -> tuple[float, dict[str, int], dict[str, int]]:
+        """Minutes, and the calls per endpoint and per origin, from the first sample at or
+        after `start` to the last."""
+        kept = [sample for sample in self.breakdowns if sample[0] >= start]
+        if len(kept) < 2:
+            return 0.0, {}, {}
+        (t0, endpoints0, origins0), (t1, endpoints1, origins1) = kept[0], kept[-1]
+        return (
+            (t1 - t0) / 60,
+            _difference(endpoints1, endpoints0),
+            _difference(origins1, origins0),
+        )
+
+
+def _difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {
+        name: after[name] - before.get(name, 0)
+        for name in sorted(after)
+        if after[name] - before.get(name, 0)
+    }
+
+
+APP_CALLS_PREFIX = ":1:zendesk:cache:stats:calls:"
+
+
+def app_calls_by_origin(redis_url: str) -> dict[str, int]:
+    """The app's count of its upstream calls: "<view or background work>|<method>|<endpoint>"."""
+    client = _redis(redis_url)
+    keys = list(client.scan_iter(match=APP_CALLS_PREFIX + "*", count=1000))
+    values = client.mget(keys) if keys else []
+    return {
+        key.decode().removeprefix(APP_CALLS_PREFIX): int(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }
 
 
 def api_calls(stats: dict[str, Any]) -> int:
@@ -1170,7 +1285,7 @@ def measure(
             **{label: [pid] for label, pid in stack.pids.items()},
         }
     )
-    sampler = StatsSampler(sandbox, stop)
+    sampler = StatsSampler(sandbox, stop, stack.redis_url)
     stamper = Stamper(sandbox, browsers, args, stop, measures)
     threads = [
         threading.Thread(target=b.run, args=(measures, stop, random.Random(i)), daemon=True)
@@ -1244,6 +1359,89 @@ def measure(
         "stamps": {"made": stamper.made, "refused": stamper.refused},
         "cpu": cpu_shares,
         "upstream_by_endpoint": by_endpoint,
+        **answered_how(measures),
+        "upstream_after_warmup": upstream_breakdown(
+            sampler, measures, stamper.made, measured_minutes
+        ),
+    }
+
+
+def answered_how(measures: Measures) -> dict[str, Any]:
+    """Latency per kind split by what the app's Server-Timing said (answered from cache, or
+    waited on Zendesk), how many requests of each kind waited, and the app's own time."""
+    kinds = [kind for kind in KINDS if kind in measures.latencies]
+    return {
+        "latency_by_source_ms": {
+            kind: {
+                source: percentiles(measures.by_source[kind][source])
+                for source in (FROM_CACHE, WAITED)
+            }
+            for kind in kinds
+        },
+        "waited_on_zendesk": {
+            kind: {
+                "requests": len(measures.by_source[kind][WAITED]),
+                "of": len(measures.latencies[kind]),
+                "zendesk_calls": measures.zendesk_calls[kind],
+            }
+            for kind in kinds
+        },
+        "app_ms": {kind: percentiles(measures.app_seconds[kind]) for kind in kinds},
+    }
+
+
+# What grows with the team by design, each on its own line: sign-in and the users/me
+# re-checks; the agents' own writes and the reads right after them.
+SIGN_IN_ORIGINS = ("auth_start", "auth_callback", "signin")
+OWN_WORK_KINDS = (DRAFT, REPLY, AFTER_REPLY)
+
+
+def upstream_breakdown(
+    sampler: StatsSampler, measures: Measures, stamps: int, measured_minutes: float
+) -> dict[str, Any]:
+    """Upstream calls a minute after the warm-up, by endpoint (the sandbox's count, the
+    stamper's own POSTs taken out), by what made them (the app's count: the view, the
+    webhook re-reads, the change feed), and in lines: sign-in and re-checks, the agents'
+    own writes and the reads right after them (from the Server-Timing of those answers),
+    and the rest, on which the 20 % target is judged."""
+    minutes, endpoints, origins = sampler.since(measures.warm_after)
+    if not minutes:
+        return {}
+    per_minute = lambda n: round(n / minutes, 1)  # noqa: E731
+    endpoints = {k: v for k, v in endpoints.items() if " /api/v2/" in k or "/oauth/" in k}
+    stamp_posts = min(stamps, endpoints.get("POST /api/v2/tickets", 0))
+    if stamp_posts:
+        endpoints["POST /api/v2/tickets"] -= stamp_posts  # the stamper's, not the app's
+    total = sum(endpoints.values())
+    sign_in = sum(
+        n
+        for name, n in origins.items()
+        if name.split("|")[0] in SIGN_IN_ORIGINS or name.endswith("|/api/v2/users/me")
+    )
+    own_work = sum(measures.zendesk_calls[kind] for kind in OWN_WORK_KINDS) * (
+        minutes / measured_minutes
+    )
+    by_origin: dict[str, int] = defaultdict(int)
+    for name, n in origins.items():
+        by_origin[name.split("|")[0]] += n
+    return {
+        "minutes": round(minutes, 2),
+        "per_minute": per_minute(total),
+        "by_endpoint_per_minute": {k: per_minute(v) for k, v in endpoints.items() if v},
+        "by_origin_per_minute": {
+            k: per_minute(v) for k, v in sorted(by_origin.items(), key=lambda kv: -kv[1])
+        },
+        "by_origin_and_endpoint": origins,
+        "by_request_kind_per_minute": {
+            kind: round(measures.zendesk_calls[kind] / measured_minutes, 1)
+            for kind in KINDS
+            if measures.zendesk_calls.get(kind)
+        },
+        "lines_per_minute": {
+            "sign-in and users/me re-checks": per_minute(sign_in),
+            "agents' own writes and the reads right after them": per_minute(own_work),
+            "the rest (the 20 % target)": per_minute(max(0.0, total - sign_in - own_work)),
+        },
     }
 
 
@@ -1442,7 +1640,82 @@ def table(summary: dict[str, Any]) -> str:
             + " |"
         )
     notes = [*skipped, *(f"- {n}" for n in summary["not_simulated"])]
-    return "\n".join([*cost, "", *latency, "", *sign_in, "", *cpu, "", *notes])
+    rows = [row for row in summary["scenarios"] if row["available"]]
+    return "\n".join(
+        [
+            *cost,
+            "",
+            *latency,
+            "",
+            *answered_table(rows),
+            "",
+            *upstream_table(rows),
+            "",
+            *sign_in,
+            "",
+            *cpu,
+            "",
+            *notes,
+        ]
+    )
+
+
+def _quad(figures: dict[str, Any] | None) -> str:
+    if not figures or not figures["count"]:
+        return "-"
+    return f"{figures['count']}: {figures['p50']} / {figures['p95']} / {figures['p99']}"
+
+
+def answered_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Latency per kind, answered from cache vs waited on Zendesk (the app's Server-Timing),
+    and the app's own time for the same requests: the targets are judged on the first."""
+    lines = [
+        f"| scenario | agents | request | {FROM_CACHE}: n: p50 / p95 / p99 ms | "
+        f"{WAITED}: n: p50 / p95 / p99 ms | Zendesk calls on the request path | "
+        "app's own time (Server-Timing) p50 / p95 / p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        split = row.get("latency_by_source_ms", {})
+        for kind in KINDS:
+            if kind not in split:
+                continue
+            waited = row["waited_on_zendesk"][kind]
+            app = row["app_ms"][kind]
+            lines.append(
+                f"| {row['scenario']} | {row['agents']} | {kind} | "
+                f"{_quad(split[kind][FROM_CACHE])} | {_quad(split[kind][WAITED])} | "
+                f"{waited['zendesk_calls']} | {_quad(app)} |"
+            )
+    return lines
+
+
+def upstream_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Upstream calls a minute after the warm-up in lines, and what made them."""
+    line_names = (
+        "sign-in and users/me re-checks",
+        "agents' own writes and the reads right after them",
+        "the rest (the 20 % target)",
+    )
+    lines = [
+        "| scenario | agents | upstream/min (app's calls) | "
+        + " | ".join(line_names)
+        + " | by what made them (calls/min) |",
+        "|---|---|---|" + "---|" * len(line_names) + "---|",
+    ]
+    for row in rows:
+        breakdown = row.get("upstream_after_warmup") or {}
+        if not breakdown:
+            continue
+        origins = ", ".join(
+            f"{name} {rate}" for name, rate in breakdown["by_origin_per_minute"].items()
+        )
+        lines.append(
+            f"| {row['scenario']} | {row['agents']} | {breakdown['per_minute']} | "
+            + " | ".join(str(breakdown["lines_per_minute"][name]) for name in line_names)
+            + f" | {origins} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

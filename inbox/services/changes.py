@@ -214,7 +214,7 @@ def _reread_job(
     try:
         for agent in agents:
             try:
-                with request_cost.counting("webhook re-read"):
+                with request_cost.counting("webhook-re-read"):
                     ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
             except SessionExpired:
                 continue
@@ -653,7 +653,7 @@ def change_feed_forever(*, stop: threading.Event | None = None) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                with request_cost.counting("change feed"):
+                with request_cost.counting("change-feed"):
                     change_feed_run(token=token)
             except ZendeskError as error:
                 logger.warning("change feed: Zendesk did not answer (%s)", error)

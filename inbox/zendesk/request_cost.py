@@ -12,7 +12,8 @@ own. Work a request hands to a thread pool carries the count along (`carried`); 
 outside any request (the change feed, a refresh in the background) counts nowhere.
 
 With ZENDESK_CACHE_STATS on (the benchmark), every upstream call is also counted in the
-shared cache by what made it (the view's URL name, or "outside a request") and its
+shared cache by what made it (the view's URL name, a piece of background work, or
+"outside-a-request") and its
 endpoint, ids masked: what grows with a team shows there.
 """
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import caches
 
-OUTSIDE_A_REQUEST = "outside a request"
+OUTSIDE_A_REQUEST = "outside-a-request"
 CALLS_STATS_KEY = "zendesk:cache:stats:calls"
 _NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
@@ -101,7 +102,7 @@ _current: contextvars.ContextVar[RequestCost | None] = contextvars.ContextVar(
 @contextlib.contextmanager
 def counting(route: str = "") -> Iterator[RequestCost]:
     """Count what the code inside costs upstream: one request, or one piece of background
-    work named by `route` (for the operator's counters)."""
+    work named by `route`, a slug (for the operator's counters)."""
     cost = RequestCost(route=route)
     token = _current.set(cost)
     try:
@@ -151,9 +152,9 @@ def _count_by_origin(cost: RequestCost | None, method: str, path: str) -> None:
     """The operator's view (ZENDESK_CACHE_STATS only): calls by what made them and endpoint."""
     if not settings.ZENDESK_CACHE_STATS:
         return
-    origin = (cost.route or "unnamed view") if cost is not None else OUTSIDE_A_REQUEST
+    origin = (cost.route or "unnamed-view") if cost is not None else OUTSIDE_A_REQUEST
     endpoint = _NUMBER_SEGMENT.sub("/{id}", path.removesuffix(".json"))
-    key = f"{CALLS_STATS_KEY}:{origin}|{method}|{endpoint}".replace(" ", "_")
+    key = f"{CALLS_STATS_KEY}:{origin}|{method}|{endpoint}"
     cache = caches["default"]
     cache.add(key, 0, timeout=None)
     with contextlib.suppress(ValueError):  # evicted between add() and incr(): lose one count
