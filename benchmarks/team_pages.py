@@ -346,6 +346,7 @@ class ServerTiming:
     whether the cache alone answered (`cache;desc="hit"`)."""
 
     app_ms: float | None
+    cpu_ms: float | None
     zendesk_calls: int
     from_cache: bool
 
@@ -358,10 +359,11 @@ class ServerTiming:
         }
         if "cache" not in metrics:
             return None
-        app = metrics.get("app", ("", ""))[1]
+        app, cpu = metrics.get("app", ("", ""))[1], metrics.get("cpu", ("", ""))[1]
         calls = re.match(r"\d+", metrics.get("zendesk", ("0", ""))[0] or "0")
         return cls(
             app_ms=float(app) if app else None,
+            cpu_ms=float(cpu) if cpu else None,
             zendesk_calls=int(calls.group(0)) if calls else 0,
             from_cache=metrics["cache"][0] == "hit",
         )
@@ -378,6 +380,7 @@ class Measures:
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
     app_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    cpu_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     zendesk_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     without_data: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -402,6 +405,8 @@ class Measures:
                 self.zendesk_calls[kind] += timing.zendesk_calls
                 if timing.app_ms is not None:
                     self.app_seconds[kind].append(timing.app_ms / 1000)
+                if timing.cpu_ms is not None:
+                    self.cpu_seconds[kind].append(timing.cpu_ms / 1000)
             if error:
                 self.errors[f"{kind}: {error}"] += 1
             elif not has_data:
@@ -1387,6 +1392,7 @@ def answered_how(measures: Measures) -> dict[str, Any]:
             for kind in kinds
         },
         "app_ms": {kind: percentiles(measures.app_seconds[kind]) for kind in kinds},
+        "app_cpu_ms": {kind: percentiles(measures.cpu_seconds[kind]) for kind in kinds},
     }
 
 
@@ -1672,8 +1678,8 @@ def answered_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"| scenario | agents | request | {FROM_CACHE}: n: p50 / p95 / p99 ms | "
         f"{WAITED}: n: p50 / p95 / p99 ms | Zendesk calls on the request path | "
-        "app's own time (Server-Timing) p50 / p95 / p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "app's own time (Server-Timing) n: p50 / p95 / p99 ms | of which its CPU p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         split = row.get("latency_by_source_ms", {})
@@ -1681,11 +1687,11 @@ def answered_table(rows: list[dict[str, Any]]) -> list[str]:
             if kind not in split:
                 continue
             waited = row["waited_on_zendesk"][kind]
-            app = row["app_ms"][kind]
+            app, cpu = row["app_ms"][kind], row.get("app_cpu_ms", {}).get(kind)
             lines.append(
                 f"| {row['scenario']} | {row['agents']} | {kind} | "
                 f"{_quad(split[kind][FROM_CACHE])} | {_quad(split[kind][WAITED])} | "
-                f"{waited['zendesk_calls']} | {_quad(app)} |"
+                f"{waited['zendesk_calls']} | {_quad(app)} | {_trio(cpu) if cpu else '-'} |"
             )
     return lines
 
