@@ -223,6 +223,9 @@ ZENDESK_CACHE_TTL_SECONDS = {
 ZENDESK_CACHE_KEEP_STALE_SECONDS = env.int("ZENDESK_CACHE_KEEP_STALE_SECONDS", default=24 * 3600)
 ZENDESK_CACHE_WAIT_SECONDS = env.float("ZENDESK_CACHE_WAIT_SECONDS", default=20.0)
 ZENDESK_CACHE_STALE_WAIT_SECONDS = env.float("ZENDESK_CACHE_STALE_WAIT_SECONDS", default=2.0)
+# An answer past its lifetime by less than this (and less than the lifetime itself) is shown at
+# once while one refresh runs in the background; one a change invalidated never is. 0: off.
+ZENDESK_CACHE_REVALIDATE_SECONDS = env.float("ZENDESK_CACHE_REVALIDATE_SECONDS", default=30.0)
 # For benchmarks/team_pages.py only, never in production: the naive proxy it compares the
 # product with (every read goes to Zendesk: no cache, no single flight, no shared budget), and
 # counters of cache hits and misses in the shared cache (three cache round trips per read).

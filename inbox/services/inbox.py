@@ -262,6 +262,9 @@ class Badge:
     title: str = ""
     suffix: str = ""  # shown after the number: what it counts when that is not obvious
     stale: bool = False
+    # When Zendesk last refreshed an approximate count, as the title says it: left out of the
+    # sidebar's version, so a count asked again with the same number is still "nothing new".
+    as_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -294,13 +297,15 @@ def _zendesk_badge(answer: Fresh[Count | None], agent: AgentAccount, what: str) 
     if answer.value is None:
         return Badge(None, title=f"Zendesk did not give the number of {what} just now.")
     count = answer.value
+    as_of = _when(count.refreshed_at, agent)
     return Badge(
         count.value,
         title=(
             f"About {count.value} {what}, solved and closed included (Zendesk's approximate "
-            f"count, refreshed at {_when(count.refreshed_at, agent)})."
+            f"count, refreshed at {as_of})."
         ),
         stale=answer.stale,
+        as_of=as_of,
     )
 
 
@@ -342,7 +347,7 @@ def _todo_badge(
     badge = _zendesk_badge(all_time, agent, "tickets assigned to you")
     if badge.value is None:
         return badge
-    return Badge(badge.value, title=badge.title, suffix="all", stale=badge.stale)
+    return Badge(badge.value, title=badge.title, suffix="all", stale=badge.stale, as_of=badge.as_of)
 
 
 def _ccd_badge(
@@ -635,10 +640,15 @@ def _organization_count(
 
 def sidebar_version(sidebar: Sidebar) -> str:
     """A short fingerprint of what the sidebar shows: a poll that sends it back unchanged
-    gets "nothing new" (204) instead of the same fragment again."""
+    gets "nothing new" (204) instead of the same fragment again.
+
+    Zendesk's approximate counts say when they were refreshed, and every count asked again
+    says a new time. That time is left out: a badge whose number did not change is not news,
+    and its title keeps the time it was first shown with, still true of that number.
+    """
     shown = {
         "badges": {
-            key: [badge.value, badge.suffix, badge.title, badge.stale]
+            key: [badge.value, badge.suffix, badge.title.replace(badge.as_of, ""), badge.stale]
             for key, badge in sorted(sidebar.badges.items())
         },
         "organizations": [[view.key, view.label] for view in sidebar.organizations],

@@ -23,6 +23,12 @@ it; local memory in development). `cached_call()` is the one entry point:
   built under; one that differs from the families' current ones is not there. A hit is
   therefore ONE round trip to the cache (one MGET of the entry, the generations and the feed's
   mark), and `cached_hits()` reads the hits of several requests in that same one trip.
+- **Stale-while-revalidate**: an entry past its lifetime by less than
+  ZENDESK_CACHE_REVALIDATE_SECONDS (30 s; never more than its lifetime) is answered at once,
+  and one refresh runs in the background (`revalidations`), so no agent waits on Zendesk for
+  a copy that only aged. An entry whose families moved on (a write, a webhook, the change
+  feed said it changed) is not there at all: its reader waits for the new answer, as before.
+  https://datatracker.ietf.org/doc/html/rfc5861#section-3 (the same idea in HTTP caching)
 - **Single flight per generation**: the lock and outcome keys name the generations, so a
   fetch that began before a bump never answers for a reader after it.
 - **A feed of changes**: while a change feed runs (it marks itself alive with
@@ -35,16 +41,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import close_old_connections
 
 from inbox.zendesk import request_cost, sharedcache
 from inbox.zendesk.errors import (
@@ -56,6 +66,8 @@ from inbox.zendesk.errors import (
     ZendeskError,
     ZendeskUnavailable,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS: dict[str, float] = {
     "count": 30,
@@ -78,6 +90,8 @@ LOCK_SECONDS = 60
 DEFAULT_WAIT_SECONDS = 20.0
 # ... but only this long when they have an expired copy they could show instead.
 DEFAULT_STALE_WAIT_SECONDS = 2.0
+# An entry this far past its lifetime (at most its lifetime again) is shown while it refreshes.
+DEFAULT_REVALIDATE_SECONDS = 30.0
 POLL_SECONDS = 0.02
 
 KEY_PREFIX = "zendesk:cache"
@@ -145,6 +159,16 @@ def keep_stale_seconds() -> int:
 def wait_seconds() -> float:
     """How long a caller with nothing saved waits for another caller's identical request."""
     return float(getattr(settings, "ZENDESK_CACHE_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+
+
+def revalidate_seconds(ttl: float) -> float:
+    """How long past its lifetime an entry is still shown at once while it refreshes in the
+    background: ZENDESK_CACHE_REVALIDATE_SECONDS, never more than the lifetime itself (an
+    answer is at most twice as old as its kind allows, and only until the refresh lands)."""
+    configured = float(
+        getattr(settings, "ZENDESK_CACHE_REVALIDATE_SECONDS", DEFAULT_REVALIDATE_SECONDS)
+    )
+    return max(0.0, min(configured, ttl))
 
 
 def stale_wait_seconds() -> float:
@@ -380,10 +404,18 @@ def cached_call[T](
     snapshot = _snapshot([key], families)
     stamp, ttl = snapshot.stamp(families), snapshot.ttl(kind)
     entry = snapshot.entry(key, stamp)
-    if entry is not None and clock() - entry.fetched_at < ttl:
-        count_outcome("hit")
-        return _fresh(entry)
-    return _Flight(key=key, stamp=stamp, ttl=ttl).answer(entry, fetch)
+    flight = _Flight(key=key, stamp=stamp, ttl=ttl)
+    if entry is not None:
+        age = clock() - entry.fetched_at
+        if age < ttl:
+            count_outcome("hit")
+            return _fresh(entry)
+        if age < ttl + revalidate_seconds(ttl):
+            # Only aged (its families did not move on): show it, refresh it behind the answer.
+            revalidate_later(flight, entry, fetch)
+            count_outcome("hit")
+            return _fresh(entry)
+    return flight.answer(entry, fetch)
 
 
 def _naive[T](fetch: Callable[[], T]) -> Fresh[T]:
@@ -468,6 +500,60 @@ def _lead[T](flight: _Flight, token: str, entry: _Entry | None, fetch: Callable[
     _finish(flight.name, token, "ok")
     count_outcome("miss")
     return _fresh(new_entry)
+
+
+# -- refreshing in the background ----------------------------------------------------------
+# A few threads per process: a refresh is one Zendesk call; more at once would only queue on
+# the team's budget. Each keeps its database connection between jobs (CONN_MAX_AGE).
+_revalidator = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cache-revalidate")
+_revalidating: set[Future] = set()
+_revalidating_lock = threading.Lock()
+
+
+def revalidate_later(flight: _Flight, entry: _Entry, fetch: Callable[[], Any]) -> Future | None:
+    """Refresh an aged entry in the background, once for everyone (the single-flight lock:
+    when another process or thread is already asking, nothing more is done)."""
+    cost = request_cost.current()
+    origin = f"{cost.route or 'unnamed-view'}-revalidate" if cost else "revalidate"
+    try:
+        future = _revalidator.submit(_revalidate, flight, entry, fetch, origin)
+    except RuntimeError:  # the process is shutting down
+        return None
+    with _revalidating_lock:
+        _revalidating.add(future)
+    future.add_done_callback(_revalidated)
+    return future
+
+
+def _revalidated(future: Future) -> None:
+    with _revalidating_lock:
+        _revalidating.discard(future)
+
+
+def revalidations() -> list[Future]:
+    """The background refreshes not finished yet (tests wait for them)."""
+    with _revalidating_lock:
+        return list(_revalidating)
+
+
+def _revalidate(flight: _Flight, entry: _Entry, fetch: Callable[[], Any], origin: str) -> None:
+    close_old_connections()
+    token = uuid.uuid4().hex
+    try:
+        if not _cache().add(_lock_key(flight.name), token, timeout=LOCK_SECONDS):
+            return  # someone is asking Zendesk for it already
+        current = flight.read()
+        if current is not None and clock() - current.fetched_at < flight.ttl:
+            _finish(flight.name, token, "ok")
+            return
+        with request_cost.counting(origin):
+            _lead(flight, token, current or entry, fetch)
+    except ZendeskError as error:  # a refusal (401, 403, 404): the next reader asks again
+        logger.info("refreshing a cached answer in the background: %s", error)
+    except Exception:  # never lose the pool's thread
+        logger.exception("refreshing a cached answer in the background failed")
+    finally:
+        close_old_connections()
 
 
 def _finish(key: str, token: str, outcome: str) -> None:

@@ -320,3 +320,35 @@ def test_a_first_poll_asks_no_count_its_one_page_samples_already_say(agent_clien
     assert 'id="count-assigned" hx-swap-oob="innerHTML"' in response.content.decode()
     assert any(name.endswith("/tickets/assigned") for name in asked)
     assert not [name for name in asked if name.endswith(("assigned/count", "ccd/count"))]
+
+
+def test_a_count_asked_again_with_the_same_number_is_nothing_new(
+    agent_client, inbox_sandbox, settings, monkeypatch
+):
+    """Zendesk says a new "refreshed at" time with every count; the number is what is news."""
+    from inbox.services import inbox as inbox_services
+
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"approximate_count": 0, "count": 0}
+    first = agent_client.get("/inbox/poll").content.decode()
+    monkeypatch.setattr(inbox_services, "_when", lambda moment, agent: "23:59")
+    again = agent_client.get("/inbox/poll", {"version": version_of(first)})
+
+    assert again.status_code == 204
+
+
+def test_a_count_whose_number_changed_is_news(agent, agent_client, inbox_sandbox, settings):
+    inbox_sandbox.reset()
+    settings.ZENDESK_CACHE_TTL_SECONDS = {"approximate_count": 0, "count": 0}
+    first = agent_client.get("/inbox/poll").content.decode()
+    admin = inbox_sandbox.agent(role="admin")["email"]
+    created = requests.post(
+        f"{inbox_sandbox.base_url}/api/v2/tickets",
+        headers=inbox_sandbox.basic_auth(admin),
+        json={"ticket": {"subject": "One more", "comment": {"body": "A new ticket."}}},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text[:300]
+    again = agent_client.get("/inbox/poll", {"version": version_of(first)})
+
+    assert again.status_code == 200
+    assert badge_text(again.content.decode(), "all") != badge_text(first, "all")
