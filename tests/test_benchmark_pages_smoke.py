@@ -97,6 +97,24 @@ def test_each_scenario_has_its_figures(summary: dict) -> None:
             "background granted",
             "background refused",
         }
+        # Every answer split by its Server-Timing: from cache, or waited on Zendesk.
+        split = row["latency_by_source_ms"]
+        assert set(split) == set(latency)
+        for kind, sources in split.items():
+            assert set(sources) == {"answered from cache", "waited on Zendesk"}
+            counted = sum(figures["count"] for figures in sources.values())
+            assert counted == latency[kind]["count"], kind
+        # ... and the app's own time for each kind (the header was there on every answer).
+        assert all(figures["count"] for figures in row["app_ms"].values())
+        waited = row["waited_on_zendesk"]
+        assert sum(kind["zendesk_calls"] for kind in waited.values()) > 0
+        after = row["upstream_after_warmup"]
+        assert set(after["lines_per_minute"]) == {
+            "sign-in and users/me re-checks",
+            "agents' own writes and the reads right after them",
+            "the rest (the 20 % target)",
+        }
+        assert after["by_origin_per_minute"], "the app's calls by what made them"
         # Where the CPU went: the app's processes and the browsers' own share among them.
         assert row["cpu"]["cpu_seconds"]["app (gunicorn)"] > 0
         assert "benchmark (browsers, stamper)" in row["cpu"]["share_of_machine"]

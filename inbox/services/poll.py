@@ -25,13 +25,12 @@ from django.conf import settings
 from django.core.cache import caches
 
 from inbox.models import AgentAccount
-from inbox.services import activities
+from inbox.services import activities, tickets
 from inbox.services import inbox as inbox_services
 from inbox.services.freshness import (
     activities_family,
     agent_marks_family,
     agent_tickets_family,
-    tickets_family,
 )
 from inbox.zendesk import budget, cache
 from inbox.zendesk.errors import ZendeskUnavailable
@@ -118,9 +117,12 @@ def _state(
 
 
 def _families(agent: AgentAccount) -> list[str]:
+    """What moves a kept state on. Not the "all" list's family, which every ticket change
+    moves (every few seconds in a busy team): the sidebar shows no "all" list, only Zendesk's
+    approximate count and the organizations' counts, which the kept state follows by their
+    lifetimes (`_keep`), as the kept sidebar it is drawn from does."""
     base_url = settings.ZENDESK_URL
     return [
-        tickets_family(base_url),
         agent_tickets_family(base_url, agent.zendesk_user_id),
         activities_family(base_url, agent.zendesk_user_id),
         agent_marks_family(base_url, agent.pk),
@@ -184,7 +186,7 @@ def _keep(
         return
     alive = inputs.feed_alive
     fresh_until = min(
-        sidebar.fetched_at.timestamp() + min(_lifetime("count", alive), _lifetime("list", alive)),
+        sidebar.fetched_at.timestamp() + _sidebar_lifetime(alive),
         bell.fetched_at.timestamp() + _lifetime("activities", alive),
     )
     seconds_left = fresh_until - cache.clock()
@@ -192,6 +194,18 @@ def _keep(
         return
     caches["default"].set(
         _state_key(agent), (inputs.fingerprint, fresh_until, state), timeout=int(seconds_left)
+    )
+
+
+def _sidebar_lifetime(feed_alive: bool) -> float:
+    """How long the badges are kept as they are: the agent's lists' and counts' lifetimes
+    (a feed's longer ones while it runs: it moves their families on), and never longer than
+    the approximate "all" count's own, which no family follows: the "all" and organizations'
+    counts are asked again at least that often, as the kept sidebar they come from is."""
+    return min(
+        _lifetime("count", feed_alive),
+        _lifetime("list", feed_alive),
+        cache.ttl_for(tickets.APPROXIMATE_COUNT),
     )
 
 

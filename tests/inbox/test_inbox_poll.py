@@ -352,3 +352,20 @@ def test_a_count_whose_number_changed_is_news(agent, agent_client, inbox_sandbox
 
     assert again.status_code == 200
     assert badge_text(again.content.decode(), "all") != badge_text(first, "all")
+
+
+def test_a_change_to_tickets_not_the_agents_leaves_their_poll_one_cache_read(
+    agent_client, inbox_sandbox, cache_calls
+):
+    """Every ticket change moves the "all" list on (every few seconds in a busy team); the
+    sidebar shows no "all" list, so the kept answer stands: 204 from one cache read."""
+    from inbox.services.freshness import tickets_family
+    from inbox.zendesk import cache
+
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    cache.bump(tickets_family(inbox_sandbox.base_url))
+    cache_calls.clear()
+    again = agent_client.get("/inbox/poll", {"version": version})
+
+    assert again.status_code == 204
+    assert cache_calls == ["get_many"]
