@@ -29,11 +29,10 @@ from inbox.services.freshness import (
     agent_view_family,
     cached_as_agent,
     combined,
-    organization_tickets_family,
     tickets_family,
     unavailable,
 )
-from inbox.services.tickets import ticket_count, ticket_list
+from inbox.services.tickets import APPROXIMATE_COUNT, ticket_count, ticket_list
 from inbox.zendesk import budget, cache, client, request_cost
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
 from inbox.zendesk.client import Credentials
@@ -619,15 +618,18 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
 def _organization_count(
     agent: AgentAccount, credentials: Credentials, view: InboxView, lane: str
 ) -> Fresh[Count | None]:
+    """An organization's badge: Zendesk's approximate count (solved and closed included), so,
+    like the "all" count, kept for its own short lifetime rather than asked again after every
+    change to one of the organization's tickets (a comment or a new status leaves it as it
+    is); the organization's list is still moved on by every change."""
     return _quietly(
         lambda: cached_as_agent(
             agent=agent,
             credentials=credentials,
-            kind="count",
+            kind=APPROXIMATE_COUNT,
             operation="tickets_count",
             params={"view": "organization", "organization_id": view.organization_id},
             shareable=True,
-            families=[organization_tickets_family(credentials.base_url, view.organization_id)],
             fetch=lambda: client.tickets_count(
                 credentials,
                 view="organization",

@@ -159,3 +159,32 @@ def test_zendesk_down_leaves_numbers_out_and_says_the_counts_may_be_old(
     for key in ("assigned", "ccd", "all"):
         assert badge_text(html, key) is None
     assert "Counts may be out of date: Zendesk is not answering right now." in html
+
+
+def test_a_change_in_an_organization_leaves_its_approximate_count_for_its_lifetime(
+    agent, inbox_sandbox
+):
+    """An organization's badge is Zendesk's approximate count, like "All tickets": a change
+    to one of its tickets (which moves its list on) does not ask for the count again."""
+    from inbox.services.freshness import agent_view_family, organization_tickets_family
+    from inbox.zendesk import cache
+
+    base_url = inbox_sandbox.base_url
+    first = inbox.sidebar_counts(agent=agent)
+    assert first.organizations, "the seeded agent's tickets name organizations"
+    cache.bump(
+        agent_view_family(base_url, agent.zendesk_user_id, "assigned"),  # the sidebar rebuilds
+        *(
+            organization_tickets_family(base_url, org.organization_id)
+            for org in first.organizations
+        ),
+    )
+    inbox_sandbox.control("POST", "stats/reset")
+
+    again = inbox.sidebar_counts(agent=agent)
+    asked = inbox_sandbox.control("GET", "stats").json()["by_endpoint"]
+
+    assert "GET /api/v2/users/{id}/tickets/assigned" in asked
+    assert "GET /api/v2/organizations/{id}/tickets/count" not in asked
+    for org in first.organizations:
+        assert again.badges[org.key].value == first.badges[org.key].value
