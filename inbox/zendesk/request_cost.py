@@ -3,18 +3,18 @@
 A page or poll answered from the cache costs a few milliseconds; one that asks Zendesk on its
 way costs Zendesk's latency on top. The `Server-Timing` header (written by
 `inbox.middleware.ServerTimingMiddleware`) tells them apart for an agent's devtools, an
-operator and the team benchmark, from what is counted here: every logical request the
-transport sends (`http.request`), and every wait for another request's identical call
-(the cache's single flight). Only counts and durations: no URL, id or token.
+operator and the team benchmark, from what is counted here: every attempt the transport
+sends (`http.request`), and every wait for another request's identical call (the cache's
+single flight). Only counts and durations: no URL, id or token.
 
 The count lives in a context variable, so each request (each gunicorn thread) counts its
-own. Work a request hands to a thread pool carries the count along (`carried`); work done
-outside any request (the change feed, a refresh in the background) counts nowhere.
+own. Work a request hands to a thread pool carries the count along (`carried`); work done in
+the background (the change feed, the webhooks' re-reads, a refresh behind an answer) counts
+under a name of its own, never in a request's header.
 
 With ZENDESK_CACHE_STATS on (the benchmark), every upstream call is also counted in the
-shared cache by what made it (the view's URL name, a piece of background work, or
-"outside-a-request") and its
-endpoint, ids masked: what grows with a team shows there.
+shared cache by what made it (the view's URL name, the background work's name, or
+"outside-a-request") and its endpoint, ids masked: what grows with a team shows there.
 """
 
 from __future__ import annotations
