@@ -22,7 +22,10 @@ it; local memory in development). `cached_call()` is the one entry point:
   so the writer's next read fetches again at once. An entry carries the generations it was
   built under; one that differs from the families' current ones is not there. A hit is
   therefore ONE round trip to the cache (one MGET of the entry, the generations and the feed's
-  mark), and `cached_hits()` reads the hits of several requests in that same one trip.
+  mark), and `cached_hits()` reads the hits of several requests in that same one trip. On
+  Redis, a warm hit makes none: each process keeps a near copy of the entries, generations
+  and feed mark it read (NEAR_CACHE_PREFIXES), which Redis's invalidation messages keep exact
+  (inbox/zendesk/nearcache.py).
 - **Single flight per generation**: the lock and outcome keys name the generations, so a
   fetch that began before a bump never answers for a reader after it.
 - **A feed of changes**: while a change feed runs (it marks itself alive with

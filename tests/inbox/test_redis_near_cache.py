@@ -7,6 +7,8 @@ them. Waits are on the near cache's own condition, with a timeout, never a fixed
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import threading
 
@@ -26,12 +28,44 @@ GENERATION = f"{response_cache.GENERATION_PREFIX}:near-test"
 
 @pytest.fixture
 def store(redis_cache):
-    """The app's cache on the test Redis, its near copy listening."""
+    """The app's cache on the test Redis, its near copy listening and every invalidation of
+    the fixtures' FLUSHDB heard (a late one would empty the copy in the middle of a test)."""
     backend = caches["default"]
     near = backend._cache.near_cache
     assert near is not None
     assert near.wait_for(lambda near: near.ready, WAIT), "the listener never subscribed"
+    settle(backend, redis_cache)
     return backend
+
+
+def settle(backend, url: str) -> None:
+    """Return once the listener has heard every invalidation Redis sent it so far (this
+    process's own writes are announced too, a moment later): messages come in order on its
+    one connection, so once it hears of a key changed now, it has heard all of them."""
+    near = backend._cache.near_cache
+    barrier = backend.make_key(f"{response_cache.ENTRY_PREFIX}:barrier")
+    heard: list[str] = []
+    invalidate = near._invalidate
+
+    def recording(keys):
+        heard.extend(nearcache._text(key) for key in keys or ())
+        invalidate(keys)
+
+    near._invalidate = recording
+    client = redis.Redis.from_url(url)
+    try:
+        client.set(barrier, 1)
+        assert near.wait_for(lambda near: barrier in heard, WAIT), "the listener heard nothing"
+    finally:
+        client.close()
+        del near._invalidate
+
+
+def warm(backend, url: str, key: str) -> None:
+    """Read `key` into the near copy, once every earlier change has been heard."""
+    settle(backend, url)
+    backend.get(key)
+    assert backend._cache.near_cache.holds(backend.make_key(key))
 
 
 @pytest.fixture
@@ -97,9 +131,10 @@ def counted_read(user_id: int = 7) -> response_cache.CachedRead:
 
 
 # -- a hit without the network ---------------------------------------------------------------
-def test_a_warm_hit_asks_redis_nothing(store, commands):
+def test_a_warm_hit_asks_redis_nothing(store, commands, redis_cache):
     read = counted_read()
     response_cache.cached_read_call(read, lambda: {"count": 3})
+    settle(store, redis_cache)
     response_cache.cached_hits([read])  # the entry written above is read back once
     before = commands()
 
@@ -125,10 +160,12 @@ def test_with_the_near_cache_off_every_hit_is_one_mget(store, commands, settings
 
 
 # -- coherence -------------------------------------------------------------------------------
-def test_another_process_write_is_read_once_its_invalidation_arrives(store, near, other):
+def test_another_process_write_is_read_once_its_invalidation_arrives(
+    store, near, other, redis_cache
+):
     store.set(ENTRY, "first")
+    warm(store, redis_cache, ENTRY)
     assert store.get_many([ENTRY]) == {ENTRY: "first"}
-    assert near.holds(full(store, ENTRY))
 
     other.set(ENTRY, "second")
 
@@ -168,9 +205,10 @@ def test_a_key_redis_does_not_hold_is_known_absent_until_it_is_written(
 
 
 def test_an_answer_overtaken_by_an_invalidation_is_returned_but_not_kept(
-    store, near, other, monkeypatch
+    store, near, other, monkeypatch, redis_cache
 ):
     store.set(ENTRY, "old")
+    settle(store, redis_cache)  # only the other process's write is left to cross the read
     client = store._cache.get_client(None)
     mget = client.mget
 
@@ -188,9 +226,9 @@ def test_an_answer_overtaken_by_an_invalidation_is_returned_but_not_kept(
     assert store.get_many([ENTRY]) == {ENTRY: "new"}
 
 
-def test_flushdb_empties_the_near_copy(store, near, other):
+def test_flushdb_empties_the_near_copy(store, near, other, redis_cache):
     store.set(ENTRY, "cached")
-    assert store.get_many([ENTRY]) == {ENTRY: "cached"}
+    warm(store, redis_cache, ENTRY)
 
     other.raw().flushdb()
 
@@ -199,9 +237,10 @@ def test_flushdb_empties_the_near_copy(store, near, other):
 
 
 # -- what is kept ----------------------------------------------------------------------------
-def test_keys_outside_the_prefixes_are_never_kept(store, near):
+def test_keys_outside_the_prefixes_are_never_kept(store, near, redis_cache):
     read = counted_read()
     response_cache.cached_read_call(read, lambda: {"count": 3})
+    settle(store, redis_cache)
     others = ["zendesk:budget:window:1", "zendesk:flight:x:lock", "inbox:poll-state:x", "other"]
     for key in others:
         store.set(key, 1)
@@ -215,10 +254,13 @@ def test_keys_outside_the_prefixes_are_never_kept(store, near):
     assert all(key.startswith(near.prefixes) for key in list(near._values))
 
 
-def test_the_near_copy_keeps_at_most_its_bound_least_recently_used_first(store, near, monkeypatch):
+def test_the_near_copy_keeps_at_most_its_bound_least_recently_used_first(
+    store, near, monkeypatch, redis_cache
+):
     monkeypatch.setattr(near, "max_entries", 3)
     keys = [f"{ENTRY}:{number}" for number in range(5)]
     store.set_many(dict.fromkeys(keys, "value"))
+    settle(store, redis_cache)
 
     for key in keys:
         store.get(key)
@@ -230,10 +272,11 @@ def test_the_near_copy_keeps_at_most_its_bound_least_recently_used_first(store, 
     assert len(near) == 3
 
 
-def test_a_copy_is_not_kept_past_its_maximum_age(store, near, other, monkeypatch):
+def test_a_copy_is_not_kept_past_its_maximum_age(store, near, monkeypatch, redis_cache):
+    store.set(ENTRY, "first")
+    settle(store, redis_cache)
     now = [1000.0]
     monkeypatch.setattr(nearcache.time, "monotonic", lambda: now[0])
-    store.set(ENTRY, "first")
     assert store.get(ENTRY) == "first"
     # Another process's change whose invalidation never came (its key expired, say).
     with near._lock:
@@ -279,6 +322,37 @@ def test_without_its_listener_the_near_copy_is_bypassed_until_it_is_back(
     assert commands.since(before) == {}
 
 
+# gunicorn forks its workers; the test process has threads (the listener) when it forks.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_worker_starts_with_an_empty_copy_and_a_listener_of_its_own(
+    store, near, redis_cache
+):
+    store.set(ENTRY, "in redis")
+    warm(store, redis_cache, ENTRY)
+    parent_listener = near.listener_id
+    read_end, write_end = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: report what it found, then leave without pytest's cleanup
+        try:
+            held, _ = near.lookup([full(store, ENTRY)])
+            inherited = bool(held) or len(near) > 0
+            listening = near.wait_for(lambda near: near.ready, WAIT)
+            report = [inherited, listening, near.listener_id, store.get(ENTRY)]
+            os.write(write_end, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as reader:
+        inherited, listening, child_listener, value = json.loads(reader.read())
+
+    assert inherited is False
+    assert listening is True
+    assert child_listener not in (None, parent_listener)
+    assert value == "in redis"
+
+
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(tmp_path, settings):
@@ -297,8 +371,7 @@ def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(tmp_path, set
         near = backend._cache.near_cache
         assert near.wait_for(lambda near: near.ready, WAIT)
         backend.set(ENTRY, "in redis")
-        assert backend.get(ENTRY) == "in redis"
-        assert near.holds(backend.make_key(ENTRY))
+        warm(backend, server.url, ENTRY)
 
         server.stop()
 
