@@ -121,7 +121,7 @@ else:
 # (inbox/zendesk/nearcache.py); at most REDIS_NEAR_CACHE_MAX_ENTRIES keys, least recently used
 # dropped first. Off: every read asks Redis.
 REDIS_NEAR_CACHE = env.bool("REDIS_NEAR_CACHE", default=True)
-REDIS_NEAR_CACHE_MAX_ENTRIES = env.int("REDIS_NEAR_CACHE_MAX_ENTRIES", default=50_000)
+REDIS_NEAR_CACHE_MAX_ENTRIES = env.int("REDIS_NEAR_CACHE_MAX_ENTRIES", default=10_000)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -73,7 +73,9 @@ MAX_AGE_SECONDS = 10.0
 PING_SECONDS = 5.0
 # After losing its connection, the listener tries again this often.
 RECONNECT_SECONDS = 1.0
-DEFAULT_MAX_ENTRIES = 50_000
+# Entries are whole answers (a list page pickles to some kilobytes): 10,000 keep a team's
+# working set in tens of megabytes per process; past it the least recently used go to Redis.
+DEFAULT_MAX_ENTRIES = 10_000
 
 _bypass = threading.local()
 
@@ -241,7 +243,8 @@ class NearCache:
             return True
 
     def close(self) -> None:
-        """Stop the listener (its connection closes; the copy is emptied and bypassed)."""
+        """Stop the listener for good (its connection closes; the copy is emptied and every
+        read asks Redis)."""
         self._stop.set()
         listener = self._listener
         if listener is not None and listener is not threading.current_thread():
@@ -269,6 +272,15 @@ class NearCache:
                 connection = self._subscribe()
                 self._set_ready(True)
                 self._read_until_lost(connection)
+            except redis.exceptions.ResponseError as error:
+                # A Redis that refuses CLIENT TRACKING (before 6, or a host that disables it)
+                # will refuse it again: stop here, every read asks Redis.
+                logger.warning(
+                    "Redis refused client-side caching (%s): every cache read asks Redis. "
+                    "Set REDIS_NEAR_CACHE=false to stop trying.",
+                    error,
+                )
+                self._stop.set()
             except (redis.exceptions.RedisError, OSError, ValueError) as error:
                 logger.debug("near cache listener lost its connection: %r", error)
             finally:

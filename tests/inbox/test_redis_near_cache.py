@@ -8,6 +8,7 @@ them. Waits are on the near cache's own condition, with a timeout, never a fixed
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import threading
@@ -382,3 +383,18 @@ def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(tmp_path, set
         assert backend.get(ENTRY) == "in memory"
     finally:
         server.stop()
+        caches["default"]._cache.near_cache.close()  # no listener left calling a stopped server
+
+
+def test_a_redis_that_refuses_tracking_is_told_once_and_every_read_asks_it(store, caplog):
+    # Overlapping prefixes: Redis refuses this CLIENT TRACKING, as one that disables it would.
+    refused = nearcache.NearCache(store._cache._listener_connection, (":1:x", ":1:xy"))
+    with caplog.at_level(logging.WARNING, logger="inbox.zendesk.nearcache"):
+        assert refused.lookup([":1:x1"]) == ({}, [":1:x1"])
+        refused._listener.join(WAIT)
+
+    assert not refused._listener.is_alive()
+    assert not refused.ready
+    assert refused.begin([":1:x1"]) is None
+    warnings = [record for record in caplog.records if "refused" in record.getMessage()]
+    assert len(warnings) == 1
