@@ -27,10 +27,15 @@ later offer (redis-py's own client-side cache needs Redis 7.4):
   invalidation for them arrived while the MGET was out: a key is marked in flight before the
   command is sent, an invalidation (or this process's own write) clears the mark, and a value
   whose mark is gone is returned but not kept.
-- **This process's writes** (set, add, incr, delete, touch) drop the key before and after the
-  command, so a thread reads its own writes at once. Other processes' writes drop it when their
-  invalidation arrives: normally well under a millisecond, up to a GIL switch interval when the
-  process is busy computing.
+- **This process's writes** drop the key before the command is sent, so no thread reads the
+  old value once a write has begun, and a thread reads its own writes at once. What a SET, a
+  successful ADD or an INCR wrote is then kept, as Redis announces that write too: kept only if
+  at most one invalidation for the key arrived while the command was out (ours, or one of a
+  write Redis ran before ours), and then the next one is let pass if none had come (it is
+  ours, or one before ours, after which ours drops the copy); every later one drops it. Other
+  writes (delete, touch, several keys at once) just drop the key, after the command too.
+  Other processes' writes drop it when their invalidation arrives: normally well under a
+  millisecond, up to a GIL switch interval when the process is busy computing.
 - **Until the listener is subscribed, or once its connection is lost**, the copy is emptied and
   every read goes to Redis as if there were no copy; it is used again once a new listener is
   subscribed. The listener pings Redis when it has heard nothing for PING_SECONDS, so a
@@ -58,6 +63,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -76,6 +82,8 @@ RECONNECT_SECONDS = 1.0
 # Entries are whole answers (a list page pickles to some kilobytes): 10,000 keep a team's
 # working set in tens of megabytes per process; past it the least recently used go to Redis.
 DEFAULT_MAX_ENTRIES = 10_000
+# What a write left in Redis when the client cannot tell (a failed or refused command).
+UNKNOWN = object()
 
 _bypass = threading.local()
 
@@ -105,6 +113,16 @@ class Fetch:
     epoch: int
 
 
+@dataclass(frozen=True)
+class Write:
+    """One write of this process to a key: its mark (with the invalidations heard for the key
+    since it was sent) and the epoch it was sent in."""
+
+    key: str
+    mark: object
+    epoch: int
+
+
 class NearCache:
     """This process's copy of the keys under `prefixes` on one Redis, kept coherent by a
     listener thread (see the module docstring)."""
@@ -126,8 +144,11 @@ class NearCache:
         self._pid = pid
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._values: OrderedDict[str, tuple[bytes | None, float]] = OrderedDict()
+        # key -> (raw value or None for "no such key", expires at (monotonic), invalidations
+        # to let pass: 1 for a value this process wrote whose own announcement is still due)
+        self._values: OrderedDict[str, tuple[bytes | None, float, int]] = OrderedDict()
         self._in_flight: dict[str, object] = {}
+        self._writes: dict[str, list[Any]] = {}  # key -> [mark, invalidations heard since]
         self._epoch = 0
         self._ready = False
         self._listener: threading.Thread | None = None
@@ -152,7 +173,7 @@ class NearCache:
         with self._lock:
             for key in keys:
                 kept = self._values.get(key)
-                if kept is not None and now - kept[1] < MAX_AGE_SECONDS:
+                if kept is not None and now < kept[1]:
                     self._values.move_to_end(key)
                     held[key] = kept[0]
                 else:
@@ -189,17 +210,66 @@ class NearCache:
                     continue
                 del self._in_flight[key]
                 if current and values is not None:
-                    self._values[key] = (values.get(key), now)
-                    self._values.move_to_end(key)
-            while len(self._values) > self.max_entries:
-                self._values.popitem(last=False)
+                    self._keep(key, values.get(key), now + MAX_AGE_SECONDS, let_pass=0)
+
+    def begin_write(self, key: str) -> Write:
+        """Forget the key before this process's write of it is sent, and count the
+        invalidations of it heard from now on."""
+        mark = object()
+        with self._lock:
+            self._values.pop(key, None)
+            self._in_flight.pop(key, None)
+            self._writes[key] = [mark, 0]
+            return Write(key=key, mark=mark, epoch=self._epoch)
+
+    def finish_write(self, write: Write, raw: Any, seconds: float | None) -> None:
+        """Keep what the write left in Redis (`raw`; UNKNOWN: nothing), for at most `seconds`
+        (its timeout), if at most one invalidation of the key came while it was out (see the
+        module docstring). Forgotten otherwise, as after any write."""
+        now = time.monotonic()
+        with self._lock:
+            self._values.pop(write.key, None)
+            self._in_flight.pop(write.key, None)
+            mine = self._writes.get(write.key)
+            if mine is None or mine[0] is not write.mark:
+                return  # flushed, or another write of ours to it since: that one decides
+            del self._writes[write.key]
+            heard = mine[1]
+            current = self._ready and write.epoch == self._epoch
+            if not current or raw is UNKNOWN or heard > 1:
+                return
+            age = MAX_AGE_SECONDS if seconds is None else min(MAX_AGE_SECONDS, seconds)
+            self._keep(write.key, raw, now + age, let_pass=1 - heard)
+
+    def _keep(self, key: str, raw: Any, expires_at: float, *, let_pass: int) -> None:
+        self._values[key] = (raw, expires_at, let_pass)
+        self._values.move_to_end(key)
+        while len(self._values) > self.max_entries:
+            self._values.popitem(last=False)
 
     def drop(self, keys: Iterable[str]) -> None:
-        """Forget these keys (this process writes them, or Redis says they changed)."""
+        """Forget these keys (this process changes them in a way it does not keep)."""
         with self._lock:
             for key in keys:
                 self._values.pop(key, None)
                 self._in_flight.pop(key, None)
+                self._writes.pop(key, None)
+            self._changed.notify_all()
+
+    def heard(self, keys: Iterable[str]) -> None:
+        """Redis says these keys changed: forget them (but let pass the one announcement a
+        value this process wrote still waits for), and count it for writes still out."""
+        with self._lock:
+            for key in keys:
+                kept = self._values.get(key)
+                if kept is not None and kept[2] > 0:
+                    self._values[key] = (kept[0], kept[1], kept[2] - 1)
+                else:
+                    self._values.pop(key, None)
+                self._in_flight.pop(key, None)
+                mine = self._writes.get(key)
+                if mine is not None:
+                    mine[1] += 1
             self._changed.notify_all()
 
     def flush(self) -> None:
@@ -210,6 +280,7 @@ class NearCache:
     def _flush_locked(self) -> None:
         self._values.clear()
         self._in_flight.clear()
+        self._writes.clear()
         self._epoch += 1
         self._changed.notify_all()
 
@@ -325,7 +396,7 @@ class NearCache:
         if keys is None:  # FLUSHDB / FLUSHALL
             self.flush()
         else:
-            self.drop(_text(key) for key in keys)
+            self.heard(_text(key) for key in keys)
 
     def _set_ready(self, ready: bool) -> None:
         """Subscribed or lost: either way nothing kept before may be trusted any more."""

@@ -18,6 +18,7 @@ REDIS_NEAR_CACHE is off.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -117,14 +118,43 @@ class SharedRedisCacheClient(RedisCacheClient):
             found.update(values)
         return found
 
-    # -- writes: this process's copy of the key is dropped before and after --------------------
+    # -- writes: the near copy is dropped before; what a SET, ADD or INCR wrote is kept after --
     def add(self, key: Any, value: Any, timeout: Any) -> bool:
-        with self._dropping([key]):
-            return super().add(key, value, timeout)
+        def kept(added: bool) -> Any:
+            return self._raw(value) if added and timeout != 0 else nearcache.UNKNOWN
+
+        return self._write(key, functools.partial(super().add, key, value, timeout), kept, timeout)
 
     def set(self, key: Any, value: Any, timeout: Any) -> None:
-        with self._dropping([key]):
-            super().set(key, value, timeout)
+        def kept(_: None) -> Any:
+            return self._raw(value) if timeout != 0 else nearcache.UNKNOWN
+
+        self._write(key, functools.partial(super().set, key, value, timeout), kept, timeout)
+
+    def incr(self, key: Any, delta: int) -> int:
+        def kept(result: int) -> Any:
+            return str(result).encode()
+
+        return self._write(key, functools.partial(super().incr, key, delta), kept, None)
+
+    def _write(self, key: str, command: Any, kept: Any, timeout: float | None) -> Any:
+        """Run a write of one key, keeping in the near copy what it left in Redis."""
+        near = self.near_cache
+        if near is None or not near.keeps(key):
+            return command()
+        write = near.begin_write(key)
+        raw = nearcache.UNKNOWN
+        try:
+            result = command()
+            raw = kept(result)
+            return result
+        finally:
+            near.finish_write(write, raw, timeout)
+
+    def _raw(self, value: Any) -> bytes:
+        """The bytes Redis holds for `value` as Django stores it (integers as their digits)."""
+        dumped = self._serializer.dumps(value)
+        return dumped if isinstance(dumped, bytes) else str(dumped).encode()
 
     def touch(self, key: Any, timeout: Any) -> bool:
         with self._dropping([key]):
@@ -133,10 +163,6 @@ class SharedRedisCacheClient(RedisCacheClient):
     def delete(self, key: Any) -> bool:
         with self._dropping([key]):
             return super().delete(key)
-
-    def incr(self, key: Any, delta: int) -> int:
-        with self._dropping([key]):
-            return super().incr(key, delta)
 
     def set_many(self, data: dict[Any, Any], timeout: Any) -> None:
         with self._dropping(data):
@@ -155,9 +181,9 @@ class SharedRedisCacheClient(RedisCacheClient):
 
 
 class _Dropping:
-    """Drop the near copy of some keys around a write: before, so no read after the write
-    starts can find the old value here; after, so a read whose MGET crossed the write keeps
-    nothing."""
+    """Drop the near copy of some keys around a write it does not keep: before, so no read
+    after the write starts can find the old value here; after, so a read whose MGET crossed
+    the write keeps nothing."""
 
     def __init__(self, near: nearcache.NearCache | None, keys: Iterable[str]) -> None:
         self._near = near

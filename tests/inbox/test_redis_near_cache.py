@@ -189,6 +189,39 @@ def test_this_process_writes_are_read_at_once(store, near):
     assert store.get(ENTRY) == "third"
 
 
+def test_what_this_process_wrote_is_kept_past_its_own_announcement(
+    store, near, commands, redis_cache
+):
+    store.set(ENTRY, "mine")
+    store.add(GENERATION, 5, timeout=None)
+    store.incr(GENERATION)
+    settle(store, redis_cache)  # Redis has announced each of these writes by now
+    before = commands()
+
+    assert store.get_many([ENTRY, GENERATION]) == {ENTRY: "mine", GENERATION: 6}
+    assert commands.since(before) == {}
+
+
+def test_a_write_crossed_by_another_process_write_is_not_kept(
+    store, near, other, monkeypatch, redis_cache
+):
+    client = store._cache.get_client(ENTRY, write=True)
+    redis_set = client.set
+
+    def set_crossed_by_another_write(*args, **kwargs):
+        answer = redis_set(*args, **kwargs)  # ours ran ...
+        other.set(ENTRY, "theirs")  # ... then theirs, and both were announced
+        settle(store, redis_cache)
+        return answer
+
+    monkeypatch.setattr(client, "set", set_crossed_by_another_write)
+    store.set(ENTRY, "mine")
+    monkeypatch.undo()
+
+    assert not near.holds(full(store, ENTRY))
+    assert store.get(ENTRY) == "theirs"
+
+
 def test_a_key_redis_does_not_hold_is_known_absent_until_it_is_written(
     store, near, other, commands
 ):
@@ -208,8 +241,8 @@ def test_a_key_redis_does_not_hold_is_known_absent_until_it_is_written(
 def test_an_answer_overtaken_by_an_invalidation_is_returned_but_not_kept(
     store, near, other, monkeypatch, redis_cache
 ):
-    store.set(ENTRY, "old")
-    settle(store, redis_cache)  # only the other process's write is left to cross the read
+    other.set(ENTRY, "old")
+    settle(store, redis_cache)  # only the next write is left to cross the read
     client = store._cache.get_client(None)
     mget = client.mget
 
@@ -273,15 +306,16 @@ def test_the_near_copy_keeps_at_most_its_bound_least_recently_used_first(
     assert len(near) == 3
 
 
-def test_a_copy_is_not_kept_past_its_maximum_age(store, near, monkeypatch, redis_cache):
-    store.set(ENTRY, "first")
-    settle(store, redis_cache)
+def test_a_copy_is_not_kept_past_its_maximum_age(store, near, other, monkeypatch, redis_cache):
     now = [1000.0]
     monkeypatch.setattr(nearcache.time, "monotonic", lambda: now[0])
+    other.set(ENTRY, "first")
+    settle(store, redis_cache)
     assert store.get(ENTRY) == "first"
-    # Another process's change whose invalidation never came (its key expired, say).
+    # A copy whose key changed in Redis without a word (it expired, say, and Redis has not
+    # deleted it yet).
     with near._lock:
-        near._values[full(store, ENTRY)] = (pickle.dumps("kept"), now[0])
+        near._values[full(store, ENTRY)] = (pickle.dumps("kept"), now[0] + 10, 0)
     assert store.get(ENTRY) == "kept"
 
     now[0] += nearcache.MAX_AGE_SECONDS
