@@ -628,11 +628,13 @@ def report(summary: dict[str, Any]) -> str:
 def hits_report(hits: dict[str, Any], scenarios: dict[str, Any]) -> list[str]:
     """Lines on what a cache hit costs on each backend, and Redis's own counters."""
     lines = []
+    near = ", near cache" if hits.get("near_cache") else ""
     for name in ("locmem", "redis", "locmem_one_at_a_time", "redis_one_at_a_time"):
         if name in hits:
             row = hits[name]
+            label = f"{name}{near}" if name.startswith("redis") else name
             lines.append(
-                f"Cache hit ({name}): p50 {row['latency_ms']['p50']} ms, p95 "
+                f"Cache hit ({label}): p50 {row['latency_ms']['p50']} ms, p95 "
                 f"{row['latency_ms']['p95']} ms per read, {row['upstream_calls']} upstream calls."
             )
     if "redis" in hits:

@@ -4,7 +4,7 @@ A cache hit on Redis is one MGET, but a thread that waits on a socket gives up t
 while other threads compute, waits up to the switch interval (5 ms) to take it back: with a
 busy worker a Redis hit cost milliseconds more than a local-memory one. A hit that needs no
 network at all closes that gap. This module keeps, per process, the raw values this process
-read under a few key prefixes (the response cache's entries, the generations of their families
+read or wrote under a few key prefixes (the response cache's entries, the generations of their families
 and the change feed's mark: `inbox.zendesk.cache.NEAR_CACHE_PREFIXES`) and answers reads of
 them from memory.
 
@@ -41,7 +41,7 @@ later offer (redis-py's own client-side cache needs Redis 7.4):
   subscribed. The listener pings Redis when it has heard nothing for PING_SECONDS, so a
   connection that died silently is noticed within two of those.
 - **Bounded**: at most `REDIS_NEAR_CACHE_MAX_ENTRIES` keys (least recently used go first), each
-  kept at most MAX_AGE_SECONDS. Redis announces an expiry only when it deletes the key, which for
+  kept at most MAX_AGE_SECONDS (or a write's own timeout when shorter). Redis announces an expiry only when it deletes the key, which for
   a key nobody reads can be long after it expired; the age limit bounds how long a copy outlives
   its key's expiry (the feed's mark, which lives 30 s, is the only such key that matters).
 - **After a fork** (gunicorn's workers) the child's copy is emptied and it starts its own
