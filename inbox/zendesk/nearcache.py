@@ -164,6 +164,8 @@ class NearCache:
         be read from Redis. Everything must be read from Redis while the listener is not
         subscribed, or in a `near_cache_bypassed()` block."""
         keys = list(keys)
+        if not any(key.startswith(self.prefixes) for key in keys):
+            return {}, keys  # nothing this copy keeps: no listener needed either
         self._listen()
         if not self._ready or bypassed():
             return {}, keys

@@ -190,15 +190,21 @@ def test_this_process_writes_are_read_at_once(store, near):
 
 
 def test_what_this_process_wrote_is_kept_past_its_own_announcement(
-    store, near, commands, redis_cache
+    store, near, other, commands, redis_cache
 ):
+    counter = f"{response_cache.GENERATION_PREFIX}:counter"
+    other.raw().set(full(store, counter), 5)
+    settle(store, redis_cache)
+
     store.set(ENTRY, "mine")
     store.add(GENERATION, 5, timeout=None)
-    store.incr(GENERATION)
+    store.incr(counter)
     settle(store, redis_cache)  # Redis has announced each of these writes by now
     before = commands()
 
-    assert store.get_many([ENTRY, GENERATION]) == {ENTRY: "mine", GENERATION: 6}
+    found = store.get_many([ENTRY, GENERATION, counter])
+
+    assert found == {ENTRY: "mine", GENERATION: 5, counter: 6}
     assert commands.since(before) == {}
 
 

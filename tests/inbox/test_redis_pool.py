@@ -12,9 +12,11 @@ from inbox.services import tickets
 
 
 @pytest.fixture
-def redis_counters(redis_cache):
+def redis_counters(redis_cache, settings):
     """Connections Redis accepted and HELLO handshakes it answered so far (read on one
-    connection of its own, opened before the first reading)."""
+    connection of its own, opened before the first reading). The pool's alone: the near
+    cache, whose listener is one more connection per process, is off."""
+    settings.REDIS_NEAR_CACHE = False
     server = redis.Redis.from_url(redis_cache)
 
     def read() -> tuple[int, int]:
