@@ -118,6 +118,12 @@ else:
         # Django's default of 300 entries is a handful of agents' answers: a 50-agent team
         # would keep evicting its cache and spend the whole rate budget (see benchmarks/).
         CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
+# With Redis, each process keeps a copy of the cached answers, generations and feed mark it read,
+# kept exact by Redis's invalidation messages, so a hit needs no round trip
+# (inbox/zendesk/nearcache.py); at most REDIS_NEAR_CACHE_MAX_ENTRIES keys, least recently used
+# dropped first. Off: every read asks Redis.
+REDIS_NEAR_CACHE = env.bool("REDIS_NEAR_CACHE", default=True)
+REDIS_NEAR_CACHE_MAX_ENTRIES = env.int("REDIS_NEAR_CACHE_MAX_ENTRIES", default=10_000)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

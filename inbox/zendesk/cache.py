@@ -22,7 +22,10 @@ it; local memory in development). `cached_call()` is the one entry point:
   so the writer's next read fetches again at once. An entry carries the generations it was
   built under; one that differs from the families' current ones is not there. A hit is
   therefore ONE round trip to the cache (one MGET of the entry, the generations and the feed's
-  mark), and `cached_hits()` reads the hits of several requests in that same one trip.
+  mark), and `cached_hits()` reads the hits of several requests in that same one trip. On
+  Redis, a warm hit makes none: each process keeps a near copy of the entries, generations
+  and feed mark it read (NEAR_CACHE_PREFIXES), which Redis's invalidation messages keep exact
+  (inbox/zendesk/nearcache.py).
 - **Stale-while-revalidate**: an entry past its lifetime by less than
   ZENDESK_CACHE_REVALIDATE_SECONDS (30 s; never more than its lifetime) is answered at once,
   and one refresh runs in the background (`revalidations`), so no agent waits on Zendesk for
@@ -66,6 +69,7 @@ from inbox.zendesk.errors import (
     ZendeskError,
     ZendeskUnavailable,
 )
+from inbox.zendesk.nearcache import near_cache_bypassed
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,12 @@ POLL_SECONDS = 0.02
 
 KEY_PREFIX = "zendesk:cache"
 STATS_KEY = f"{KEY_PREFIX}:stats"
+# Entries and generations have prefixes of their own, apart from the single-flight locks and
+# outcomes (FLIGHT_PREFIX) and the counters: the Redis backend keeps a near copy in each process
+# of what is read under NEAR_CACHE_PREFIXES only (inbox/zendesk/nearcache.py).
+ENTRY_PREFIX = f"{KEY_PREFIX}:entry"
+GENERATION_PREFIX = f"{KEY_PREFIX}:gen"
+FLIGHT_PREFIX = "zendesk:flight"
 
 # Failures that a saved copy may cover; anything else (401, 403, 404, 409, 422) is the answer.
 SERVE_STALE_ON: tuple[type[ZendeskError], ...] = (
@@ -178,7 +188,7 @@ def stale_wait_seconds() -> float:
 
 # -- keys and generations ----------------------------------------------------------------------
 def _generation_key(family: str) -> str:
-    return f"{KEY_PREFIX}:gen:{_digest(family)}"
+    return f"{GENERATION_PREFIX}:{_digest(family)}"
 
 
 def generations(families: Iterable[str]) -> dict[str, int]:
@@ -241,7 +251,7 @@ def build_key(
         sort_keys=True,
         default=str,
     )
-    return f"{KEY_PREFIX}:{operation}:{_digest(material)}"
+    return f"{ENTRY_PREFIX}:{operation}:{_digest(material)}"
 
 
 def _generations_digest(family_generations: Mapping[str, int]) -> str:
@@ -442,11 +452,17 @@ class _Flight:
     @property
     def name(self) -> str:
         """The lock's and outcomes' key: per generation, so a fetch that began before a bump
-        neither answers nor holds up the readers after it."""
-        return f"{self.key}:{_generations_digest(dict(self.stamp))}"
+        neither answers nor holds up the readers after it. Under FLIGHT_PREFIX, not the
+        entry's: locks and outcomes are never kept in a process's near copy."""
+        entry = self.key.removeprefix(f"{ENTRY_PREFIX}:")
+        return f"{FLIGHT_PREFIX}:{entry}:{_generations_digest(dict(self.stamp))}"
 
     def read(self) -> _Entry | None:
-        return _current(_cache().get(self.key), self.stamp)
+        """The entry as the shared cache holds it now, past this process's near copy: a waiter
+        told "ok" by a leader in another process must see the leader's entry even before the
+        invalidation of its near copy has arrived, or it would fetch again."""
+        with near_cache_bypassed():
+            return _current(_cache().get(self.key), self.stamp)
 
     def answer[T](self, entry: _Entry | None, fetch: Callable[[], T]) -> Fresh[T]:
         started = time.monotonic()
@@ -637,6 +653,8 @@ def _as_datetime(timestamp: float) -> datetime:
 
 # -- a feed of changes and reads that never fetch -------------------------------------------
 FEED_ALIVE_KEY = f"{KEY_PREFIX}:feed-alive"
+# What a process may keep a near copy of (with Redis): entries, generations, the feed's mark.
+NEAR_CACHE_PREFIXES = (f"{ENTRY_PREFIX}:", f"{GENERATION_PREFIX}:", FEED_ALIVE_KEY)
 # Kinds every ticket change invalidates precisely, and how long they live while a feed runs.
 DEFAULT_TTL_WITH_FEED_SECONDS: dict[str, float] = {
     "count": 600,

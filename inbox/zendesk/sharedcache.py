@@ -141,6 +141,8 @@ class ResilientRedisCache(SharedPoolRedisCache):
                 return
             now = clock()
             _outages[self._location] = _Outage(since=now, retry_at=now + RETRY_SECONDS)
+        if self._cache.near_cache is not None:  # what Redis held may not be what it holds next
+            self._cache.near_cache.flush()
         logger.warning(
             "The shared cache (Redis) is unreachable (%s): this process now caches on its own, "
             "calls Zendesk on 1/%d of the team's rate budget and keeps answers only for the "

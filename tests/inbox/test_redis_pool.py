@@ -12,9 +12,11 @@ from inbox.services import tickets
 
 
 @pytest.fixture
-def redis_counters(redis_cache):
+def redis_counters(redis_cache, settings):
     """Connections Redis accepted and HELLO handshakes it answered so far (read on one
-    connection of its own, opened before the first reading)."""
+    connection of its own, opened before the first reading). The pool's alone: the near
+    cache, whose listener is one more connection per process, is off."""
+    settings.REDIS_NEAR_CACHE = False
     server = redis.Redis.from_url(redis_cache)
 
     def read() -> tuple[int, int]:
@@ -86,8 +88,11 @@ def test_a_poll_answered_from_cache_reads_the_cache_in_one_round_trip(agent, mon
 
 # -- round trips -------------------------------------------------------------------------------
 @pytest.fixture
-def redis_commands(redis_cache):
-    """Commands Redis ran so far, by name (its own counters; the reading itself left out)."""
+def redis_commands(redis_cache, settings):
+    """Commands Redis ran so far, by name (its own counters; the reading itself left out).
+    The round trips of a read that asks Redis: the near cache is off (a hit that asks Redis
+    nothing is in test_redis_near_cache.py)."""
+    settings.REDIS_NEAR_CACHE = False
     server = redis.Redis.from_url(redis_cache)
 
     def read() -> dict[str, int]:
