@@ -41,7 +41,6 @@ it; local memory in development). `cached_call()` is the one entry point:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -59,7 +58,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import close_old_connections
 
-from inbox.zendesk import request_cost, sharedcache
+from inbox.zendesk import counters, request_cost, sharedcache
 from inbox.zendesk.errors import (
     STALE_MESSAGES,
     InvalidResponse,
@@ -606,10 +605,7 @@ def count_outcome(outcome: str) -> None:
     ZENDESK_CACHE_STATS is on (the benchmark reads STATS_KEY:<outcome>)."""
     if not settings.ZENDESK_CACHE_STATS:
         return
-    key = f"{STATS_KEY}:{outcome}"
-    _cache().add(key, 0, timeout=None)
-    with contextlib.suppress(ValueError):  # evicted between add() and incr(): lose one count
-        _cache().incr(key)
+    counters.count_up(f"{STATS_KEY}:{outcome}")
 
 
 def _lock_key(key: str) -> str:

@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import caches
+
+from inbox.zendesk import counters
 
 OUTSIDE_A_REQUEST = "outside-a-request"
 CALLS_STATS_KEY = "zendesk:cache:stats:calls"
@@ -160,7 +161,4 @@ def _count_by_origin(cost: RequestCost | None, method: str, path: str) -> None:
     origin = (cost.route or "unnamed-view") if cost is not None else OUTSIDE_A_REQUEST
     endpoint = _NUMBER_SEGMENT.sub("/{id}", path.removesuffix(".json"))
     key = f"{CALLS_STATS_KEY}:{origin}|{method}|{endpoint}"
-    cache = caches["default"]
-    cache.add(key, 0, timeout=None)
-    with contextlib.suppress(ValueError):  # evicted between add() and incr(): lose one count
-        cache.incr(key)
+    counters.count_up(key)

@@ -34,7 +34,7 @@ from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 
-from inbox.zendesk import leases
+from inbox.zendesk import counters, leases
 from inbox.zendesk.redis_cache import SharedPoolRedisCache
 
 logger = logging.getLogger(__name__)
@@ -200,6 +200,18 @@ class ResilientRedisCache(SharedPoolRedisCache):
 
     def lease_hold(self, key, token, seconds):
         return self._either_lease("lease_hold", key, token, seconds)
+
+    def count_up(self, key, delta, timeout):
+        """A counter step on Redis (one script), or on this process's memory while it is down."""
+        if not self._try_redis():
+            return counters.local_count_up(self._fallback, key, delta, timeout)
+        try:
+            result = super().count_up(key, delta, timeout)
+        except REDIS_DOWN as error:
+            self._went_down(error)
+            return counters.local_count_up(self._fallback, key, delta, timeout)
+        self._came_back()
+        return result
 
     def lease_release(self, key, token):
         return self._either_lease("lease_release", key, token)
