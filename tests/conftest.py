@@ -88,6 +88,35 @@ def redis_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own on a free port, that the test may stop (Redis down)."""
+    from tests.redisserver import redis_server_binary, start_redis
+
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    server = start_redis(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def resilient_cache(redis_server, settings):
+    """The production cache backend (config/settings.py with REDIS_URL) on the test's own
+    Redis; returns the server, which the test may stop."""
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
+            "LOCATION": redis_server.url,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
+        }
+    }
+    cache.clear()
+    return redis_server
+
+
+@pytest.fixture
 def redis_cache(redis_url: str, settings) -> str:
     """Point the app's cache at the test Redis (emptied) for one test; returns its URL."""
     from django.core.cache import cache

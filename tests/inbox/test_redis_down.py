@@ -16,34 +16,11 @@ from inbox.zendesk import budget, sharedcache
 from inbox.zendesk.cache import DEFAULT_TTL_SECONDS, ttl_for
 from inbox.zendesk.redis_cache import SharedPoolRedisCache
 from tests.inbox.conftest import api_calls
-from tests.redisserver import RedisServer, redis_server_binary, start_redis
+from tests.redisserver import start_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 WARNING = "The shared cache (Redis) is unreachable"
-
-
-@pytest.fixture
-def redis_server(tmp_path) -> RedisServer:
-    if redis_server_binary() is None:
-        pytest.skip("redis-server is not installed")
-    server = start_redis(tmp_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def resilient_cache(redis_server, settings):
-    """The production cache backend (config/settings.py with REDIS_URL) on the test's Redis."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
-            "LOCATION": redis_server.url,
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
-        }
-    }
-    cache.clear()
-    return redis_server
 
 
 def warnings_logged(caplog) -> int:

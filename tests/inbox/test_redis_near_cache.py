@@ -19,7 +19,6 @@ from django.core.cache import caches
 
 from inbox.zendesk import cache as response_cache
 from inbox.zendesk import nearcache
-from tests.redisserver import redis_server_binary, start_redis
 
 WAIT = 10.0  # seconds; only ever reached when something is wrong
 
@@ -396,20 +395,11 @@ def test_a_forked_worker_starts_with_an_empty_copy_and_a_listener_of_its_own(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(tmp_path, settings):
-    if redis_server_binary() is None:
-        pytest.skip("redis-server is not installed")
-    server = start_redis(tmp_path)
+def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(resilient_cache):
+    server = resilient_cache
+    backend = caches["default"]
+    near = backend._cache.near_cache
     try:
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
-                "LOCATION": server.url,
-                "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
-            }
-        }
-        backend = caches["default"]
-        near = backend._cache.near_cache
         assert near.wait_for(lambda near: near.ready, WAIT)
         backend.set(ENTRY, "in redis")
         warm(backend, server.url, ENTRY)
@@ -422,8 +412,7 @@ def test_with_redis_stopped_the_fallback_answers_not_the_near_copy(tmp_path, set
         backend.set(ENTRY, "in memory")
         assert backend.get(ENTRY) == "in memory"
     finally:
-        server.stop()
-        caches["default"]._cache.near_cache.close()  # no listener left calling a stopped server
+        near.close()  # no listener left calling a stopped server
 
 
 def test_a_redis_that_refuses_tracking_is_told_once_and_every_read_asks_it(store, caplog):
