@@ -326,6 +326,36 @@ def deferred(monkeypatch):
     executor.cancel_the_rest()  # no later test waits for a job this one never ran
 
 
+# -- the services on the sandbox, with the response cache's clock moved on demand ------------
+class ShiftedClock:
+    """The real clock, moved forward on demand: lets a test step past a TTL."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def on_sandbox(sandbox, settings):
+    """The app pointed at the session's sandbox, with an empty cache before and after."""
+    settings.ZENDESK_URL = sandbox.base_url
+    cache.clear()
+    yield sandbox
+    cache.clear()
+
+
+@pytest.fixture
+def clock(monkeypatch) -> ShiftedClock:
+    """The response cache's clock, moved forward with `clock.offset`."""
+    from inbox.zendesk import cache as response_cache
+
+    shifted = ShiftedClock()
+    monkeypatch.setattr(response_cache, "clock", shifted)
+    return shifted
+
+
 # -- the browser tests: the live app on the sandbox, signed in through the front door ---------
 # The README's screenshots are refreshed on request (`make screenshots`); an ordinary run
 # writes its own under test-results/ so the suite leaves the working tree as it found it.

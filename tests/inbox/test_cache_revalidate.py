@@ -7,31 +7,14 @@ from __future__ import annotations
 from concurrent.futures import wait
 
 import pytest
-from django.core.cache import cache as django_cache
 
 from inbox import services
 from inbox.models import AgentAccount
 from inbox.services.freshness import agent_view_family
 from inbox.zendesk import cache, request_cost
 from tests.inbox.conftest import agent_account, api_calls, seeded_agent
-from tests.inbox.test_services import ShiftedClock
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def on_sandbox(sandbox, settings):
-    settings.ZENDESK_URL = sandbox.base_url
-    django_cache.clear()
-    yield sandbox
-    django_cache.clear()
-
-
-@pytest.fixture
-def clock(monkeypatch) -> ShiftedClock:
-    shifted = ShiftedClock()
-    monkeypatch.setattr(cache, "clock", shifted)
-    return shifted
 
 
 @pytest.fixture

@@ -22,33 +22,6 @@ from tests.inbox.conftest import agent_account, api_calls
 pytestmark = pytest.mark.django_db
 
 
-class ShiftedClock:
-    """The real clock, moved forward on demand: lets a test step past a TTL."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        import time
-
-        return time.time() + self.offset
-
-
-@pytest.fixture
-def on_sandbox(sandbox, settings, monkeypatch):
-    settings.ZENDESK_URL = sandbox.base_url
-    django_cache.clear()
-    yield sandbox
-    django_cache.clear()
-
-
-@pytest.fixture
-def clock(monkeypatch) -> ShiftedClock:
-    shifted = ShiftedClock()
-    monkeypatch.setattr(cache, "clock", shifted)
-    return shifted
-
-
 def seeded(sandbox, *, restricted: bool, index: int = 0) -> dict:
     agents = sandbox.agents(role="agent", restricted=restricted, suspended=False)
     assert len(agents) > index, "the seed needs more agents of this kind"

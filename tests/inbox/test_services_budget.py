@@ -15,7 +15,7 @@ from django.core.cache import cache as django_cache
 
 from inbox import services
 from inbox.models import AgentAccount
-from inbox.zendesk import budget, cache
+from inbox.zendesk import budget
 from tests.inbox.conftest import access_token, agent_account, api_calls, run_app_process
 
 pytestmark = pytest.mark.django_db
@@ -55,22 +55,6 @@ else:
 """
 
 
-class ShiftedClock:
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-@pytest.fixture
-def on_sandbox(sandbox, settings):
-    settings.ZENDESK_URL = sandbox.base_url
-    django_cache.clear()
-    yield sandbox
-    django_cache.clear()
-
-
 def team(sandbox, count: int) -> list[AgentAccount]:
     seeded = sandbox.agents(role="agent", restricted=False, suspended=False)[:count]
     accounts = [agent_account(sandbox, agent) for agent in seeded]
@@ -89,12 +73,10 @@ def stats(sandbox) -> dict:
 
 @pytest.mark.slow
 def test_a_team_on_a_low_limit_never_draws_a_429_and_falls_back_to_saved_answers(
-    on_sandbox, settings, monkeypatch
+    on_sandbox, settings, clock
 ):
     on_sandbox.control("POST", "faults", json={"rate_limit_per_minute": 20})
     settings.ZENDESK_RATE_LIMIT_PER_MINUTE = 20
-    clock = ShiftedClock()
-    monkeypatch.setattr(cache, "clock", clock)
     agents = team(on_sandbox, 3)
     tickets = ticket_ids(on_sandbox, agents[0], 30)
     on_sandbox.control("POST", "stats/reset")
