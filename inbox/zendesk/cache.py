@@ -521,34 +521,39 @@ def _lead[T](flight: _Flight, token: str, entry: _Entry | None, fetch: Callable[
 # A few threads per process: a refresh is one Zendesk call; more at once would only queue on
 # the team's budget. Each keeps its database connection between jobs (CONN_MAX_AGE).
 _revalidator = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cache-revalidate")
-_revalidating: set[Future] = set()
+# The refreshes this process has queued or is running, by flight name: every reader of an aged
+# entry within the window would otherwise queue one more job that only finds the lock taken.
+_revalidating: dict[str, Future] = {}
 _revalidating_lock = threading.Lock()
 
 
 def revalidate_later(flight: _Flight, entry: _Entry, fetch: Callable[[], Any]) -> Future | None:
-    """Refresh an aged entry in the background, once for everyone (the single-flight lock:
-    when another process or thread is already asking, nothing more is done)."""
+    """Refresh an aged entry in the background, once for everyone (once per process here; the
+    single-flight lock keeps other processes from asking too)."""
     cost = request_cost.current()
     origin = f"{cost.route or 'unnamed-view'}-revalidate" if cost else "revalidate"
-    try:
-        future = _revalidator.submit(_revalidate, flight, entry, fetch, origin)
-    except RuntimeError:  # the process is shutting down
-        return None
     with _revalidating_lock:
-        _revalidating.add(future)
-    future.add_done_callback(_revalidated)
+        pending = _revalidating.get(flight.name)
+        if pending is not None:
+            return pending
+        try:
+            future = _revalidator.submit(_revalidate, flight, entry, fetch, origin)
+        except RuntimeError:  # the process is shutting down
+            return None
+        _revalidating[flight.name] = future
+    future.add_done_callback(lambda _done: _revalidated(flight.name))
     return future
 
 
-def _revalidated(future: Future) -> None:
+def _revalidated(name: str) -> None:
     with _revalidating_lock:
-        _revalidating.discard(future)
+        _revalidating.pop(name, None)
 
 
 def revalidations() -> list[Future]:
     """The background refreshes not finished yet (tests wait for them)."""
     with _revalidating_lock:
-        return list(_revalidating)
+        return list(_revalidating.values())
 
 
 def _revalidate(flight: _Flight, entry: _Entry, fetch: Callable[[], Any], origin: str) -> None:
