@@ -40,6 +40,7 @@ import random
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -349,6 +350,10 @@ class ServerTiming:
     cpu_ms: float | None
     zendesk_calls: int
     from_cache: bool
+    db_queries: int = 0
+    # How the app said the poll's answer was made: "kept" (its last answer stood) or
+    # "computed" (from the cache's parts, or Zendesk); "" when the header does not say.
+    poll: str = ""
 
     @classmethod
     def parse(cls, header: str | None) -> ServerTiming | None:
@@ -361,11 +366,14 @@ class ServerTiming:
             return None
         app, cpu = metrics.get("app", ("", ""))[1], metrics.get("cpu", ("", ""))[1]
         calls = re.match(r"\d+", metrics.get("zendesk", ("0", ""))[0] or "0")
+        queries = re.match(r"\d+", metrics.get("db", ("0", ""))[0] or "0")
         return cls(
             app_ms=float(app) if app else None,
             cpu_ms=float(cpu) if cpu else None,
             zendesk_calls=int(calls.group(0)) if calls else 0,
             from_cache=metrics["cache"][0] == "hit",
+            db_queries=int(queries.group(0)) if queries else 0,
+            poll=metrics.get("poll", ("", ""))[0],
         )
 
 
@@ -382,6 +390,11 @@ class Measures:
     app_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     cpu_seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     zendesk_calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    db_queries: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # Polls answered from cache, split by how the app found the answer (kept / computed).
+    poll_how: dict[str, dict[str, list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
     without_data: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     staleness: list[float] = field(default_factory=list)
@@ -403,6 +416,9 @@ class Measures:
             if timing is not None:
                 self.by_source[kind][FROM_CACHE if timing.from_cache else WAITED].append(seconds)
                 self.zendesk_calls[kind] += timing.zendesk_calls
+                self.db_queries[kind].append(timing.db_queries)
+                if timing.poll and timing.from_cache:
+                    self.poll_how[kind][timing.poll].append(seconds)
                 if timing.app_ms is not None:
                     self.app_seconds[kind].append(timing.app_ms / 1000)
                 if timing.cpu_ms is not None:
@@ -1393,6 +1409,15 @@ def answered_how(measures: Measures) -> dict[str, Any]:
         },
         "app_ms": {kind: percentiles(measures.app_seconds[kind]) for kind in kinds},
         "app_cpu_ms": {kind: percentiles(measures.cpu_seconds[kind]) for kind in kinds},
+        "db_queries_mean": {
+            kind: round(statistics.fmean(measures.db_queries[kind]), 2)
+            for kind in kinds
+            if measures.db_queries[kind]
+        },
+        "poll_from_cache_by_how_ms": {
+            kind: {how: percentiles(values) for how, values in sorted(split.items())}
+            for kind, split in measures.poll_how.items()
+        },
     }
 
 
@@ -1655,6 +1680,8 @@ def table(summary: dict[str, Any]) -> str:
             "",
             *answered_table(rows),
             "",
+            *poll_how_table(rows),
+            "",
             *upstream_table(rows),
             "",
             *sign_in,
@@ -1692,6 +1719,31 @@ def answered_table(rows: list[dict[str, Any]]) -> list[str]:
                 f"| {row['scenario']} | {row['agents']} | {kind} | "
                 f"{_quad(split[kind][FROM_CACHE])} | {_quad(split[kind][WAITED])} | "
                 f"{waited['zendesk_calls']} | {_quad(app)} | {_trio(cpu) if cpu else '-'} |"
+            )
+    return lines
+
+
+def poll_how_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Polls answered from cache, by how the app found the answer: its last answer still
+    stood ("kept", one cache read) or it was computed again from the cache's parts."""
+    hows = {
+        "kept": "kept (its last answer stood)",
+        "moved": "computed: its inputs moved on",
+        "expired": "computed: it expired",
+        "none": "computed: none kept",
+    }
+    lines = [
+        "| scenario | agents | request | "
+        + " | ".join(f"{label}: n: p50 / p95 / p99 ms" for label in hows.values())
+        + " | database queries per request (mean) |",
+        "|---|---|---|" + "---|" * (len(hows) + 1),
+    ]
+    for row in rows:
+        for kind, split in row.get("poll_from_cache_by_how_ms", {}).items():
+            lines.append(
+                f"| {row['scenario']} | {row['agents']} | {kind} | "
+                + " | ".join(_quad(split.get(how)) for how in hows)
+                + f" | {row.get('db_queries_mean', {}).get(kind, '-')} |"
             )
     return lines
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import TooManyFieldsSent
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from inbox.zendesk import request_cost
@@ -36,23 +37,26 @@ class UnreadableQueryStringMiddleware:
 
 class ServerTimingMiddleware:
     """Every answer says what it cost in a `Server-Timing` header: the app's own time (and
-    its thread's CPU time), the Zendesk calls it waited for (and their time), a wait for another request's identical call,
-    and whether it was answered from the cache alone:
+        its thread's CPU time), the Zendesk calls it waited for (and their time), a wait for another request's identical call,
+        and whether it was answered from the cache alone:
 
-        Server-Timing: app;dur=212.4, cpu;dur=9.8, zendesk;desc="1 call";dur=181.0,
-                       cache;desc="miss"
+            Server-Timing: app;dur=212.4, cpu;dur=9.8, zendesk;desc="1 call";dur=181.0,
+                           db;desc="2 queries";dur=1.1, poll;desc="computed", cache;desc="miss"
 
-    An agent's devtools show it beside the request; an operator's proxy can log it; the team
-    benchmark splits its latencies by it. Counts and durations only: no URL, id or token.
-    First in MIDDLEWARE, so `app` covers every other middleware too.
-    https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Server-Timing
+    (`db`: the queries of the request's own thread; a word such as `poll`: how that part of the
+    answer was made, see `request_cost.note`.)
+
+        An agent's devtools show it beside the request; an operator's proxy can log it; the team
+        benchmark splits its latencies by it. Counts and durations only: no URL, id or token.
+        First in MIDDLEWARE, so `app` covers every other middleware too.
+        https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Server-Timing
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with request_cost.counting() as cost:
+        with request_cost.counting() as cost, connection.execute_wrapper(request_cost.timed_query):
             response = self.get_response(request)
         response["Server-Timing"] = cost.server_timing()
         return response

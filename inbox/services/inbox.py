@@ -32,7 +32,7 @@ from inbox.services.freshness import (
     tickets_family,
     unavailable,
 )
-from inbox.services.tickets import APPROXIMATE_COUNT, ticket_count, ticket_list
+from inbox.services.tickets import APPROXIMATE_COUNT, count_kind, ticket_count, ticket_list
 from inbox.zendesk import budget, cache, client, request_cost
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
 from inbox.zendesk.client import Credentials
@@ -274,6 +274,9 @@ class Sidebar:
     organizations: tuple[InboxView, ...]
     stale_message: str | None = None
     fetched_at: dt.datetime | None = None
+    # When its first Zendesk part expires (epoch seconds): each part by its own lifetime (a
+    # list kept for minutes while a change feed runs, the approximate counts for 30 s).
+    fresh_until: float | None = None
     version: str = field(default="")
 
 
@@ -445,6 +448,7 @@ def sidebar_counts(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> Sid
     def fetch_as(credentials: Credentials) -> Sidebar:
         reads = _sidebar_reads(agent, credentials)
         zendesk_part = _sidebar_from_cache(agent, credentials, reads)
+        request_cost.note("sidebar", "kept" if zendesk_part is not None else "asked")
         if zendesk_part is None:
             zendesk_part = _sidebar_from_zendesk(agent, credentials, lane)
             _sidebar_keep(agent, credentials, zendesk_part)
@@ -534,15 +538,16 @@ def _sidebar_from_cache(
     generations, sidebar = kept
     if any(reads.generations.get(family) != number for family, number in generations.items()):
         return None  # a write changed the agent's tickets since (or it was kept otherwise)
+    if sidebar.fresh_until is None or sidebar.fresh_until <= cache.clock():
+        return None  # a part expired (the cache's own timeout is whole seconds)
     return sidebar
 
 
 def _sidebar_keep(agent: AgentAccount, credentials: Credentials, sidebar: Sidebar) -> None:
-    """Keep a fresh sidebar until its oldest part would have expired; a stale one not at all."""
-    if sidebar.stale_message or sidebar.fetched_at is None:
+    """Keep a fresh sidebar until its first part would expire; a stale one not at all."""
+    if sidebar.stale_message or sidebar.fresh_until is None:
         return
-    age = cache.clock() - sidebar.fetched_at.timestamp()
-    seconds_left = min(cache.ttl_for("count"), cache.ttl_for("list")) - age
+    seconds_left = sidebar.fresh_until - cache.clock()
     if seconds_left < 1:
         return
     caches["default"].set(
@@ -612,7 +617,21 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
         organizations=org_views,
         stale_message=whole.stale_message,
         fetched_at=whole.fetched_at,
+        fresh_until=_first_expiry(
+            [
+                *((answer, count_kind(view)) for view, answer in counts.items()),
+                (work_answer, "list"),
+                (ccd_answer, "list"),
+                *((answer, APPROXIMATE_COUNT) for answer in org_counts),
+            ]
+        ),
     )
+
+
+def _first_expiry(parts: list[tuple[Fresh[Any], str]]) -> float:
+    """When the first of these answers expires, each by its kind's lifetime now."""
+    lifetimes = cache.lifetimes(*{kind for _answer, kind in parts})
+    return min(answer.fetched_at.timestamp() + lifetimes[kind] for answer, kind in parts)
 
 
 def _organization_count(

@@ -25,14 +25,14 @@ from django.conf import settings
 from django.core.cache import caches
 
 from inbox.models import AgentAccount
-from inbox.services import activities, tickets
+from inbox.services import activities
 from inbox.services import inbox as inbox_services
 from inbox.services.freshness import (
     activities_family,
     agent_marks_family,
     agent_tickets_family,
 )
-from inbox.zendesk import budget, cache
+from inbox.zendesk import budget, cache, request_cost
 from inbox.zendesk.errors import ZendeskUnavailable
 
 
@@ -69,6 +69,7 @@ def poll_state(*, agent: AgentAccount, lane: str = budget.BACKGROUND) -> PollSta
     """
     inputs = _inputs_read(agent)
     kept = _valid(inputs)
+    request_cost.note("poll", _why(inputs, kept))
     if kept is not None:
         return kept
     if inputs.fingerprint is None:  # start the families that have no generation yet
@@ -163,6 +164,16 @@ def _valid(inputs: _Inputs) -> PollState | None:
     return state
 
 
+def _why(inputs: _Inputs, kept: PollState | None) -> str:
+    """How the poll's answer is made, for its Server-Timing: "kept" (the last answer stands),
+    else why it is computed again: "none" kept, its inputs "moved" on, or it "expired"."""
+    if kept is not None:
+        return "kept"
+    if inputs.kept is None or inputs.fingerprint is None:
+        return "none"
+    return "moved" if inputs.kept[0] != inputs.fingerprint else "expired"
+
+
 def _keep(
     agent: AgentAccount,
     inputs: _Inputs,
@@ -179,33 +190,20 @@ def _keep(
         inputs.fingerprint is None
         or sidebar is None
         or sidebar.stale_message
-        or sidebar.fetched_at is None
+        or sidebar.fresh_until is None
         or bell is None
         or bell.stale
     ):
         return
-    alive = inputs.feed_alive
     fresh_until = min(
-        sidebar.fetched_at.timestamp() + _sidebar_lifetime(alive),
-        bell.fetched_at.timestamp() + _lifetime("activities", alive),
+        sidebar.fresh_until,
+        bell.fetched_at.timestamp() + _lifetime("activities", inputs.feed_alive),
     )
     seconds_left = fresh_until - cache.clock()
     if seconds_left < 1:
         return
     caches["default"].set(
         _state_key(agent), (inputs.fingerprint, fresh_until, state), timeout=int(seconds_left)
-    )
-
-
-def _sidebar_lifetime(feed_alive: bool) -> float:
-    """How long the badges are kept as they are: the agent's lists' and counts' lifetimes
-    (a feed's longer ones while it runs: it moves their families on), and never longer than
-    the approximate "all" count's own, which no family follows: the "all" and organizations'
-    counts are asked again at least that often, as the kept sidebar they come from is."""
-    return min(
-        _lifetime("count", feed_alive),
-        _lifetime("list", feed_alive),
-        cache.ttl_for(tickets.APPROXIMATE_COUNT),
     )
 
 

@@ -155,7 +155,7 @@ def ticket_list(
 APPROXIMATE_COUNT = "approximate_count"
 
 
-def _count_kind(view: str) -> str:
+def count_kind(view: str) -> str:
     return APPROXIMATE_COUNT if view == "all" else "count"
 
 
@@ -166,7 +166,7 @@ def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
 def _count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
     """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
     return cache.CachedRead(
-        kind=_count_kind(view),
+        kind=count_kind(view),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": view},

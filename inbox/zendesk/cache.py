@@ -685,6 +685,12 @@ def lifetime(kind: str) -> float:
     return _snapshot([], []).ttl(kind)
 
 
+def lifetimes(*kinds: str) -> dict[str, float]:
+    """`lifetime` of several kinds, in one cache round trip."""
+    snapshot = _snapshot([], [])
+    return {kind: snapshot.ttl(kind) for kind in kinds}
+
+
 def cached_value(
     *,
     base_url: str,

@@ -49,6 +49,12 @@ class RequestCost:
     zendesk_seconds: float = 0.0
     flight_waits: int = 0
     flight_wait_seconds: float = 0.0
+    # The database's part: queries sent by the request's own thread, and their time.
+    db_queries: int = 0
+    db_seconds: float = 0.0
+    # How a part of the answer was made, as a word per part (`note`): e.g. the poll's
+    # "kept" (its last answer still stood) or "computed".
+    notes: dict[str, str] = field(default_factory=dict)
     _in_flight: int = 0
     _busy_since: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -76,6 +82,11 @@ class RequestCost:
             self.flight_waits += 1
             self.flight_wait_seconds += seconds
 
+    def db_query(self, seconds: float) -> None:
+        with self._lock:
+            self.db_queries += 1
+            self.db_seconds += seconds
+
     def server_timing(self) -> str:
         """The `Server-Timing` header's value: the app's own time and the CPU time of its
         thread in it (the rest is waiting: for Zendesk, the database, Redis or a core), the
@@ -88,6 +99,12 @@ class RequestCost:
             f"cpu;dur={_ms(time.thread_time() - self.started_cpu)}",
             f'zendesk;desc="{calls} call{"s" * (calls != 1)}";dur={_ms(self.zendesk_seconds)}',
         ]
+        if self.db_queries:
+            queries = self.db_queries
+            metrics.append(
+                f'db;desc="{queries} quer{"ies" if queries != 1 else "y"}";dur={_ms(self.db_seconds)}'
+            )
+        metrics += [f'{name};desc="{word}"' for name, word in sorted(self.notes.items())]
         if self.flight_waits:
             metrics.append(
                 f'flight;desc="waited for the same Zendesk call";dur={_ms(self.flight_wait_seconds)}'
@@ -145,6 +162,27 @@ def upstream_call(method: str, path: str) -> Iterator[None]:
         yield
     finally:
         cost.call_finished()
+
+
+def note(part: str, how: str) -> None:
+    """Say in this request's Server-Timing how `part` of the answer was made (a slug and a
+    word, nothing identifying); the last word for a part wins."""
+    cost = _current.get()
+    if cost is not None:
+        cost.notes[part] = how
+
+
+def timed_query(execute, sql, params, many, context):  # Django's execute wrapper
+    """A database execute wrapper: the query counted and timed for this request.
+    https://docs.djangoproject.com/en/stable/topics/db/instrumentation/"""
+    cost = _current.get()
+    if cost is None:
+        return execute(sql, params, many, context)
+    started = time.monotonic()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        cost.db_query(time.monotonic() - started)
 
 
 def flight_waited(seconds: float) -> None:

@@ -308,6 +308,27 @@ def test_while_a_change_feed_runs_the_kept_state_outlives_the_short_lifetimes(
     assert len(cache_calls) > 1  # without the feed, the short lifetimes apply again
 
 
+def test_a_state_is_kept_until_its_first_part_expires_however_old_its_other_parts(
+    agent_client, inbox_sandbox, cache_calls, clock
+):
+    """While a change feed runs, the agent's lists are kept for minutes and the approximate
+    counts for 30 s. Once the counts are asked again, the new state is kept again: its life
+    ends with its first part's, not 30 s after its oldest part (the lists) was fetched."""
+    from inbox.zendesk import cache
+
+    cache.feed_alive_mark(3600)
+    version = version_of(agent_client.get("/inbox/poll").content.decode())
+    clock.offset = 120  # the lists still fresh, the approximate counts expired
+    recomputed = agent_client.get("/inbox/poll", {"version": version})
+    cache_calls.clear()
+    kept = agent_client.get("/inbox/poll", {"version": version})
+
+    assert 'poll;desc="expired"' in recomputed["Server-Timing"]
+    assert kept.status_code == 204
+    assert 'poll;desc="kept"' in kept["Server-Timing"]
+    assert cache_calls == ["get_many"]
+
+
 def test_a_first_poll_asks_no_count_its_one_page_samples_already_say(agent_client, inbox_sandbox):
     """The agent's assigned and CC'd lists fit one page: the badges come from those pages,
     and Zendesk's count endpoints are not asked (two calls fewer per agent and per change)."""

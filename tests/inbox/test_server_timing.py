@@ -15,9 +15,12 @@ from tests.inbox.conftest import api_calls
 
 pytestmark = pytest.mark.django_db
 
-# Everything the header may say: durations, a count, hit or miss. Nothing else.
+# Everything the header may say: durations, counts, how a part was made, hit or miss.
 HEADER = re.compile(
     r'app;dur=\d+\.\d, cpu;dur=\d+\.\d, zendesk;desc="(?P<calls>\d+) calls?";dur=\d+\.\d'
+    r'(?:, db;desc="(?P<queries>\d+) quer(?:y|ies)";dur=\d+\.\d)?'
+    r'(?:, poll;desc="(?P<poll>kept|none|moved|expired)")?'
+    r'(?:, sidebar;desc="(?P<sidebar>kept|asked)")?'
     r'(?:, flight;desc="waited for the same Zendesk call";dur=\d+\.\d)?'
     r', cache;desc="(?P<cache>hit|miss)"'
 )
@@ -70,6 +73,36 @@ def test_a_poll_with_nothing_new_says_it_was_answered_from_the_cache(agent_clien
 
     assert again.status_code == 204
     assert timing(again)["cache"] == "hit"
+    assert timing(again)["poll"] == "kept"
+
+
+def test_a_poll_says_whether_its_last_answer_stood_or_was_computed(
+    agent, agent_client, inbox_sandbox
+):
+    from inbox.services import poll
+
+    first = agent_client.get("/inbox/poll")
+    django_cache.delete(poll._state_key(agent))  # as when it outlives its lifetime
+    computed = agent_client.get("/inbox/poll")
+    kept = agent_client.get("/inbox/poll")
+
+    assert timing(first)["poll"] == "none"
+    assert timing(first)["sidebar"] == "asked"
+    assert timing(computed)["poll"] == "none"
+    assert timing(computed)["sidebar"] == "kept"  # its parts still in the cache
+    assert timing(computed)["cache"] == "hit"
+    assert timing(kept)["poll"] == "kept"
+
+
+def test_it_counts_the_database_queries_of_the_request(agent_client, inbox_sandbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    agent_client.get("/inbox/poll")
+    with CaptureQueriesContext(connection) as queries:
+        response = agent_client.get("/inbox/poll")
+
+    assert int(timing(response)["queries"]) == len(queries.captured_queries) > 0
 
 
 def test_it_leaks_no_url_id_or_token(agent, agent_client, inbox_sandbox):
