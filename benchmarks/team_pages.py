@@ -1730,6 +1730,7 @@ def poll_how_table(rows: list[dict[str, Any]]) -> list[str]:
         "kept": "kept (its last answer stood)",
         "moved": "computed: its inputs moved on",
         "expired": "computed: it expired",
+        "counts": "computed: approximate counts due or changed",
         "none": "computed: none kept",
     }
     lines = [

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -126,7 +125,6 @@ def activity_bell(*, agent: AgentAccount, lane: str = budget.INTERACTIVE) -> Fre
     """
     seen_at = agent.activities_seen_at
     page = _since_page(agent=agent, seen_at=seen_at, lane=lane)
-    _bell_page_keep(agent, seen_at, page)
     return _bell_from(agent, seen_at, page)
 
 
@@ -136,23 +134,8 @@ def activity_bell_cached(*, agent: AgentAccount) -> Fresh[Bell] | None:
     A full page draws the badge at once from here, so its first poll finds nothing new.
     """
     seen_at = agent.activities_seen_at
-    page = caches["default"].get(_bell_page_key(agent, seen_at))
+    (page,) = cache.cached_hits([_since_read(agent, seen_at)])
     return None if page is None else _bell_from(agent, seen_at, page)
-
-
-def _bell_page_key(agent: AgentAccount, seen_at: dt.datetime | None) -> str:
-    mark = seen_at.isoformat() if seen_at else "none"
-    digest = hashlib.sha256(f"{agent.pk}|{agent.zendesk_user_id}|{mark}".encode()).hexdigest()
-    return f"inbox:activity-bell:{digest[:40]}"
-
-
-def _bell_page_keep(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Page]) -> None:
-    """Keep a fresh answer until it would expire (a stale one not at all)."""
-    if page.stale:
-        return
-    seconds_left = cache.ttl_for("activities") - page.age_seconds
-    if seconds_left >= 1:
-        caches["default"].set(_bell_page_key(agent, seen_at), page, timeout=int(seconds_left))
 
 
 def _bell_from(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Page]) -> Fresh[Bell]:
@@ -177,13 +160,28 @@ def _bell_from(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Pag
 
 
 def _since_page(*, agent: AgentAccount, seen_at: dt.datetime | None, lane: str) -> Fresh[Page]:
-    return _cached_stream(
-        agent=agent,
+    return with_agent_credentials(
+        agent,
+        lambda credentials: cache.cached_read_call(
+            _since_read(agent, seen_at),
+            lambda: client.activities_list(
+                credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, lane=lane
+            ),
+        ),
+    )
+
+
+def _since_read(agent: AgentAccount, seen_at: dt.datetime | None) -> cache.CachedRead:
+    """The bell's one read: the agent's own activities since their mark (never shared), as
+    `_cached_stream` names a read of the stream."""
+    return cache.CachedRead(
+        kind="activities",
+        base_url=settings.ZENDESK_URL,
         operation="activities_since",
         params={"since": seen_at.isoformat() if seen_at else None, "size": UNREAD_PAGE_SIZE},
-        fetch=lambda credentials: client.activities_list(
-            credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, lane=lane
-        ),
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        families=(activities_family(settings.ZENDESK_URL, agent.zendesk_user_id),),
     )
 
 

@@ -32,7 +32,12 @@ from inbox.services.freshness import (
     tickets_family,
     unavailable,
 )
-from inbox.services.tickets import APPROXIMATE_COUNT, count_kind, ticket_count, ticket_list
+from inbox.services.tickets import (
+    APPROXIMATE_COUNT,
+    count_read,
+    ticket_count,
+    ticket_list,
+)
 from inbox.zendesk import budget, cache, client, request_cost
 from inbox.zendesk.cache import Fresh, ZendeskUnavailable
 from inbox.zendesk.client import Credentials
@@ -277,6 +282,11 @@ class Sidebar:
     # When its first Zendesk part expires (epoch seconds): each part by its own lifetime (a
     # list kept for minutes while a change feed runs, the approximate counts for 30 s).
     fresh_until: float | None = None
+    # ... and its first part other than the approximate counts ("all", organizations), with
+    # those counts' reads and the numbers shown: a poll keeps its answer past the counts'
+    # short life while the cache's fresh counts say the same numbers (inbox.services.poll).
+    lasting_until: float | None = None
+    approximate: tuple[tuple[cache.CachedRead, int | None], ...] = ()
     version: str = field(default="")
 
 
@@ -612,26 +622,42 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
     for view, answer in zip(org_views, org_counts, strict=True):
         badges[view.key] = _zendesk_badge(answer, agent, f"tickets of {view.label}")
     whole = combined(None, [*counts.values(), work_answer, ccd_answer, *org_counts])
+    approximate = [
+        (count_read(agent, credentials, "all"), counts["all"]),
+        *(
+            (_organization_read(agent, credentials, view), answer)
+            for view, answer in zip(org_views, org_counts, strict=True)
+        ),
+    ]
+    lasting = [
+        *((answer, "count") for view, answer in counts.items() if view != "all"),
+        (work_answer, "list"),
+        (ccd_answer, "list"),
+    ]
+    lifetimes = cache.lifetimes("count", "list", APPROXIMATE_COUNT)
+    lasting_until = _first_expiry(lasting, lifetimes)
     return Sidebar(
         badges=badges,
         organizations=org_views,
         stale_message=whole.stale_message,
         fetched_at=whole.fetched_at,
-        fresh_until=_first_expiry(
-            [
-                *((answer, count_kind(view)) for view, answer in counts.items()),
-                (work_answer, "list"),
-                (ccd_answer, "list"),
-                *((answer, APPROXIMATE_COUNT) for answer in org_counts),
-            ]
+        fresh_until=min(
+            lasting_until,
+            _first_expiry([(answer, APPROXIMATE_COUNT) for _, answer in approximate], lifetimes),
         ),
+        lasting_until=lasting_until,
+        approximate=tuple((read, count_number(answer)) for read, answer in approximate),
     )
 
 
-def _first_expiry(parts: list[tuple[Fresh[Any], str]]) -> float:
-    """When the first of these answers expires, each by its kind's lifetime now."""
-    lifetimes = cache.lifetimes(*{kind for _answer, kind in parts})
+def _first_expiry(parts: list[tuple[Fresh[Any], str]], lifetimes: dict[str, float]) -> float:
+    """When the first of these answers expires, each by its kind's lifetime."""
     return min(answer.fetched_at.timestamp() + lifetimes[kind] for answer, kind in parts)
+
+
+def count_number(answer: Fresh[Count | None] | None) -> int | None:
+    """The number a count's badge shows (None: no number)."""
+    return answer.value.value if answer is not None and answer.value is not None else None
 
 
 def _organization_count(
@@ -642,20 +668,55 @@ def _organization_count(
     change to one of the organization's tickets (a comment or a new status leaves it as it
     is); the organization's list is still moved on by every change."""
     return _quietly(
-        lambda: cached_as_agent(
-            agent=agent,
-            credentials=credentials,
-            kind=APPROXIMATE_COUNT,
-            operation="tickets_count",
-            params={"view": "organization", "organization_id": view.organization_id},
-            shareable=True,
-            fetch=lambda: client.tickets_count(
+        lambda: cache.cached_read_call(
+            _organization_read(agent, credentials, view),
+            lambda: client.tickets_count(
                 credentials,
                 view="organization",
                 organization_id=view.organization_id,
                 lane=lane,
             ),
         )
+    )
+
+
+def approximate_count_fetch(agent: AgentAccount, read: cache.CachedRead) -> Callable[[], Any]:
+    """How to ask Zendesk again for one of the sidebar's approximate counts (`read`, as the
+    sidebar named it), on the background lane: for a refresh behind a poll's answer."""
+    params = dict(read.params)
+
+    def fetch() -> Count:
+        def ask(credentials: Credentials) -> Count:
+            if params["view"] == "organization":
+                return client.tickets_count(
+                    credentials,
+                    view="organization",
+                    organization_id=params["organization_id"],
+                    lane=budget.BACKGROUND,
+                )
+            return client.tickets_count(
+                credentials,
+                view=params["view"],
+                user_id=agent.zendesk_user_id,
+                lane=budget.BACKGROUND,
+            )
+
+        return with_agent_credentials(agent, ask)
+
+    return fetch
+
+
+def _organization_read(
+    agent: AgentAccount, credentials: Credentials, view: InboxView
+) -> cache.CachedRead:
+    return cache.CachedRead(
+        kind=APPROXIMATE_COUNT,
+        base_url=credentials.base_url,
+        operation="tickets_count",
+        params={"view": "organization", "organization_id": view.organization_id},
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        shareable=True,
     )
 
 

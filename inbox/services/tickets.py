@@ -155,7 +155,7 @@ def ticket_list(
 APPROXIMATE_COUNT = "approximate_count"
 
 
-def count_kind(view: str) -> str:
+def _count_kind(view: str) -> str:
     return APPROXIMATE_COUNT if view == "all" else "count"
 
 
@@ -163,10 +163,10 @@ def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
     return [] if view == "all" else _list_families(base_url, view, user_id)
 
 
-def _count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
+def count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
     """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
     return cache.CachedRead(
-        kind=count_kind(view),
+        kind=_count_kind(view),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": view},
@@ -180,7 +180,7 @@ def _count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cac
 def _ticket_count(
     agent: AgentAccount, credentials: Credentials, view: str, lane: str
 ) -> Fresh[Count | None]:
-    read = _count_read(agent, credentials, view)
+    read = count_read(agent, credentials, view)
     try:
         return cache.cached_read_call(
             read,
@@ -215,7 +215,7 @@ def ticket_counts(
     """
 
     def fetch_as(credentials: Credentials) -> dict[str, Fresh[Count | None]]:
-        reads = [_count_read(agent, credentials, view) for view in COUNT_VIEWS]
+        reads = [count_read(agent, credentials, view) for view in COUNT_VIEWS]
         hits = dict(zip(COUNT_VIEWS, cache.cached_hits(reads), strict=True))
         missing = [view for view, hit in hits.items() if hit is None]
         if len(missing) == 1:

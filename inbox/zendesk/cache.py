@@ -350,24 +350,36 @@ def _snapshot(keys: Iterable[str], families: Iterable[str]) -> _Snapshot:
     )
 
 
-def cached_hits(reads: Iterable[CachedRead]) -> list[Fresh[Any] | None]:
+def cached_hits(
+    reads: Iterable[CachedRead], *, fetches: Iterable[Callable[[], Any]] | None = None
+) -> list[Fresh[Any] | None]:
     """The fresh cached answer of each read, or None where it would have to ask Zendesk: every
     read in ONE round trip to the cache. For a page or poll that reads several entries: ask
-    `cached_call` only for the Nones (which then fetches, with single flight)."""
+    `cached_call` only for the Nones (which then fetches, with single flight).
+
+    With `fetches` (one per read), an entry that only aged is answered too and refreshed in
+    the background with its fetch, as `cached_call` does (stale-while-revalidate)."""
     reads = list(reads)
     if settings.ZENDESK_NAIVE_PROXY or not reads:
         return [None] * len(reads)
+    refreshes = list(fetches) if fetches is not None else None
     keys = [read.key for read in reads]
     snapshot = _snapshot(keys, [family for read in reads for family in read.families])
     now = clock()
     answers: list[Fresh[Any] | None] = []
-    for read, key in zip(reads, keys, strict=True):
-        entry = snapshot.entry(key, snapshot.stamp(read.families))
-        if entry is not None and now - entry.fetched_at < snapshot.ttl(read.kind):
-            count_outcome("hit")
+    for index, (read, key) in enumerate(zip(reads, keys, strict=True)):
+        stamp, ttl = snapshot.stamp(read.families), snapshot.ttl(read.kind)
+        entry = snapshot.entry(key, stamp)
+        age = now - entry.fetched_at if entry is not None else math.inf
+        if entry is not None and age < ttl:
+            answers.append(_fresh(entry))
+        elif entry is not None and refreshes is not None and age < ttl + revalidate_seconds(ttl):
+            revalidate_later(_Flight(key=key, stamp=stamp, ttl=ttl), entry, refreshes[index])
             answers.append(_fresh(entry))
         else:
             answers.append(None)
+    if hits := sum(answer is not None for answer in answers):
+        count_outcome("hit", hits)
     return answers
 
 
@@ -603,14 +615,14 @@ def _wait_for_leader(key: str, deadline: float) -> str | None:
     return None
 
 
-def count_outcome(outcome: str) -> None:
+def count_outcome(outcome: str, reads: int = 1) -> None:
     """Count how a read was answered, in the shared cache where every worker and instance adds
     up: "hit" (a fresh copy), "miss" (Zendesk asked and answered), "stale" (an old copy, as
     Zendesk or the budget could not give a new one), "failed" (nothing to show). Only when
     ZENDESK_CACHE_STATS is on (the benchmark reads STATS_KEY:<outcome>)."""
     if not settings.ZENDESK_CACHE_STATS:
         return
-    counters.count_up(f"{STATS_KEY}:{outcome}")
+    counters.count_up(f"{STATS_KEY}:{outcome}", reads)
 
 
 def _lock_key(key: str) -> str:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 HEADER = re.compile(
     r'app;dur=\d+\.\d, cpu;dur=\d+\.\d, zendesk;desc="(?P<calls>\d+) calls?";dur=\d+\.\d'
     r'(?:, db;desc="(?P<queries>\d+) quer(?:y|ies)";dur=\d+\.\d)?'
-    r'(?:, poll;desc="(?P<poll>kept|none|moved|expired)")?'
+    r'(?:, poll;desc="(?P<poll>kept|none|moved|expired|counts)")?'
     r'(?:, sidebar;desc="(?P<sidebar>kept|asked)")?'
     r'(?:, flight;desc="waited for the same Zendesk call";dur=\d+\.\d)?'
     r', cache;desc="(?P<cache>hit|miss)"'
