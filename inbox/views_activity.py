@@ -383,14 +383,45 @@ def mark_seen(request: HttpRequest) -> HttpResponse:
         shown = _ids(request, "shown")
     except BadActivityRequest as bad:
         return _bad_request(request, str(bad))
-    # A form without `shown` (made before the drawer sent them) marks through `through`.
-    activities.activity_mark_seen(agent=request.agent, seen_at=through, shown_at_mark=shown or None)
+    if query.verb is not None:
+        _mark_filtered_seen(request.agent, query, through, shown)
+    else:
+        # A form without `shown` (made before the drawer sent them) marks through `through`.
+        activities.activity_mark_seen(
+            agent=request.agent, seen_at=through, shown_at_mark=shown or None
+        )
     if not request.htmx:
         return HttpResponseRedirect(reverse("activity_drawer") + query.params())
     response = render(
         request, "inbox/activity.html#activity-panel", _panel_context(request.agent, query)
     )
     return trigger_client_event(response, "inbox:poll-now", {})
+
+
+def _mark_filtered_seen(
+    agent: AgentAccount, query: DrawerQuery, through: dt.datetime | None, shown: list[int]
+) -> None:
+    """Under a filter the drawer showed one kind of activity: those (up to the newest the
+    drawer showed) are recorded as read, and the last-seen mark, which would pass every
+    kind, stays where it is. Zendesk down: nothing is marked (the panel says why)."""
+    try:
+        feed = activities.activity_drawer_feed(
+            agent=agent, pages=query.pages, verb=query.verb
+        ).value
+    except services.ZendeskUnavailable:
+        return
+    marked = [
+        activity
+        for activity in feed.activities
+        if activity.verb == query.verb
+        and (
+            through is None
+            or activity.created_at is None
+            or activity.created_at < through
+            or (activity.created_at == through and (not shown or activity.id in shown))
+        )
+    ]
+    activities.activity_open_record(agent=agent, activities=marked)
 
 
 def _through(text: str) -> dt.datetime | None:

@@ -402,6 +402,28 @@ def test_a_mark_seen_form_without_shown_ids_marks_through_its_moment(
     assert bell_badge(agent_client.get("/inbox/poll").content.decode()) == ""
 
 
+def test_mark_all_as_seen_under_a_filter_marks_only_that_kind(agent, agent_client, inbox_sandbox):
+    """The drawer filtered to comments shows comments only: marking them seen leaves the
+    assignments and other kinds unread, which the agent was not shown."""
+    stream = zendesk_activities(inbox_sandbox, agent.email)
+    comments = {item["id"] for item in stream if item["verb"] == "tickets.comment"}
+    others = {item["id"] for item in stream if item["verb"] != "tickets.comment"}
+    assert comments, "the seeded stream has comments"
+    assert others, "... and other kinds"
+    html = agent_client.get("/activity/?verb=comment", **HX).content.decode()
+    form = {**mark_seen_form(html), "verb": "comment", "pages": "1"}
+
+    answer = agent_client.post("/activity/seen", form, **HX)
+
+    agent.refresh_from_db()
+    read = set(ActivityRead.objects.filter(agent=agent).values_list("activity_id", flat=True))
+    assert answer.status_code == 200
+    assert agent.activities_seen_at is None, "the mark, which passes every kind, did not move"
+    assert read
+    assert read <= comments
+    assert bell_badge(agent_client.get("/inbox/poll").content.decode()) != "", "others unread"
+
+
 def test_notification_choices_are_kept_per_agent(agent, agent_client, inbox_sandbox):
     answer = agent_client.post("/activity/preferences", {"desktop": "on", "sound": "on"}, **HX)
 
