@@ -219,8 +219,28 @@
     if (!source || source.id !== "draft-saver") return;
     var state = document.getElementById("draft-state");
     if (!state) return;
-    state.textContent = event.detail.successful ? "Draft kept" : "Draft not saved; keep this tab open";
+    // By status, not `successful`: the app's htmx config counts a 400 as an answer to show.
+    var xhr = event.detail.xhr;
+    var kept = event.detail.successful && xhr && xhr.status >= 200 && xhr.status < 300;
+    state.textContent = kept ? "Draft kept" : draftFailure(xhr);
   });
+
+  // Why a draft was not kept, in the server's words when it gave them (its 400 page names the
+  // reason in [data-reason]), else what the browser knows.
+  function draftFailure(xhr) {
+    if (!xhr || !xhr.status) return "Draft not saved: Agent Inbox did not answer; keep this tab open";
+    if (xhr.status === 403) return "Draft not saved: this page is out of date; copy your text and reload";
+    var reason = "";
+    try {
+      var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+      var found = page.querySelector("[data-reason]");
+      reason = found ? found.textContent.trim() : "";
+    } catch (error) {
+      reason = "";
+    }
+    if (reason) return "Draft not saved: " + reason;
+    return "Draft not saved (Agent Inbox answered " + xhr.status + "); keep this tab open";
+  }
 
 
   // -- create ticket: Ctrl/Cmd+Enter submits; one submit per click ---------------------------

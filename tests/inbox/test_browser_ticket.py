@@ -169,6 +169,23 @@ def test_a_draft_survives_a_reload(page, app_url, zendesk, agent_email):
     assert page.locator("#kind-note").is_checked()
 
 
+def test_a_draft_the_server_refused_says_why(page, app_url, zendesk, agent_email):
+    ticket_id = new_ticket(zendesk, agent_email)
+    browser_sign_in(page, app_url, zendesk, agent_email)
+    open_ticket(page, app_url, ticket_id)
+    # What the page saw of the ticket, lost (as a form tampered with, or far out of date).
+    page.evaluate("document.querySelector('#reply-form [name=seen]').value = ''")
+
+    with page.expect_response(lambda response: f"/tickets/{ticket_id}/draft" in response.url) as r:
+        page.keyboard.press("n")
+        page.keyboard.type("Call back")
+    assert r.value.status == 400
+    state = page.locator("#draft-state")
+    state.filter(has_text="Draft not saved").wait_for()
+    assert "the form is missing what you saw of the ticket" in state.inner_text().lower()
+    assert page.locator("#reply-body").input_value() == "Call back"
+
+
 def test_hostile_content_is_shown_as_text_and_runs_nothing(page, app_url, zendesk, agent_email):
     ticket_id = hostile.hostile_ticket(
         zendesk,
