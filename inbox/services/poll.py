@@ -177,10 +177,15 @@ def _kept(agent: AgentAccount, inputs: _Inputs) -> tuple[PollState | None, str]:
 def _same_approximate_counts(agent: AgentAccount, state: PollState) -> bool:
     """Whether the cache holds fresh approximate counts ("all", the organizations) with the
     numbers the state shows: their short life (30 s) need not end the state's, as long as
-    Zendesk says the same numbers. One cache read (on Redis, answered by the near cache)."""
-    shown = state.sidebar.approximate if state.sidebar is not None else ()
+    Zendesk says the same numbers. Until the first of them expires, nothing to read (they
+    have no families: only their expiry replaces them); after, one cache read (on Redis,
+    answered by the near cache)."""
+    sidebar = state.sidebar
+    shown = sidebar.approximate if sidebar is not None else ()
     if not shown:
         return True
+    if sidebar.fresh_until is not None and cache.clock() < sidebar.fresh_until:
+        return True  # none has expired since the state was computed: the same entries
     reads = [read for read, _number in shown]
     # A count that only aged is answered as cached_call would, and asked again behind it.
     hits = cache.cached_hits(
