@@ -36,20 +36,19 @@ class UnreadableQueryStringMiddleware:
 
 
 class ServerTimingMiddleware:
-    """Every answer says what it cost in a `Server-Timing` header: the app's own time (and
-        its thread's CPU time), the Zendesk calls it waited for (and their time), a wait for another request's identical call,
-        and whether it was answered from the cache alone:
+    """Every answer says what it cost in a `Server-Timing` header: the app's own time (and its
+    thread's CPU time), the Zendesk calls it waited for (and their time), the request's own
+    database queries, a wait for another request's identical call, how a part of the answer
+    was made (a word such as the poll's, see `request_cost.note`), and whether the answer came
+    from the cache alone:
 
-            Server-Timing: app;dur=212.4, cpu;dur=9.8, zendesk;desc="1 call";dur=181.0,
-                           db;desc="2 queries";dur=1.1, poll;desc="computed", cache;desc="miss"
+        Server-Timing: app;dur=212.4, cpu;dur=9.8, zendesk;desc="1 call";dur=181.0,
+                       db;desc="2 queries";dur=1.1, poll;desc="moved", cache;desc="miss"
 
-    (`db`: the queries of the request's own thread; a word such as `poll`: how that part of the
-    answer was made, see `request_cost.note`.)
-
-        An agent's devtools show it beside the request; an operator's proxy can log it; the team
-        benchmark splits its latencies by it. Counts and durations only: no URL, id or token.
-        First in MIDDLEWARE, so `app` covers every other middleware too.
-        https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Server-Timing
+    An agent's devtools show it beside the request; an operator's proxy can log it; the team
+    benchmark splits its latencies by it. Counts, durations and those words only: no URL, id
+    or token. First in MIDDLEWARE, so `app` covers every other middleware too.
+    https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Server-Timing
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -160,29 +160,23 @@ def _bell_from(agent: AgentAccount, seen_at: dt.datetime | None, page: Fresh[Pag
 
 
 def _since_page(*, agent: AgentAccount, seen_at: dt.datetime | None, lane: str) -> Fresh[Page]:
-    return with_agent_credentials(
-        agent,
-        lambda credentials: cache.cached_read_call(
-            _since_read(agent, seen_at),
-            lambda: client.activities_list(
-                credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, lane=lane
-            ),
+    return _cached_stream(
+        agent=agent,
+        operation="activities_since",
+        params=_since_params(seen_at),
+        fetch=lambda credentials: client.activities_list(
+            credentials, since=seen_at, page_size=UNREAD_PAGE_SIZE, lane=lane
         ),
     )
 
 
 def _since_read(agent: AgentAccount, seen_at: dt.datetime | None) -> cache.CachedRead:
-    """The bell's one read: the agent's own activities since their mark (never shared), as
-    `_cached_stream` names a read of the stream."""
-    return cache.CachedRead(
-        kind="activities",
-        base_url=settings.ZENDESK_URL,
-        operation="activities_since",
-        params={"since": seen_at.isoformat() if seen_at else None, "size": UNREAD_PAGE_SIZE},
-        user_id=agent.zendesk_user_id,
-        restricted=agent.restricted,
-        families=(activities_family(settings.ZENDESK_URL, agent.zendesk_user_id),),
-    )
+    """The bell's one read (what `_since_page` reads), for reading it from the cache alone."""
+    return _stream_read(agent, "activities_since", _since_params(seen_at))
+
+
+def _since_params(seen_at: dt.datetime | None) -> dict[str, Any]:
+    return {"since": seen_at.isoformat() if seen_at else None, "size": UNREAD_PAGE_SIZE}
 
 
 def _fingerprint(shown: dict[str, Any]) -> str:
@@ -196,21 +190,25 @@ def _cached_stream[T](
     params: dict[str, Any],
     fetch: Callable[[Credentials], T],
 ) -> Fresh[T]:
-    """One cached read of the agent's own activity stream: never shared (Zendesk answers each
-    agent with their own), and invalidated with the agent's activities family."""
+    """One cached read of the agent's own activity stream (`_stream_read`)."""
+    read = _stream_read(agent, operation, params)
+    return with_agent_credentials(
+        agent, lambda credentials: cache.cached_read_call(read, lambda: fetch(credentials))
+    )
 
-    def fetch_as(credentials: Credentials) -> Fresh[T]:
-        return cached_as_agent(
-            agent=agent,
-            credentials=credentials,
-            kind="activities",
-            operation=operation,
-            params=params,
-            families=[activities_family(credentials.base_url, agent.zendesk_user_id)],
-            fetch=lambda: fetch(credentials),
-        )
 
-    return with_agent_credentials(agent, fetch_as)
+def _stream_read(agent: AgentAccount, operation: str, params: dict[str, Any]) -> cache.CachedRead:
+    """A read of the agent's own activity stream: never shared (Zendesk answers each agent
+    with their own), and invalidated with the agent's activities family."""
+    return cache.CachedRead(
+        kind="activities",
+        base_url=settings.ZENDESK_URL,
+        operation=operation,
+        params=params,
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        families=(activities_family(settings.ZENDESK_URL, agent.zendesk_user_id),),
+    )
 
 
 def activity_mark_seen(

@@ -667,15 +667,10 @@ def _organization_count(
     like the "all" count, kept for its own short lifetime rather than asked again after every
     change to one of the organization's tickets (a comment or a new status leaves it as it
     is); the organization's list is still moved on by every change."""
+    read = _organization_read(agent, credentials, view)
     return _quietly(
         lambda: cache.cached_read_call(
-            _organization_read(agent, credentials, view),
-            lambda: client.tickets_count(
-                credentials,
-                view="organization",
-                organization_id=view.organization_id,
-                lane=lane,
-            ),
+            read, lambda: _approximate_ask(agent, credentials, read, lane)
         )
     )
 
@@ -683,27 +678,26 @@ def _organization_count(
 def approximate_count_fetch(agent: AgentAccount, read: cache.CachedRead) -> Callable[[], Any]:
     """How to ask Zendesk again for one of the sidebar's approximate counts (`read`, as the
     sidebar named it), on the background lane: for a refresh behind a poll's answer."""
-    params = dict(read.params)
+    return lambda: with_agent_credentials(
+        agent, lambda credentials: _approximate_ask(agent, credentials, read, budget.BACKGROUND)
+    )
 
-    def fetch() -> Count:
-        def ask(credentials: Credentials) -> Count:
-            if params["view"] == "organization":
-                return client.tickets_count(
-                    credentials,
-                    view="organization",
-                    organization_id=params["organization_id"],
-                    lane=budget.BACKGROUND,
-                )
-            return client.tickets_count(
-                credentials,
-                view=params["view"],
-                user_id=agent.zendesk_user_id,
-                lane=budget.BACKGROUND,
-            )
 
-        return with_agent_credentials(agent, ask)
-
-    return fetch
+def _approximate_ask(
+    agent: AgentAccount, credentials: Credentials, read: cache.CachedRead, lane: str
+) -> Count:
+    """Zendesk's approximate count that `read` names: an organization's, or the agent's "all"."""
+    params = read.params
+    if params["view"] == "organization":
+        return client.tickets_count(
+            credentials,
+            view="organization",
+            organization_id=params["organization_id"],
+            lane=lane,
+        )
+    return client.tickets_count(
+        credentials, view=params["view"], user_id=agent.zendesk_user_id, lane=lane
+    )
 
 
 def _organization_read(

@@ -311,31 +311,9 @@ def test_a_burst_larger_than_one_run_reads_is_read_over_several_runs_missing_not
 
 
 # -- the shared cache down -----------------------------------------------------------------------
-@pytest.fixture
-def own_redis(tmp_path, settings):
-    """The production cache backend on a Redis of this test's own, which it may stop."""
-    from django.core.cache import cache as django_cache
-
-    from tests.redisserver import redis_server_binary, start_redis
-
-    if redis_server_binary() is None:
-        pytest.skip("redis-server is not installed")
-    server = start_redis(tmp_path)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "inbox.zendesk.sharedcache.ResilientRedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
-        }
-    }
-    django_cache.clear()
-    yield server
-    server.stop()
-
-
 @pytest.mark.slow
 def test_the_feed_pauses_while_redis_is_down_says_so_once_and_catches_up_when_it_is_back(
-    own_redis, feed, inbox_sandbox, agent, tmp_path, monkeypatch, caplog
+    resilient_cache, feed, inbox_sandbox, agent, tmp_path, monkeypatch, caplog
 ):
     import redis
 
@@ -347,8 +325,8 @@ def test_the_feed_pauses_while_redis_is_down_says_so_once_and_catches_up_when_it
     inbox_sandbox.reset()
     ticket = the_agents_ticket(inbox_sandbox, agent)
     assert feed().baseline
-    redis.Redis.from_url(own_redis.url).save()  # what it holds is there when it comes back
-    own_redis.stop()
+    redis.Redis.from_url(resilient_cache.url).save()  # what it holds is there when it comes back
+    resilient_cache.stop()
 
     change_ticket(inbox_sandbox, ticket["id"], status="hold")
     inbox_sandbox.control("POST", "stats/reset")
@@ -356,7 +334,7 @@ def test_the_feed_pauses_while_redis_is_down_says_so_once_and_catches_up_when_it
         paused = [feed(), feed(), feed()]
     asked_while_down = api_calls(inbox_sandbox)
 
-    port = int(own_redis.url.rsplit(":", 1)[1].split("/")[0])
+    port = int(resilient_cache.url.rsplit(":", 1)[1].split("/")[0])
     back = start_redis(tmp_path, port=port)
     try:
         now[0] += sharedcache.RETRY_SECONDS
