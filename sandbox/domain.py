@@ -27,7 +27,17 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from sandbox import ticket_fields
-from sandbox.models import Activity, Audit, Comment, CustomStatus, Group, Ticket, User
+from sandbox.models import (
+    Activity,
+    Audit,
+    Comment,
+    CustomStatus,
+    FieldLabel,
+    Group,
+    RequiredField,
+    Ticket,
+    User,
+)
 from sandbox.uploads import MAX_UPLOADS_PER_COMMENT, attach_uploads
 from sandbox.visibility import visible_tickets
 
@@ -100,12 +110,16 @@ class _Problems:
     """
 
     def __init__(self) -> None:
-        self.details: dict[str, list[str | dict[str, str]]] = {}
+        self.details: dict[str, list[str | dict[str, Any]]] = {}
 
     def add(self, name: str, message: str, *, error: str | None = None) -> None:
         entry: str | dict[str, str] = (
             message if error is None else {"description": message, "error": error}
         )
+        self.details.setdefault(name, []).append(entry)
+
+    def add_entry(self, name: str, entry: dict[str, Any]) -> None:
+        """A sentence with more beside it than its error code (a field's id and type)."""
         self.details.setdefault(name, []).append(entry)
 
     def raise_if_any(self) -> None:
@@ -569,6 +583,62 @@ def _custom_fields(
     return written
 
 
+# Zendesk's names for field types in a 422's `ticket_field_type`.
+FIELD_TYPE_NAMES = {
+    "text": "FieldText",
+    "textarea": "FieldTextarea",
+    "integer": "FieldInteger",
+    "decimal": "FieldDecimal",
+    "checkbox": "FieldCheckbox",
+    "date": "FieldDate",
+    "tagger": "FieldTagger",
+    "multiselect": "FieldMultiselect",
+    "regexp": "FieldRegexp",
+}
+
+
+def required_field_ids() -> set[int]:
+    """The fields a ticket needs a value in before it can be solved."""
+    from django.conf import settings
+
+    named = set(getattr(settings, "SANDBOX_REQUIRED_TO_SOLVE", ()))
+    return named | set(RequiredField.objects.values_list("field_id", flat=True))
+
+
+def _required_to_solve(ticket: Ticket, wanted: dict[str, Any], problems: _Problems) -> None:
+    """Solving a ticket with a required field empty is refused, one sentence a field starting
+    with its title, as Zendesk words it ("About: is required when solving a ticket",
+    https://github.com/zendesk/zendesk_api_client_rb/issues/317), under `base` with the
+    field's id and type (https://github.com/facetoe/zenpy/issues/114).
+
+    Only a change to solved is checked: a ticket solved before a field became required can
+    still take a comment.
+    """
+    if wanted.get("status") != "solved" or ticket.status == "solved":
+        return
+    required = required_field_ids()
+    if not required:
+        return
+    tags = wanted.get("tags", list(ticket.tags))
+    stored = wanted.get("custom_values", ticket.custom_values)
+    titles = dict(FieldLabel.objects.filter(key__startswith="field:").values_list("key", "name"))
+    for each in ticket_fields.TICKET_FIELDS:
+        if each.id not in required:
+            continue
+        value = each.value_for(tags, stored)
+        if value is None or value is False or value == "" or value == []:
+            title = titles.get(f"field:{each.id}", each.title)
+            problems.add_entry(
+                "base",
+                {
+                    "description": f"{title}: is required when solving a ticket",
+                    "error": None,
+                    "ticket_field_id": each.id,
+                    "ticket_field_type": FIELD_TYPE_NAMES[each.type],
+                },
+            )
+
+
 def _custom_field_events(
     before: list[dict[str, Any]], after: list[dict[str, Any]], *, created: bool
 ) -> list[dict[str, Any]]:
@@ -790,6 +860,7 @@ def _requested_changes(ticket: Ticket, fields: dict, problems: _Problems) -> dic
         wanted["status"] = custom_status.status_category
     if wanted.get("status") == "new" and ticket.status != "new":
         problems.add("status", "Status: cannot be set back to new")
+    _required_to_solve(ticket, wanted, problems)
     return wanted
 
 

@@ -169,6 +169,13 @@ class FieldLabel(models.Model):
     name = models.TextField()
 
 
+class RequiredField(models.Model):
+    """A ticket field an admin made required to solve a ticket (`required` in GET
+    /api/v2/ticket_fields); SANDBOX_REQUIRED_TO_SOLVE names more for the whole run."""
+
+    field_id = models.BigIntegerField(unique=True)
+
+
 class OAuthClient(models.Model):
     identifier = models.CharField(max_length=100, unique=True)  # client_id
     secret = models.CharField(max_length=200)

@@ -32,6 +32,7 @@ from sandbox.models import (
     OAuthToken,
     Organization,
     RecentView,
+    RequiredField,
     Ticket,
     User,
 )
@@ -261,7 +262,7 @@ def remembered_seed_args() -> dict[str, int]:
 def _wipe() -> None:
     for model in (
         Activity, RecentView, IdempotencyRecord, OAuthGrant, OAuthToken, OAuthClient, Audit,
-        Comment, FieldLabel,
+        Comment, FieldLabel, RequiredField,
     ):  # fmt: skip
         model.objects.all().delete()
     Ticket.email_ccs.through.objects.all().delete()

@@ -271,7 +271,12 @@ def _option_json(option: Option, labels: dict[str, str]) -> dict[str, Any]:
 
 
 def ticket_field_json(
-    field: TicketField, *, base_url: str, timestamp: str, labels: dict[str, str]
+    field: TicketField,
+    *,
+    base_url: str,
+    timestamp: str,
+    labels: dict[str, str],
+    required: bool = False,
 ) -> dict[str, Any]:
     """One field as GET /api/v2/ticket_fields lists it; `labels` are the names an admin gave
     (FieldLabel rows by key), the fixed ones otherwise."""
@@ -286,7 +291,7 @@ def ticket_field_json(
         "raw_description": field.description,
         "position": field.position,
         "active": True,
-        "required": False,
+        "required": required,
         "collapsed_for_agents": False,
         "regexp_for_validation": field.regexp,
         "title_in_portal": title,

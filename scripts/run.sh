@@ -9,6 +9,8 @@ SIMULATE=${SIMULATE:-0}
 scripts/bootstrap.sh
 
 export SANDBOX_DB=${SANDBOX_DB:-$PWD/var/sandbox.sqlite3}
+# The demo account needs a product area before a ticket can be solved, as many teams' do.
+export SANDBOX_REQUIRED_TO_SOLVE=${SANDBOX_REQUIRED_TO_SOLVE:-360000300001}
 py=.venv/bin/python
 
 echo "==> Preparing the sandbox (a Zendesk look-alike) in $SANDBOX_DB"

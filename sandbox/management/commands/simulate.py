@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 from django.utils import timezone
 
-from sandbox import domain
+from sandbox import domain, ticket_fields
 from sandbox.models import Ticket, User
 
 SUBJECTS = [
@@ -152,6 +152,18 @@ class Simulation:
         write = domain.ticket_update(actor=author, ticket_id=ticket.id, fields=fields, via="web")
         self._report(author, "left a private note on", write)
 
+    def _required_values(self, ticket: Ticket) -> list[dict]:
+        """What an agent fills in before solving: a choice in each required drop-down left
+        empty (the other kinds are never required in the sandbox's runs)."""
+        required = domain.required_field_ids()
+        return [
+            {"id": each.id, "value": self.rng.choice(each.options).value}
+            for each in ticket_fields.TICKET_FIELDS
+            if each.id in required
+            and each.type == "tagger"
+            and each.value_for(list(ticket.tags), ticket.custom_values) is None
+        ]
+
     def raise_priority(self) -> None:
         ticket = self._live_ticket(assignee__isnull=False, priority__in=("low", "normal", "high"))
         if ticket is None:
@@ -168,8 +180,11 @@ class Simulation:
         if ticket is None:
             return
         status = self.rng.choice(["open", "pending", "hold", "solved"])
+        fields: dict = {"status": status}
+        if status == "solved":
+            fields["custom_fields"] = self._required_values(ticket)
         write = domain.ticket_update(
-            actor=ticket.assignee, ticket_id=ticket.id, fields={"status": status}, via="web"
+            actor=ticket.assignee, ticket_id=ticket.id, fields=fields, via="web"
         )
         self._report(ticket.assignee, f"set status {status} on", write)
 
