@@ -307,7 +307,7 @@ def _custom_kept(values: dict[str, Any]) -> list[tuple[str, str]]:
     return kept
 
 
-def _custom_field_views(
+def custom_field_views(
     fields: tuple[TicketField, ...], values: dict[str, Any], errors: dict[str, str]
 ) -> list[CustomFieldView]:
     shown = []
@@ -369,7 +369,7 @@ def _render(
         "values": values,
         "errors": errors,
         "error_list": [(name, labels.get(name, ""), text) for name, text in errors.items()],
-        "custom_fields": _custom_field_views(fields, values, errors),
+        "custom_fields": custom_field_views(fields, values, errors),
         # Values of fields that cannot be listed now ride along unseen rather than be lost.
         "custom_kept": [] if fields else _custom_kept(values),
         "custom_fields_error": fields_error,

@@ -31,8 +31,14 @@ from django.views.decorators.vary import vary_on_headers
 from inbox import services
 from inbox.auth import agent_required
 from inbox.models import AgentAccount
-from inbox.services import inbox, ticket_page
+from inbox.services import inbox, ticket_new, ticket_page
 from inbox.services.ticket_page import Assignables, Draft, SeenInvalid, SeenTicket
+from inbox.views_create import (
+    CONTROL,
+    CUSTOM,
+    MAX_CUSTOM_LINE,
+    custom_field_views,
+)
 from inbox.views_inbox import MAX_ZENDESK_ID, STATUS_LABELS, private_no_store, stale_sentence
 from inbox.zendesk.errors import (
     Conflict,
@@ -47,7 +53,7 @@ from inbox.zendesk.errors import (
     UpstreamUnavailable,
     ZendeskError,
 )
-from inbox.zendesk.records import Comment, Ticket, User
+from inbox.zendesk.records import Comment, Ticket, TicketField, User
 
 CURSOR = re.compile(r"[A-Za-z0-9_\-+/=.]{1,1024}")
 # What the form may set (closed is Zendesk's own, after solved; new only before any reply).
@@ -66,6 +72,8 @@ MAX_TAGS_TEXT = MAX_TAGS * (MAX_TAG_CHARS + 1)  # every tag at its longest, one 
 MAX_CC_TEXT = MAX_CCS * 256  # every CC an email address at its longest
 ASSIGNEE = re.compile(r"keep|none|group:(\d{1,19})|agent:(\d{1,19}):(\d{1,19})")
 SEEN_FIELD_MAX = 8192
+# Custom fields the reply form can carry at once (an account has at most a few hundred).
+MAX_CUSTOM_SHOWN = 400
 # Tags and attributes nh3 keeps in a comment's html_body: text formatting, lists, links,
 # tables, quotes and code. No images (they would load from anywhere), no styles, no scripts.
 HTML_TAGS = {
@@ -193,6 +201,11 @@ class FormState:
     cc_add: str = ""
     cc_remove: list[int] = field(default_factory=list)
     uploads: list[dict[str, Any]] = field(default_factory=list)
+    # The custom fields the agent changed from what they saw, by form name (CUSTOM + id):
+    # text, "1" / "" for a checkbox, a list for a multi-select (ticket_page.field_form_value).
+    # The form shows the ticket's values with these over them, so neither a draft nor a form
+    # shown again after a collision puts back a value someone else has changed since.
+    custom: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -210,6 +223,13 @@ class FormState:
             if isinstance(value, str):
                 setattr(state, name, value)
         state.cc_remove = [int(i) for i in changes.get("cc_remove") or () if str(i).isdigit()]
+        custom = changes.get("custom")
+        if isinstance(custom, dict):
+            state.custom = {
+                name: value
+                for name, value in custom.items()
+                if name.startswith(CUSTOM) and isinstance(value, str | list)
+            }
         state.uploads = [u for u in draft.uploads if isinstance(u, dict)]
         return state
 
@@ -243,7 +263,17 @@ def _page_context(
     group = thread.groups.get(ticket.group_id or 0)
     assignables = _assignables(agent)
     fields = _ticket_fields(agent, ticket)
+    editable, editable_error = _editable_fields(agent)
     seen = SeenTicket.of(thread)
+    shown = {
+        f"{CUSTOM}{field_id}": ticket_page.field_form_value(value)
+        for field_id, value in ticket.custom_fields
+    }
+    field_forms = [
+        item
+        for item in custom_field_views(editable, {**shown, **form.custom}, form.errors)
+        if str(item.field.id) in seen.custom_fields
+    ]
     return {
         "ticket": ticket,
         "subject": ticket.subject or "(no subject)",
@@ -259,6 +289,10 @@ def _page_context(
         "ccs": [(i, _name(users, i)) for i in ticket.email_cc_ids],
         "followers": [_name(users, i) for i in ticket.follower_ids],
         "custom_fields": fields,
+        "field_forms": field_forms,
+        "field_forms_error": editable_error,
+        "field_forms_open": any(item.error for item in field_forms),
+        "field_forms_required": sum(1 for item in field_forms if item.field.required),
         "created_local": _local(ticket.created_at, zone),
         "updated_local": _local(ticket.updated_at, zone),
         "comments": comments,
@@ -317,6 +351,15 @@ def _ticket_fields(agent: AgentAccount, ticket: Ticket) -> list[ticket_page.Fiel
     except ZendeskError:
         labels = {}
     return ticket_page.custom_field_values(ticket, labels)
+
+
+def _editable_fields(agent: AgentAccount) -> tuple[tuple[TicketField, ...], str | None]:
+    """The custom fields the reply form can change (those the new ticket form shows), or none
+    and why: the ticket's values then stay as they are."""
+    try:
+        return ticket_new.form_custom_fields(agent=agent).value, None
+    except ZendeskError as error:
+        return (), f"Zendesk could not list this account's fields just now ({error.user_message})."
 
 
 def _missing(request: HttpRequest, ticket_id: int) -> HttpResponse:
@@ -464,6 +507,9 @@ class Submitted:
     unassign: bool = False
     tags: list[str] | None = None
     email_ccs: list[dict[str, Any]] = field(default_factory=list)
+    custom_fields: list[dict[str, Any]] = field(default_factory=list)
+    # The definitions the custom values were read against (to place Zendesk's 422 sentences).
+    fields: tuple[TicketField, ...] = ()
 
     @property
     def comment(self) -> str | None:
@@ -481,6 +527,7 @@ class Submitted:
             or self.unassign
             or self.tags is not None
             or self.email_ccs
+            or self.custom_fields
             or self.form.uploads
         )
 
@@ -553,6 +600,7 @@ def _read_form(request: HttpRequest, agent: AgentAccount, ticket_id: int) -> Sub
         _read_tags(submitted, tags_text)
     if not _over(form, "cc_add", cc_add, MAX_CC_TEXT, "CCs to add"):
         _read_ccs(submitted, cc_add, cc_remove)
+    _read_custom(request, submitted)
     if len(body) > MAX_BODY_CHARS:
         form.errors["body"] = (
             f"Your {'note' if kind == 'note' else 'reply'} is {len(body):,} characters; Zendesk "
@@ -629,12 +677,109 @@ def _read_ccs(submitted: Submitted, text: str, remove: list[int]) -> None:
     ]
 
 
+def _shown_field_ids(request: HttpRequest) -> set[int]:
+    """The custom fields the form showed (an unchecked box or an empty multi-select sends
+    nothing, so only these can be read as cleared)."""
+    shown = request.POST.getlist("custom_shown")
+    if len(shown) > MAX_CUSTOM_SHOWN or not all(
+        value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ZENDESK_ID for value in shown
+    ):
+        raise BadForm("The form's list of custom fields is not one Agent Inbox made.")
+    return {int(value) for value in shown}
+
+
+def _posted_field(request: HttpRequest, form: FormState, each: TicketField) -> str | list[str]:
+    """One custom field as posted, as the form holds it; a problem goes beside the field."""
+    name = f"{CUSTOM}{each.id}"
+    if each.type == "multiselect":
+        allowed = {value for value, _ in each.options}
+        chosen = [value for value in request.POST.getlist(name) if value]
+        if len(chosen) > len(allowed) or any(value not in allowed for value in chosen):
+            raise BadForm(f"{each.title}: choose from the list the form offers.")
+        return list(dict.fromkeys(chosen))
+    if each.type == "checkbox":
+        return "1" if request.POST.get(name) else ""
+    limit = MAX_BODY_CHARS if each.type == "textarea" else MAX_CUSTOM_LINE
+    # Browsers send a text area's line breaks as CRLF; Zendesk keeps LF.
+    value = _one(request, name, limit=limit * BODY_KEPT_FACTOR).replace("\r\n", "\n")
+    if each.type == "tagger" and value and value not in {v for v, _ in each.options}:
+        raise BadForm(f"{each.title}: choose from the list the form offers.")
+    if len(value) > limit:
+        form.errors[name] = (
+            f"{each.title} is {len(value):,} characters; Zendesk takes at most {limit:,}. "
+            "Nothing was sent; your text is kept."
+        )
+    elif CONTROL.search(value):
+        form.errors[name] = f"{each.title} contains control characters; remove them."
+    elif each.type != "textarea" and ("\n" in value or "\r" in value):
+        form.errors[name] = f"{each.title} is one line: remove the line breaks."
+    return value
+
+
+def _zendesk_value(each: TicketField, value: str | list[str]) -> Any:
+    """What Zendesk takes for a field (null clears it)."""
+    if each.type == "checkbox":
+        return value == "1"
+    if isinstance(value, list):
+        return value or None
+    if each.type != "textarea":
+        value = value.strip()
+    return value if value.strip() else None
+
+
+def _read_custom(request: HttpRequest, submitted: Submitted) -> None:
+    """The custom fields the agent changed since they saw the ticket, and whether solving it
+    leaves a field it needs empty (said beside the field, before asking Zendesk)."""
+    shown = _shown_field_ids(request)
+    if not shown:
+        return
+    form, seen = submitted.form, submitted.seen
+    fields, error = _editable_fields(request.agent)
+    if error:
+        _unreadable_fields(request, form, seen, shown, error)
+        return
+    submitted.fields = fields
+    solving = submitted.status == "solved"
+    for each in fields:
+        name, known = f"{CUSTOM}{each.id}", seen.custom_fields.get(str(each.id))
+        if known is None or each.id not in shown:
+            continue  # a field the agent did not see: it stays as it is
+        value = _posted_field(request, form, each)
+        digest = ticket_page.field_value_digest(value)
+        if digest != known:
+            form.custom[name] = value
+            submitted.custom_fields.append({"id": each.id, "value": _zendesk_value(each, value)})
+        if solving and each.required and digest == ticket_page.EMPTY_FIELD_DIGEST:
+            form.errors.setdefault(
+                name,
+                f"{each.title} is required to solve the ticket: fill it in, or choose "
+                "another status. Nothing was sent; your text is kept.",
+            )
+
+
+def _unreadable_fields(
+    request: HttpRequest, form: FormState, seen: SeenTicket, shown: set[int], error: str
+) -> None:
+    """Without the field definitions a change cannot be sent as Zendesk takes it: the fields
+    stay as they are, and when the agent changed one, nothing is sent and the text is kept."""
+    for field_id in shown:
+        name, known = f"{CUSTOM}{field_id}", seen.custom_fields.get(str(field_id))
+        posted = [value[:MAX_BODY_CHARS] for value in request.POST.getlist(name)[:MAX_CUSTOM_SHOWN]]
+        value: str | list[str] = posted if len(posted) > 1 else (posted[0] if posted else "")
+        if known is not None and ticket_page.field_value_digest(value) != known:
+            form.custom[name] = value
+            form.errors["custom"] = (
+                f"{error} Nothing was sent; your text and the fields you changed are kept."
+            )
+
+
 def _draft_of(form: FormState) -> Draft:
     changes = {
         name: getattr(form, name)
         for name in ("status", "priority", "ticket_type", "assignee", "tags", "cc_add")
     }
     changes["cc_remove"] = list(form.cc_remove)
+    changes["custom"] = dict(form.custom)
     return Draft(body=form.body, public=form.public, changes=changes, uploads=tuple(form.uploads))
 
 
@@ -742,13 +887,14 @@ def _send(request: HttpRequest, ticket_id: int, submitted: Submitted) -> HttpRes
             unassign=submitted.unassign,
             tags=submitted.tags,
             email_ccs=submitted.email_ccs,
+            custom_fields=submitted.custom_fields,
             updated_stamp=seen.updated_stamp,
             previous_assignee_id=seen.assignee_id,
         )
     except Conflict:
         return _collision(request, ticket_id, submitted)
     except Invalid as error:
-        _place_details(form, error)
+        _place_details(form, error, submitted.fields)
         return _again(request, ticket_id, form, status=422)
     except (NotFound, Forbidden):
         return _missing(request, ticket_id)
@@ -796,8 +942,16 @@ DETAIL_FIELDS = {
 }
 
 
-def _place_details(form: FormState, error: Invalid) -> None:
+def _place_details(form: FormState, error: Invalid, fields: tuple[TicketField, ...] = ()) -> None:
+    """Zendesk's 422 sentences beside their fields. A custom field's sentence starts with the
+    field's title ("Product area: is required when solving a ticket"), whatever detail key it
+    comes under, so it is placed by its title."""
+    titles = {f"{each.title}:": f"{CUSTOM}{each.id}" for each in fields if each.title}
     for zendesk_field, texts in error.details.items():
+        placed = [text for text in texts if _custom_place(form, titles, text)]
+        texts = [text for text in texts if text not in placed]
+        if not texts:
+            continue
         name = DETAIL_FIELDS.get(zendesk_field, "general")
         sentence = "; ".join(texts)
         label = zendesk_field.replace("_", " ").capitalize()
@@ -808,6 +962,15 @@ def _place_details(form: FormState, error: Invalid) -> None:
         )
     if not error.details:
         form.errors["general"] = "Zendesk refused the update. Nothing was sent; your text is kept."
+
+
+def _custom_place(form: FormState, titles: dict[str, str], text: str) -> bool:
+    name = next((key for title, key in titles.items() if text.startswith(title)), None)
+    if name is None:
+        return False
+    said = f"Zendesk refused this: {text}"
+    form.errors[name] = f"{form.errors[name]} {said}" if name in form.errors else said
+    return True
 
 
 def _current(request: HttpRequest, ticket_id: int, *, reread: bool = False) -> Any:
@@ -876,6 +1039,7 @@ def _collision(request: HttpRequest, ticket_id: int, submitted: Submitted) -> Ht
         return _name(thread.users, record_id)
 
     changes = ticket_page.changes_since(submitted.seen, thread, name_of=name_of)
+    _keep_only_changes(submitted, thread.ticket)
     zone = _zone(request.agent)
     notice = {
         "kind": "collision",
@@ -883,6 +1047,23 @@ def _collision(request: HttpRequest, ticket_id: int, submitted: Submitted) -> Ht
         "comments": [_comment_view(c, thread.users, zone) for c in changes.comments],
     }
     return _render_page(request, thread, form=submitted.form, notice=notice, status=409)
+
+
+def _keep_only_changes(submitted: Submitted, ticket: Ticket) -> None:
+    """The form shown again after a collision: what the agent changed, over the ticket as it
+    is now. A field they left alone shows the colleague's value, so sending again does not
+    put back the one they first saw (custom fields keep only changes already)."""
+    form = submitted.form
+    if submitted.status is None:
+        form.status = ticket.status
+    if submitted.priority is None:
+        form.priority = ticket.priority or ""
+    if submitted.ticket_type is None:
+        form.ticket_type = ticket.type or ""
+    if not (submitted.assignee_id or submitted.group_id or submitted.unassign):
+        form.assignee = "keep"
+    if submitted.tags is None and "tags" not in form.errors:
+        form.tags = " ".join(ticket.tags)
 
 
 def _unconfirmed(request: HttpRequest, ticket_id: int, submitted: Submitted) -> HttpResponse:

@@ -9,6 +9,7 @@ ticket, Ana changed the priority and added a comment") and a forged one is refus
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -229,6 +230,29 @@ def conversation_order_set(*, agent: AgentAccount, order: str) -> str:
     return order
 
 
+# -- a custom field's value as a form holds it --------------------------------------------------
+def field_form_value(value: Any) -> str | list[str]:
+    """A ticket's custom field value as the reply form holds it: a checkbox "1" or "", a
+    multi-select's values as a list, anything else as text ("" when unset)."""
+    if value is True:
+        return "1"
+    if value is None or value is False:
+        return ""
+    if isinstance(value, tuple | list):
+        return [str(each) for each in value if each not in (None, "")]
+    return str(value)
+
+
+def field_value_digest(value: str | list[str]) -> str:
+    """A short fingerprint of a form value (`field_form_value`), the same for the same value
+    however it was typed (surrounding spaces, a multi-select's order)."""
+    text = "\x1f".join(sorted(value)) if isinstance(value, list) else value.strip()
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+EMPTY_FIELD_DIGEST = field_value_digest("")
+
+
 # -- what the agent saw, and what changed since ------------------------------------------------
 @dataclass(frozen=True)
 class SeenTicket:
@@ -244,6 +268,9 @@ class SeenTicket:
     tags: tuple[str, ...]
     email_cc_ids: tuple[int, ...]
     newest_comment_id: int | None
+    # Each custom field's value as a fingerprint (field_value_digest) by field id: the form
+    # sends only the fields the agent changed, and a text field's whole value would not fit.
+    custom_fields: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, thread: TicketThread) -> SeenTicket:
@@ -259,6 +286,10 @@ class SeenTicket:
             tags=tuple(ticket.tags),
             email_cc_ids=tuple(ticket.email_cc_ids),
             newest_comment_id=max((c.id for c in thread.comments), default=None),
+            custom_fields={
+                str(field_id): field_value_digest(field_form_value(value))
+                for field_id, value in ticket.custom_fields
+            },
         )
 
 

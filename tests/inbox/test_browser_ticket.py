@@ -250,3 +250,46 @@ def test_no_serious_accessibility_violations_and_the_screenshots(
     assert found == {"light": [], "dark": [], "phone": []}
     for name in ("ticket-light.png", "ticket-dark.png", "ticket-phone.png"):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
+
+
+def test_a_field_required_to_solve_is_asked_for_then_the_ticket_is_solved(
+    page, app_url, zendesk, agent_email
+):
+    """The admin made the product area required: solving without it is stopped beside the
+    field with the reply kept; choosing one solves the ticket."""
+    from django.core.cache import cache
+
+    from sandbox.ticket_fields import PRODUCT_AREA_ID
+
+    required = {"ids": [PRODUCT_AREA_ID]}
+    assert zendesk.control("POST", "ticket_fields/required", json=required).status_code == 200
+    cache.clear()  # the app's list of fields learns it now, not within the hour
+    try:
+        ticket_id = new_ticket(zendesk, agent_email, tags=["vat"])  # no product area
+        page.set_viewport_size({"width": 1280, "height": 900})
+        browser_sign_in(page, app_url, zendesk, agent_email)
+        open_ticket(page, app_url, ticket_id)
+        assert page.locator("#ticket-fields summary").inner_text().endswith("(1 required to solve)")
+        page.get_by_label("Your reply or note").fill("Corrected: the new invoice is on its way.")
+        page.get_by_role("button", name="Submit as solved").click()
+
+        error = page.locator(f"#cf_{PRODUCT_AREA_ID}-error")
+        error.wait_for()
+        assert "Product area is required to solve the ticket" in error.inner_text()
+        assert page.locator("#ticket-fields").get_attribute("open") is not None
+        assert page.get_by_label("Your reply or note").input_value().startswith("Corrected")
+        assert ticket_json(zendesk, ticket_id, agent_email)["status"] != "solved"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        error.scroll_into_view_if_needed()
+        page.screenshot(path=SCREENSHOTS / "ticket-required-field.png")
+        assert serious_violations(page) == []
+
+        page.get_by_label("Product area").select_option("billing")
+        page.get_by_role("button", name="Submit as solved").click()
+
+        page.get_by_text("Reply sent.").wait_for()
+        ticket = ticket_json(zendesk, ticket_id, agent_email)
+        assert ticket["status"] == "solved"
+        assert "billing" in ticket["tags"]
+    finally:
+        zendesk.control("POST", "ticket_fields/required", json={"ids": []})

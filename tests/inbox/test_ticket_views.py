@@ -360,6 +360,38 @@ def test_a_collision_shows_what_changed_keeps_the_draft_and_reapplies(
     assert "My answer." in comment_bodies(inbox_sandbox, ticket_id, agent.email)
 
 
+def test_after_a_collision_fields_the_agent_left_alone_show_the_colleagues_values(
+    agent_client, agent, admin, inbox_sandbox, ticket_id
+):
+    _, seen = open_page(agent_client, ticket_id)
+    api(
+        inbox_sandbox,
+        "PUT",
+        f"tickets/{ticket_id}",
+        admin.email,
+        json={"ticket": {"priority": "urgent", "tags": ["vip"]}},
+    )
+
+    # As the browser sends it: the priority and tags the agent saw, untouched.
+    response = reply(agent_client, ticket_id, seen, body="Hello.", priority="normal", tags="")
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert '<option value="urgent" selected>' in html
+    assert 'name="tags" type="text" value="vip"' in html
+    again = reply(
+        agent_client,
+        ticket_id,
+        unescape(SEEN.search(html).group(1)),
+        body="Hello.",
+        priority="urgent",
+        tags="vip",
+    )
+    assert again.status_code == 303
+    ticket = show(inbox_sandbox, ticket_id, agent.email)
+    assert (ticket["priority"], ticket["tags"]) == ("urgent", ["vip"])
+
+
 def test_a_422_puts_zendesks_details_next_to_the_field(
     agent_client, agent, inbox_sandbox, ticket_id
 ):
