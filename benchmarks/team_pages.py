@@ -1041,10 +1041,16 @@ def cache_stats(redis_url: str) -> dict[str, Any]:
         for lane in LANES
         for outcome in ("granted", "refused")
     }
+    prefix = ":1:zendesk:budget:stats:refused-by:"
+    refused_by = {
+        key.decode().removeprefix(prefix): int(client.get(key) or 0)
+        for key in client.scan_iter(match=f"{prefix}*", count=500)
+    }
     return {
         **counts,
         "hit_ratio": round(counts["hit"] / reads, 3) if reads else None,
         "budget": lanes,
+        "budget_refused_by": dict(sorted(refused_by.items(), key=lambda kv: -kv[1])),
     }
 
 

@@ -97,6 +97,7 @@ def test_each_scenario_has_its_figures(summary: dict) -> None:
             "background granted",
             "background refused",
         }
+        assert isinstance(row["cache"]["budget_refused_by"], dict)
         # Every answer split by its Server-Timing: from cache, or waited on Zendesk.
         split = row["latency_by_source_ms"]
         assert set(split) == set(latency)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from django.conf import settings
 from django.core.cache import caches
 
-from inbox.zendesk import counters, sharedcache
+from inbox.zendesk import counters, request_cost, sharedcache
 from inbox.zendesk.errors import RateBudgetExhausted
 
 INTERACTIVE = "interactive"
@@ -163,6 +163,8 @@ def count_lane(lane: str, outcome: str) -> None:
     if not settings.ZENDESK_CACHE_STATS:
         return
     _increment(f"{STATS_KEY}:{lane}:{outcome}", timeout=None)
+    if outcome == "refused":  # and what the refused requests were for
+        _increment(f"{STATS_KEY}:refused-by:{request_cost.origin()}", timeout=None)
 
 
 def _reserve_within_zendesks_count(window_key: str, now: float) -> None:

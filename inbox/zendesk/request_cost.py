@@ -192,6 +192,12 @@ def flight_waited(seconds: float) -> None:
         cost.flight_waited(seconds)
 
 
+def origin() -> str:
+    """What the current request is for: the view's route, a background job's name."""
+    cost = _current.get()
+    return (cost.route or "unnamed-view") if cost is not None else OUTSIDE_A_REQUEST
+
+
 def _count_by_origin(cost: RequestCost | None, method: str, path: str) -> None:
     """The operator's view (ZENDESK_CACHE_STATS only): calls by what made them and endpoint."""
     if not settings.ZENDESK_CACHE_STATS:

@@ -77,6 +77,22 @@ def test_polls_that_spent_their_share_leave_the_change_feed_its_request(clock):
     budget.reserve(budget.FEED)  # not refused: the feed keeps every other read cached
 
 
+def test_with_stats_on_it_counts_what_refused_requests_were_for(clock, settings):
+    from inbox.zendesk import request_cost
+
+    settings.ZENDESK_CACHE_STATS = True
+    with request_cost.counting("inbox_poll-revalidate"):
+        reserve_until_refused(budget.BACKGROUND)
+    with request_cost.counting("inbox_poll"):
+        reserve_until_refused(budget.BACKGROUND)
+
+    counted = {
+        origin: django_cache.get(f"{budget.STATS_KEY}:refused-by:{origin}")
+        for origin in ("inbox_poll-revalidate", "inbox_poll")
+    }
+    assert counted == {"inbox_poll-revalidate": 1, "inbox_poll": 1}
+
+
 def test_with_stats_on_it_counts_what_each_lane_was_granted_and_refused(clock, settings):
     settings.ZENDESK_CACHE_STATS = True
     reserve_until_refused(budget.BACKGROUND)
