@@ -287,6 +287,22 @@ def agent_client(agent) -> Client:
     return signed_in_client(agent)
 
 
+@pytest.fixture
+def ticket_id(inbox_sandbox, agent) -> int:
+    """A fresh ticket of the test's own, created by `agent` (other tests never see it change)."""
+    from tests.inbox.test_ticket_views import new_ticket  # a test module: imported when used
+
+    return new_ticket(inbox_sandbox, agent.email)
+
+
+@pytest.fixture
+def no_faults(inbox_sandbox):
+    """Whatever faults and upload limits the test set are lifted after it."""
+    yield
+    inbox_sandbox.control("POST", "faults", json={})
+    inbox_sandbox.control("POST", "uploads", json={})
+
+
 # -- knowing what changed: webhooks and the change feed ----------------------------------------
 
 

@@ -25,7 +25,7 @@ from inbox.views_ticket import (
 )
 from tests.inbox.conftest import signed_in_client
 from tests.inbox.test_ticket_new import form_token, ticket_form
-from tests.inbox.test_ticket_views import new_ticket, open_page
+from tests.inbox.test_ticket_views import open_page
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -45,11 +45,6 @@ def arrived(sandbox) -> int:
 
 def page_text(response) -> str:
     return unescape(response.content.decode())
-
-
-@pytest.fixture
-def ticket_id(inbox_sandbox, agent) -> int:
-    return new_ticket(inbox_sandbox, agent.email)
 
 
 # -- the ticket page: reply, note, tags, CCs, what was seen, files --------------------------------

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 
+from benchmarks.team_pages import form_fields
 from inbox import services
 from inbox.models import TicketDraft
 from inbox.views_create import CUSTOM
@@ -25,7 +25,7 @@ from sandbox.ticket_fields import (
     SEATS_ID,
     TICKET_FIELDS,
 )
-from tests.inbox.test_ticket_views import api, new_ticket, show
+from tests.inbox.test_ticket_views import colleague_changes, new_ticket, show
 
 pytestmark = pytest.mark.django_db
 AREA = f"{CUSTOM}{PRODUCT_AREA_ID}"
@@ -35,62 +35,20 @@ ESCALATED = f"{CUSTOM}{ESCALATED_ID}"
 SEATS = f"{CUSTOM}{SEATS_ID}"
 
 
-class _Form(HTMLParser):
-    """What a browser sends from the reply form as the page shows it (the draft saver's and
-    the Submit button's body): inputs, checked boxes, selected options, text areas."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.inside = False
-        self.fields: list[tuple[str, str]] = []
-        self.select: str | None = None
-        self.textarea: str | None = None
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {name: value or "" for name, value in attrs}
-        if tag == "form":
-            self.inside = found.get("id") == "reply-form"
-        if not self.inside:
-            return
-        name = found.get("name")
-        if tag == "input" and name and found.get("type") not in ("file", "submit"):
-            if found.get("type") in ("checkbox", "radio") and "checked" not in found:
-                return
-            self.fields.append((name, found.get("value", "")))
-        elif tag == "select" and name:
-            self.select = name
-        elif tag == "option" and self.select and "selected" in found:
-            self.fields.append((self.select, found.get("value", "")))
-        elif tag == "textarea" and name:
-            self.textarea, self.text = name, []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self.inside = False
-        elif tag == "select":
-            self.select = None
-        elif tag == "textarea" and self.textarea:
-            self.fields.append((self.textarea, "".join(self.text).removeprefix("\n")))
-            self.textarea = None
-
-    def handle_data(self, data: str) -> None:
-        if self.textarea:
-            self.text.append(data)
-
-
 def form_of(client, ticket_id: int) -> tuple[str, dict[str, list[str]]]:
     """The page and its reply form as a browser would send it untouched."""
     response = client.get(f"/tickets/{ticket_id}")
     assert response.status_code == 200
     html = response.content.decode()
-    parser = _Form()
-    parser.feed(html)
+    return html, as_posted(html)
+
+
+def as_posted(html: str) -> dict[str, list[str]]:
+    """The reply form's fields as the test client posts them (a name, its values)."""
     sent: dict[str, list[str]] = {}
-    for name, value in parser.fields:
+    for name, value in form_fields(html, "reply-form"):
         sent.setdefault(name, []).append(value)
-    sent.setdefault("status", [])  # a select with none marked sends its first option
-    return html, sent
+    return sent
 
 
 def values(sandbox, ticket_id: int, email: str) -> dict[int, Any]:
@@ -101,17 +59,6 @@ def require(sandbox, *ids: int) -> None:
     answer = sandbox.control("POST", "ticket_fields/required", json={"ids": list(ids)})
     assert answer.status_code == 200, answer.text
     cache.clear()  # the app's list of fields (cached for an hour) learns it at once
-
-
-@pytest.fixture
-def ticket_id(inbox_sandbox, agent) -> int:
-    return new_ticket(inbox_sandbox, agent.email)
-
-
-@pytest.fixture
-def no_faults(inbox_sandbox):
-    yield
-    inbox_sandbox.control("POST", "faults", json={})
 
 
 @pytest.fixture
@@ -287,22 +234,14 @@ def test_after_a_collision_the_form_shows_the_colleagues_value_not_the_old_one(
     _, form = form_of(agent_client, filled)
     form[ORDER] = ["ORD-MINE"]
     form["body"] = ["My reply."]
-    api(
-        inbox_sandbox,
-        "PUT",
-        f"tickets/{filled}",
-        admin.email,
-        json={"ticket": {"custom_fields": [{"id": PRODUCT_AREA_ID, "value": "sso"}]}},
+    colleague_changes(
+        inbox_sandbox, admin, filled, custom_fields=[{"id": PRODUCT_AREA_ID, "value": "sso"}]
     )
 
     collided = agent_client.post(f"/tickets/{filled}/update", form)
 
     assert collided.status_code == 409
-    parser = _Form()
-    parser.feed(collided.content.decode())
-    again: dict[str, list[str]] = {}
-    for name, value in parser.fields:
-        again.setdefault(name, []).append(value)
+    again = as_posted(collided.content.decode())
     assert again[AREA] == ["sso"]  # the colleague's, not the one the agent first saw
     assert again[ORDER] == ["ORD-MINE"]  # the agent's own change, kept
     assert agent_client.post(f"/tickets/{filled}/update", again).status_code == 303
