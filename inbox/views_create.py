@@ -164,7 +164,7 @@ def _custom_values(
     return sent
 
 
-def _with_custom_as_posted(post: QueryDict, typed: dict[str, Any]) -> dict[str, Any]:
+def with_custom_as_posted(post: QueryDict, typed: dict[str, Any]) -> dict[str, Any]:
     """What was typed, plus custom values as posted (their fields could not be read)."""
     kept = dict(typed)
     for name in post:
@@ -421,7 +421,7 @@ def ticket_new_page(request: HttpRequest) -> HttpResponse:
             return _render(
                 request,
                 form,
-                values=_with_custom_as_posted(request.POST, submitted.typed),
+                values=with_custom_as_posted(request.POST, submitted.typed),
                 notice="The ticket was not created: Zendesk could not list the custom fields to "
                 "check yours. Your text is kept: press Create ticket again in a moment.",
                 status=503,
@@ -515,15 +515,24 @@ def _detail_errors(
     the field's title ("Seats affected: must be a whole number"), whatever detail key it
     comes under, so it is placed by its title."""
     errors: dict[str, str] = {}
-    titles = {f"{each.title}:": f"{CUSTOM}{each.id}" for each in fields if each.title}
     for name, texts in details.items():
         for text in texts:
-            target = next(
-                (key for title, key in titles.items() if text.startswith(title)),
-                DETAIL_FIELDS.get(name, "form"),
-            )
+            target = custom_field_named(text, fields) or DETAIL_FIELDS.get(name, "form")
             errors[target] = f"{errors[target]} {text}" if target in errors else text
     return errors or {"form": "Zendesk refused the ticket without saying why."}
+
+
+def custom_field_named(sentence: str, fields: tuple[TicketField, ...]) -> str | None:
+    """The form name of the custom field a sentence of Zendesk's is about: it starts with the
+    field's title and a colon ("Seats affected: must be a whole number")."""
+    return next(
+        (
+            f"{CUSTOM}{each.id}"
+            for each in fields
+            if each.title and sentence.startswith(f"{each.title}:")
+        ),
+        None,
+    )
 
 
 def _why(error: ZendeskError | None) -> str:

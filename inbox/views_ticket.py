@@ -37,7 +37,9 @@ from inbox.views_create import (
     CONTROL,
     CUSTOM,
     MAX_CUSTOM_LINE,
+    custom_field_named,
     custom_field_views,
+    with_custom_as_posted,
 )
 from inbox.views_inbox import MAX_ZENDESK_ID, STATUS_LABELS, private_no_store, stale_sentence
 from inbox.zendesk.errors import (
@@ -262,8 +264,8 @@ def _page_context(
     )
     group = thread.groups.get(ticket.group_id or 0)
     assignables = _assignables(agent)
-    fields = _ticket_fields(agent, ticket)
-    editable, editable_error = _editable_fields(agent)
+    account_fields, fields_error = _account_fields(agent)
+    editable = ticket_new.form_fields_of(account_fields)
     seen = SeenTicket.of(thread)
     shown = {
         f"{CUSTOM}{field_id}": ticket_page.field_form_value(value)
@@ -288,9 +290,9 @@ def _page_context(
         "group_name": group.name if group else ("-" if ticket.group_id is None else "A group"),
         "ccs": [(i, _name(users, i)) for i in ticket.email_cc_ids],
         "followers": [_name(users, i) for i in ticket.follower_ids],
-        "custom_fields": fields,
+        "custom_fields": ticket_page.custom_field_values(ticket, account_fields),
         "field_forms": field_forms,
-        "field_forms_error": editable_error,
+        "field_forms_error": fields_error,
         "field_forms_open": any(item.error for item in field_forms),
         "field_forms_required": sum(1 for item in field_forms if item.field.required),
         "created_local": _local(ticket.created_at, zone),
@@ -343,23 +345,14 @@ def _assignables(agent: AgentAccount) -> Assignables | None:
         return None
 
 
-def _ticket_fields(agent: AgentAccount, ticket: Ticket) -> list[ticket_page.FieldValue]:
-    if not ticket.custom_fields:
-        return []
+def _account_fields(agent: AgentAccount) -> tuple[dict[int, TicketField], str | None]:
+    """The account's ticket fields by id (one cached read: the side panel labels the ticket's
+    values with them, the form edits those the new ticket form shows), or none and why: the
+    ticket's values then show by field id and stay as they are."""
     try:
-        labels = ticket_page.ticket_field_list(agent=agent).value
-    except ZendeskError:
-        labels = {}
-    return ticket_page.custom_field_values(ticket, labels)
-
-
-def _editable_fields(agent: AgentAccount) -> tuple[tuple[TicketField, ...], str | None]:
-    """The custom fields the reply form can change (those the new ticket form shows), or none
-    and why: the ticket's values then stay as they are."""
-    try:
-        return ticket_new.form_custom_fields(agent=agent).value, None
+        return ticket_page.ticket_field_list(agent=agent).value, None
     except ZendeskError as error:
-        return (), f"Zendesk could not list this account's fields just now ({error.user_message})."
+        return {}, f"Zendesk could not list this account's fields just now ({error.user_message})."
 
 
 def _missing(request: HttpRequest, ticket_id: int) -> HttpResponse:
@@ -734,11 +727,11 @@ def _read_custom(request: HttpRequest, submitted: Submitted) -> None:
     if not shown:
         return
     form, seen = submitted.form, submitted.seen
-    fields, error = _editable_fields(request.agent)
+    account_fields, error = _account_fields(request.agent)
     if error:
         _unreadable_fields(request, form, seen, shown, error)
         return
-    submitted.fields = fields
+    fields = submitted.fields = ticket_new.form_fields_of(account_fields)
     solving = submitted.status == "solved"
     for each in fields:
         name, known = f"{CUSTOM}{each.id}", seen.custom_fields.get(str(each.id))
@@ -762,10 +755,10 @@ def _unreadable_fields(
 ) -> None:
     """Without the field definitions a change cannot be sent as Zendesk takes it: the fields
     stay as they are, and when the agent changed one, nothing is sent and the text is kept."""
+    posted = with_custom_as_posted(request.POST, {})
     for field_id in shown:
         name, known = f"{CUSTOM}{field_id}", seen.custom_fields.get(str(field_id))
-        posted = [value[:MAX_BODY_CHARS] for value in request.POST.getlist(name)[:MAX_CUSTOM_SHOWN]]
-        value: str | list[str] = posted if len(posted) > 1 else (posted[0] if posted else "")
+        value: str | list[str] = posted.get(name, "")
         if known is not None and ticket_page.field_value_digest(value) != known:
             form.custom[name] = value
             form.errors["custom"] = (
@@ -946,9 +939,8 @@ def _place_details(form: FormState, error: Invalid, fields: tuple[TicketField, .
     """Zendesk's 422 sentences beside their fields. A custom field's sentence starts with the
     field's title ("Product area: is required when solving a ticket"), whatever detail key it
     comes under, so it is placed by its title."""
-    titles = {f"{each.title}:": f"{CUSTOM}{each.id}" for each in fields if each.title}
     for zendesk_field, texts in error.details.items():
-        placed = [text for text in texts if _custom_place(form, titles, text)]
+        placed = [text for text in texts if _custom_place(form, fields, text)]
         texts = [text for text in texts if text not in placed]
         if not texts:
             continue
@@ -964,8 +956,8 @@ def _place_details(form: FormState, error: Invalid, fields: tuple[TicketField, .
         form.errors["general"] = "Zendesk refused the update. Nothing was sent; your text is kept."
 
 
-def _custom_place(form: FormState, titles: dict[str, str], text: str) -> bool:
-    name = next((key for title, key in titles.items() if text.startswith(title)), None)
+def _custom_place(form: FormState, fields: tuple[TicketField, ...], text: str) -> bool:
+    name = custom_field_named(text, fields)
     if name is None:
         return False
     said = f"Zendesk refused this: {text}"

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -113,13 +114,10 @@ class _Problems:
         self.details: dict[str, list[str | dict[str, Any]]] = {}
 
     def add(self, name: str, message: str, *, error: str | None = None) -> None:
-        entry: str | dict[str, str] = (
-            message if error is None else {"description": message, "error": error}
-        )
-        self.details.setdefault(name, []).append(entry)
+        self.add_entry(name, message if error is None else {"description": message, "error": error})
 
-    def add_entry(self, name: str, entry: dict[str, Any]) -> None:
-        """A sentence with more beside it than its error code (a field's id and type)."""
+    def add_entry(self, name: str, entry: str | dict[str, Any]) -> None:
+        """A sentence, or one with more beside it (its error code, a field's id and type)."""
         self.details.setdefault(name, []).append(entry)
 
     def raise_if_any(self) -> None:
@@ -599,8 +597,6 @@ FIELD_TYPE_NAMES = {
 
 def required_field_ids() -> set[int]:
     """The fields a ticket needs a value in before it can be solved."""
-    from django.conf import settings
-
     named = set(getattr(settings, "SANDBOX_REQUIRED_TO_SOLVE", ()))
     return named | set(RequiredField.objects.values_list("field_id", flat=True))
 

@@ -64,11 +64,10 @@ SANDBOX_AGENTS = env.int("SANDBOX_AGENTS", default=6)
 SANDBOX_RESTRICTION = env.str("SANDBOX_RESTRICTION", default="groups")
 if SANDBOX_RESTRICTION not in ("groups", "assigned"):
     raise ValueError('SANDBOX_RESTRICTION must be "groups" or "assigned"')
-# The one account-wide API token of Zendesk's legacy basic scheme `{email}/token:{api_token}`.
 # Ticket fields required to solve a ticket, by id (Zendesk's `required`); `make run` names the
 # product area so the demo shows it. POST /_sandbox/ticket_fields/required sets more.
 SANDBOX_REQUIRED_TO_SOLVE = [int(i) for i in env.list("SANDBOX_REQUIRED_TO_SOLVE", default=[])]
-
+# The one account-wide API token of Zendesk's legacy basic scheme `{email}/token:{api_token}`.
 SANDBOX_API_TOKEN = env("SANDBOX_API_TOKEN", default="sandbox-api-token-0123456789")
 # The password every seeded user signs in with on the OAuth page (documented in the README).
 SANDBOX_DEMO_PASSWORD = env("SANDBOX_DEMO_PASSWORD", default="demo-password")

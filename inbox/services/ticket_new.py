@@ -335,15 +335,21 @@ def form_custom_fields(*, agent: AgentAccount) -> Fresh[tuple[TicketField, ...]]
     in the account's order. The definitions are shared by the account's agents and cached
     long (inbox.services.ticket_page.ticket_field_list)."""
     found = ticket_page.ticket_field_list(agent=agent)
-    shown = sorted(
-        (
-            field
-            for field in found.value.values()
-            if field.active and field.removable and field.type in FORM_FIELD_TYPES
-        ),
-        key=lambda field: (field.position, field.id),
+    return combined(form_fields_of(found.value), [found])
+
+
+def form_fields_of(fields: dict[int, TicketField]) -> tuple[TicketField, ...]:
+    """Of the account's fields (by id), the ones a form shows, in the account's order."""
+    return tuple(
+        sorted(
+            (
+                field
+                for field in fields.values()
+                if field.active and field.removable and field.type in FORM_FIELD_TYPES
+            ),
+            key=lambda field: (field.position, field.id),
+        )
     )
-    return combined(tuple(shown), [found])
 
 
 # -- the pickers ------------------------------------------------------------------------------
