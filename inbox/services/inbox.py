@@ -35,6 +35,7 @@ from inbox.services.freshness import (
 from inbox.services.tickets import (
     APPROXIMATE_COUNT,
     count_read,
+    first_page_read,
     ticket_count,
     ticket_list,
 )
@@ -65,6 +66,12 @@ OFFSET_DEPTH = 10_000
 UNSOLVED = ("new", "open", "pending", "hold")
 # A sidebar read looks at this many of the agent's assigned and CC'd tickets (one page each).
 SIDEBAR_SAMPLE = 100
+# ... with what the rows of a list need (and the organizations the sidebar names): an agent
+# opening "Assigned to me" or "CC'd" while their sample holds the whole list is shown it
+# from the cache (`_sample_as_first_page`) instead of asking Zendesk for a page of it again.
+SAMPLE_INCLUDE = (*LIST_INCLUDE, "organizations")
+# The views a sample is taken of, and the sort it is taken in (each view's default sort).
+SAMPLED_VIEWS = {"assigned": "status", "ccd": "-updated_at"}
 # An "opened" count (a list that fit one page when the agent opened it) is shown this long.
 OPENED_COUNT_SECONDS = 600
 # Views counted when the agent opened them (see InboxView.counted_by).
@@ -152,6 +159,11 @@ def inbox_page(
         }
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
+        first_page = not (after or before) and (page or 1) == 1
+        if first_page and external_id is None and not view.organization_id:
+            sampled = _sample_as_first_page(agent, credentials, view, sort, page_size)
+            if sampled is not None:
+                return sampled
         answer = ticket_list(
             agent=agent,
             view=view.zendesk_view,
@@ -162,12 +174,36 @@ def inbox_page(
             include=LIST_INCLUDE + (("organizations",) if view.organization_id else ()),
             **paging,
         )
-        first_page = not (after or before) and (page or 1) == 1
         if view.counted_by == "opened" and first_page and external_id is None:
             _opened_count_record(agent, credentials, view, answer)
         return answer
 
     return with_agent_credentials(agent, fetch_as)
+
+
+def _sample_as_first_page(
+    agent: AgentAccount, credentials: Credentials, view: InboxView, sort: str, page_size: int
+) -> Fresh[Page] | None:
+    """The sidebar's fresh sample of this view, when it is the page asked for: the same list
+    in the same order, holding the whole list within `page_size` (Zendesk would answer the
+    same rows, and no next page). None otherwise (the page is asked for as usual); never
+    calls Zendesk."""
+    if SAMPLED_VIEWS.get(view.zendesk_view) != sort:
+        return None
+    read = first_page_read(
+        agent,
+        credentials,
+        view=view.zendesk_view,
+        sort=sort,
+        page_size=SIDEBAR_SAMPLE,
+        include=SAMPLE_INCLUDE,
+    )
+    (sample,) = cache.cached_hits([read])
+    if sample is None or sample.stale or sample.value.has_more:
+        return None
+    if len(sample.value.items) > page_size:
+        return None
+    return sample
 
 
 # -- recently viewed -------------------------------------------------------------------------
@@ -583,7 +619,7 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
                 view=zendesk_view,
                 sort=sort,
                 page_size=SIDEBAR_SAMPLE,
-                include=("organizations",),
+                include=SAMPLE_INCLUDE,
                 lane=lane,
             )
         )

@@ -100,20 +100,19 @@ def ticket_list(
     """
     if view not in TICKET_LIST_VIEWS:
         raise ValueError(f"Unknown ticket view {view!r}.")
-    params: dict[str, Any] = {
-        "view": view,
-        "sort": sort,
-        "after": after,
-        "before": before,
-        "page_size": page_size,
-        "organization_id": organization_id,
-        "include": include,
-    }
-    # Added only when used, so the keys of plain cursor pages stay what they always were.
-    extra = {"page": page, "sort_by": sort_by, "external_id": external_id}
-    params.update({name: value for name, value in extra.items() if value is not None})
-    if page is not None:
-        params["sort_order"] = sort_order
+    params = _list_params(
+        view=view,
+        sort=sort,
+        after=after,
+        before=before,
+        page_size=page_size,
+        organization_id=organization_id,
+        include=include,
+        page=page,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        external_id=external_id,
+    )
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
         return cached_as_agent(
@@ -145,6 +144,69 @@ def ticket_list(
         )
 
     return with_agent_credentials(agent, fetch_as)
+
+
+def _list_params(
+    *,
+    view: str,
+    sort: str,
+    after: str | None,
+    before: str | None,
+    page_size: int,
+    organization_id: int | None,
+    include: tuple[str, ...],
+    page: int | None = None,
+    sort_by: str | None = None,
+    sort_order: str = "asc",
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """The cache parameters of one list page (ticket_list's key, and list_read's)."""
+    params: dict[str, Any] = {
+        "view": view,
+        "sort": sort,
+        "after": after,
+        "before": before,
+        "page_size": page_size,
+        "organization_id": organization_id,
+        "include": include,
+    }
+    # Added only when used, so the keys of plain cursor pages stay what they always were.
+    extra = {"page": page, "sort_by": sort_by, "external_id": external_id}
+    params.update({name: value for name, value in extra.items() if value is not None})
+    if page is not None:
+        params["sort_order"] = sort_order
+    return params
+
+
+def first_page_read(
+    agent: AgentAccount,
+    credentials: Credentials,
+    *,
+    view: str,
+    sort: str,
+    page_size: int,
+    include: tuple[str, ...],
+) -> cache.CachedRead:
+    """The cache entry of the first cursor page of one of the agent's lists, as `ticket_list`
+    keeps it: for reading it from the cache alone (`cache.cached_hits`)."""
+    return cache.CachedRead(
+        kind="list",
+        base_url=credentials.base_url,
+        operation="tickets_list",
+        params=_list_params(
+            view=view,
+            sort=sort,
+            after=None,
+            before=None,
+            page_size=page_size,
+            organization_id=None,
+            include=include,
+        ),
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        shareable=view in SHARED_VIEWS,
+        families=tuple(_list_families(credentials.base_url, view, agent.zendesk_user_id)),
+    )
 
 
 # The "all" count is Zendesk's approximate count (the badge says so, with its time): it is

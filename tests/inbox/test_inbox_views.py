@@ -13,7 +13,9 @@ from django.utils.html import escape
 
 from inbox.models import ViewedTicket
 from inbox.services import inbox
-from tests.inbox.conftest import signed_in_client
+from inbox.views_inbox import EMPTY_MESSAGES
+from tests.inbox.conftest import agent_account, api_calls, signed_in_client
+from tests.inbox.test_ticket_views import new_ticket
 
 pytestmark = pytest.mark.django_db
 TICKET_LINK = re.compile(r'href="/tickets/(\d+)"')
@@ -661,3 +663,82 @@ def test_recently_viewed_cannot_be_filtered_or_numbered(agent_client, inbox_sand
     assert "cannot be filtered by external ID" in filtered.content.decode()
     assert numbered.status_code == 400
     assert "has no next page" in numbered.content.decode()
+
+
+# -- one read for the badge and the list ------------------------------------------------------
+SAMPLED = [
+    ("assigned", "users/{user}/tickets/assigned", "status"),
+    ("ccd", "users/{user}/tickets/ccd", "-updated_at"),
+]
+
+
+def an_agent_listed_in(sandbox, path: str, sort: str):
+    """A seeded unrestricted agent whose list at `path` fits a page of 100 (tickets in it
+    first), with the ids of that page."""
+    for seeded in sandbox.agents(role="agent", restricted=False, suspended=False):
+        mine = path.format(user=seeded["id"])
+        ids = sandbox_ids(sandbox, mine, seeded["email"], sort=sort, **{"page[size]": 100})
+        if 0 < len(ids) < 100:
+            return agent_account(sandbox, seeded), ids
+    seeded = sandbox.agent(role="agent", restricted=False, suspended=False)
+    mine = path.format(user=seeded["id"])
+    ids = sandbox_ids(sandbox, mine, seeded["email"], sort=sort, **{"page[size]": 100})
+    assert len(ids) < 100, f"no seeded agent has a list of one page at {path}"
+    return agent_account(sandbox, seeded), ids
+
+
+@pytest.mark.parametrize(("key", "path", "sort"), SAMPLED)
+def test_a_view_the_sidebar_holds_whole_opens_from_the_cache(inbox_sandbox, key, path, sort):
+    """The poll reads the agent's assigned and CC'd tickets (a page of 100) for the badges;
+    opening the view then shows that page as Zendesk would answer it, without asking again."""
+    agent, expected = an_agent_listed_in(inbox_sandbox, path, sort)
+    browser = signed_in_client(agent)
+    browser.get("/inbox/poll")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    response = browser.get(f"/views/{key}", {"size": 100})
+
+    assert response.status_code == 200
+    assert listed_ids(response) == expected
+    if not expected:
+        assert escape(EMPTY_MESSAGES[key]) in response.content.decode()
+    assert 'zendesk;desc="0 calls"' in response["Server-Timing"]
+    assert api_calls(inbox_sandbox) == 0
+
+
+def test_a_view_longer_than_its_page_asks_zendesk_for_that_page(agent, agent_client, inbox_sandbox):
+    """A sample holding more rows than the page asked for is not that page (its next-page
+    link would be missing): Zendesk is asked for the page itself."""
+    path = f"users/{agent.zendesk_user_id}/tickets/assigned"
+    everything = sandbox_ids(inbox_sandbox, path, agent.email, sort="status", **{"page[size]": 100})
+    while len(everything) <= 25:
+        new_ticket(inbox_sandbox, agent.email, assignee_id=agent.zendesk_user_id)
+        everything.append(0)
+    agent_client.get("/inbox/poll")
+
+    response = agent_client.get("/views/assigned", {"size": 25})
+
+    assert response.status_code == 200
+    expected = sandbox_ids(inbox_sandbox, path, agent.email, sort="status", **{"page[size]": 25})
+    assert listed_ids(response) == expected
+    assert 'rel="next"' in response.content.decode()
+    assert 'zendesk;desc="1 call"' in response["Server-Timing"]  # the page, asked for
+
+
+def test_after_a_change_concerning_the_agent_the_view_asks_zendesk_again(
+    agent, agent_client, inbox_sandbox
+):
+    """A change to the agent's assigned tickets moves the sample on with the list: the view
+    asks Zendesk and shows what Zendesk says now."""
+    from inbox.services.freshness import agent_view_family
+    from inbox.zendesk import cache
+
+    agent_client.get("/inbox/poll")
+    admin = inbox_sandbox.agent(role="admin")["email"]
+    created = new_ticket(inbox_sandbox, admin, assignee_id=agent.zendesk_user_id)
+    cache.bump(agent_view_family(inbox_sandbox.base_url, agent.zendesk_user_id, "assigned"))
+
+    response = agent_client.get("/views/assigned", {"size": 100})
+
+    assert created in listed_ids(response)
+    assert 'zendesk;desc="1 call"' in response["Server-Timing"]
