@@ -48,14 +48,20 @@ from inbox.services.freshness import (
     activities_family,
     agent_tickets_family,
     agent_view_family,
+    organization_count_family,
     organization_tickets_family,
+    ticket_counts_family,
     ticket_family,
     tickets_family,
 )
-from inbox.services.tickets import ticket_cached_copy, ticket_reread_in_background
+from inbox.services.tickets import (
+    APPROXIMATE_COUNT,
+    ticket_cached_copy,
+    ticket_reread_in_background,
+)
 from inbox.zendesk import budget, cache, client, leases, request_cost, sharedcache
 from inbox.zendesk.client import Credentials
-from inbox.zendesk.errors import SessionExpired, ZendeskError
+from inbox.zendesk.errors import NotFound, SessionExpired, ZendeskError
 from inbox.zendesk.records import Ticket
 
 logger = logging.getLogger(__name__)
@@ -66,6 +72,11 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 REPLAY_MEMORY_SECONDS = 2 * WEBHOOK_TOLERANCE_SECONDS + 60
 DEFAULT_WEBHOOK_MAX_BYTES = 256 * 1024
 TICKET_EVENT_PREFIX = "zen:event-type:ticket."
+# Events that make a ticket count (the "all" count, its organization's) one more or one less;
+# every kind of deletion too (soft, permanent, and its undoing: any event type naming
+# "deleted").
+# https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
+COUNTED_EVENTS = ("ticket.created", "ticket.merged")
 REPLAY_KEY_PREFIX = "inbox:webhook:seen"
 
 # -- what a change touches ---------------------------------------------------------------------
@@ -84,6 +95,11 @@ class TicketChange:
     people: frozenset[int] = frozenset()
     organization_ids: frozenset[int] = frozenset()
     roles: frozenset[tuple[int, str]] = frozenset()
+    # Whether the change can alter Zendesk's approximate counts: the ticket is new (or was
+    # deleted)...
+    counted: bool = False
+    # ... or sat in another organization in one copy than in another (0: in none).
+    placements: frozenset[int] = frozenset()
 
     def including(self, ticket: Ticket | None) -> TicketChange:
         """This change plus whoever `ticket` (a copy before or after it) concerns."""
@@ -95,7 +111,13 @@ class TicketChange:
             people=self.people | {person for person, _view in roles},
             organization_ids=self.organization_ids | _ids([ticket.organization_id]),
             roles=self.roles | roles,
+            counted=self.counted or recently_created(ticket),
+            placements=self.placements | {ticket.organization_id or 0},
         )
+
+    def alters_counts(self) -> bool:
+        """Whether the approximate counts (the "all" count, its organizations') can differ."""
+        return self.counted or len(self.placements) > 1
 
     def views(self) -> set[tuple[int, str]]:
         """Every (person, view) the change can alter: the known roles, and every view of a
@@ -103,6 +125,16 @@ class TicketChange:
         known = {person for person, _view in self.roles}
         unknown = {(person, view) for person in self.people - known for view in AGENT_VIEWS}
         return set(self.roles) | unknown
+
+
+def recently_created(ticket: Ticket) -> bool:
+    """Whether a cached approximate count may have been asked before the ticket existed: it
+    was created within the longest time such a count is kept (and a minute more, for clocks
+    that differ). Any change to it then moves the counts on, which is never wrong."""
+    if ticket.created_at is None:
+        return True
+    window = cache.longest_lifetime(APPROXIMATE_COUNT) + 60
+    return ticket.created_at.timestamp() >= cache.clock() - window
 
 
 def _ids(values: Iterable[Any]) -> frozenset[int]:
@@ -145,7 +177,7 @@ def ticket_people(ticket: Ticket) -> frozenset[int]:
 
 def change_families(base_url: str, change: TicketChange) -> set[str]:
     """Every cache family the change makes stale (see the module docstring)."""
-    return {
+    families = {
         ticket_family(base_url, change.ticket_id),
         tickets_family(base_url),
         *(organization_tickets_family(base_url, org) for org in change.organization_ids),
@@ -153,15 +185,19 @@ def change_families(base_url: str, change: TicketChange) -> set[str]:
         *(agent_view_family(base_url, person, view) for person, view in change.views()),
         *(activities_family(base_url, person) for person in change.people),
     }
-
-
-def ticket_change_apply(*, base_url: str, change: TicketChange) -> set[str]:
-    """Invalidate what the change touches, as the app's cached copy of the ticket also names
-    (who it concerned before). Returns the families moved on. Never calls Zendesk."""
-    whole = change.including(ticket_cached_copy(base_url=base_url, ticket_id=change.ticket_id))
-    families = change_families(base_url, whole)
-    cache.bump(*families)
+    if change.alters_counts():
+        families.add(ticket_counts_family(base_url))
+        families |= {organization_count_family(base_url, org) for org in change.organization_ids}
     return families
+
+
+def ticket_change_apply(*, base_url: str, change: TicketChange) -> TicketChange:
+    """Invalidate what the change touches, as the app's cached copy of the ticket also names
+    (who it concerned before, where it was). Returns the change as applied, that copy
+    included. Never calls Zendesk."""
+    whole = change.including(ticket_cached_copy(base_url=base_url, ticket_id=change.ticket_id))
+    cache.bump(*change_families(base_url, whole))
+    return whole
 
 
 # -- the re-read in the background -----------------------------------------------------------
@@ -180,15 +216,16 @@ def background_agents() -> list[AgentAccount]:
     )
 
 
-def ticket_reread_later(*, base_url: str, ticket_id: int, already: set[str]) -> Future | None:
-    """Queue a re-read of the ticket on the background lane; invalidate what it adds.
+def ticket_reread_later(*, base_url: str, applied: TicketChange) -> Future | None:
+    """Queue a re-read of the ticket on the background lane; invalidate what it adds to the
+    change already `applied` (a new CC, the organization it moved to...).
 
     The agents are chosen here (on the caller's thread) and handed to the job.
     """
     agents = background_agents()
     if not agents:
         return None
-    future = _background.submit(_reread_job, base_url, int(ticket_id), frozenset(already), agents)
+    future = _background.submit(_reread_job, base_url, applied, agents)
     with _pending_lock:
         _pending.add(future)
     future.add_done_callback(_forget_future)
@@ -208,9 +245,9 @@ def background_wait(timeout: float = 60.0) -> None:
         future.result(timeout=timeout)
 
 
-def _reread_job(
-    base_url: str, ticket_id: int, already: frozenset[str], agents: list[AgentAccount]
-) -> set[str]:
+def _reread_job(base_url: str, applied: TicketChange, agents: list[AgentAccount]) -> set[str]:
+    ticket_id = applied.ticket_id
+    already = change_families(base_url, applied)
     try:
         for agent in agents:
             try:
@@ -218,10 +255,18 @@ def _reread_job(
                     ticket = ticket_reread_in_background(agent=agent, ticket_id=ticket_id)
             except SessionExpired:
                 continue
-            except ZendeskError as error:  # 404 (deleted), Zendesk down: the feed catches up
+            except NotFound:  # deleted: one ticket fewer in the counts that held it
+                gone = TicketChange(
+                    ticket_id, organization_ids=applied.organization_ids, counted=True
+                )
+                added = change_families(base_url, gone) - already
+                if added:
+                    cache.bump(*added)
+                return added
+            except ZendeskError as error:  # Zendesk down: the feed catches up
                 logger.info("re-reading ticket %s after a change: %s", ticket_id, error)
                 return set()
-            added = change_families(base_url, TicketChange(ticket_id).including(ticket))
+            added = change_families(base_url, applied.including(ticket))
             added -= already | {ticket_family(base_url, ticket_id)}
             if added:
                 cache.bump(*added)
@@ -362,11 +407,18 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
     if kind.endswith("organization_changed"):
         organizations += [event.get("previous"), event.get("current")]
     roles = _as("assigned", assignees) | _as("requested", requesters)
+    moved = kind.endswith("organization_changed")
     return TicketChange(
         ticket_id,
         people=frozenset(person for person, _view in roles),
         organization_ids=_ids(organizations),
         roles=roles,
+        counted=kind.endswith(COUNTED_EVENTS) or "deleted" in kind,
+        placements=frozenset(
+            next(iter(_ids([value])), 0) for value in (event.get("previous"), event.get("current"))
+        )
+        if moved
+        else frozenset(),
     )
 
 
@@ -404,12 +456,12 @@ def webhook_receive(
     if not caches["default"].add(replay_key, 1, timeout=REPLAY_MEMORY_SECONDS):
         raise WebhookRefused(409, "This event was already received.")
     try:
-        families = ticket_change_apply(base_url=base_url, change=_event_change(payload, ticket_id))
+        applied = ticket_change_apply(base_url=base_url, change=_event_change(payload, ticket_id))
     except BaseException:
         caches["default"].delete(replay_key)  # not applied: let Zendesk's retry through
         raise
-    ticket_reread_later(base_url=base_url, ticket_id=ticket_id, already=families)
-    return WebhookOutcome(ticket_id=ticket_id, invalidated=families)
+    ticket_reread_later(base_url=base_url, applied=applied)
+    return WebhookOutcome(ticket_id=ticket_id, invalidated=change_families(base_url, applied))
 
 
 # -- the change feed ---------------------------------------------------------------------------
@@ -578,12 +630,14 @@ def _feed_credentials_run(agent: AgentAccount, base_url: str, token: str) -> Fee
         logger.warning("change feed: %s while this run asked Zendesk; leaving it", LEASE_LOST)
         return FeedRun(changed=(), invalidated=set(), skipped=LEASE_LOST)
     invalidated: set[str] = set()
-    applied = applied_versions(base_url, changed)
+    versions = applied_versions(base_url, changed)
     for ticket in changed:
-        if applied.get(ticket.id) == _fingerprint(ticket):
+        if versions.get(ticket.id) == _fingerprint(ticket):
             continue  # a webhook has invalidated this very version already
-        change = TicketChange(ticket.id).including(ticket)
-        invalidated |= ticket_change_apply(base_url=base_url, change=change)
+        applied = ticket_change_apply(
+            base_url=base_url, change=TicketChange(ticket.id).including(ticket)
+        )
+        invalidated |= change_families(base_url, applied)
     store.set(_state_key(base_url), new_state, timeout=None)
     cache.feed_alive_mark(feed_seconds() * 3)
     if more:

@@ -3,9 +3,12 @@
 A *family* is a set of cache entries invalidated together after a write (see
 inbox.zendesk.cache.bump). Families used by the services:
 
-- `tickets`           the "all" list every agent can see (its count is Zendesk's approximate
-                      count, kept for its own short lifetime instead)
-- `org-tickets:ID`    one organization's list and count (a change elsewhere leaves them be)
+- `tickets`           the "all" list every agent can see
+- `org-tickets:ID`    one organization's list (a change elsewhere leaves it be)
+- `ticket-counts`     Zendesk's approximate counts of the "all" list, as unrestricted agents
+                      see it: moved on only by a change that can alter a count (a ticket
+                      created or deleted, or moved between organizations), not by every change
+- `org-count:ID`      one organization's approximate count, moved on likewise
 - `agent-tickets:ID`  anything of one agent's that any change concerning them may alter
 - `agent-tickets:ID:VIEW`  one of an agent's own lists and its count, by the part the agent
                       plays in a ticket: `assigned` (assignee), `ccd` (CC), `followed`
@@ -39,6 +42,14 @@ def tickets_family(base_url: str) -> str:
 
 def organization_tickets_family(base_url: str, organization_id: int) -> str:
     return f"{base_url}|org-tickets|{organization_id}"
+
+
+def ticket_counts_family(base_url: str) -> str:
+    return f"{base_url}|ticket-counts"
+
+
+def organization_count_family(base_url: str, organization_id: int) -> str:
+    return f"{base_url}|org-count|{organization_id}"
 
 
 def agent_tickets_family(base_url: str, user_id: int) -> str:

@@ -29,11 +29,14 @@ from inbox.services.freshness import (
     agent_view_family,
     cached_as_agent,
     combined,
+    organization_count_family,
+    ticket_counts_family,
     tickets_family,
     unavailable,
 )
 from inbox.services.tickets import (
-    APPROXIMATE_COUNT,
+    approximate_families,
+    approximate_kind,
     count_read,
     first_page_read,
     ticket_count,
@@ -533,12 +536,16 @@ def _with_opened_badges(
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
-    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts. A
-    change to a ticket they only follow or requested, or that does not concern them, leaves
-    it kept (the "all" count is approximate and has its own short lifetime)."""
+    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts, and a
+    change that can alter the approximate counts (every such change moves `ticket-counts`
+    on, the organizations' ones included). A change to a ticket they only follow or
+    requested, or that does not concern them, leaves it kept."""
     return [
-        agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
-        for view in ("assigned", "ccd")
+        *(
+            agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
+            for view in ("assigned", "ccd")
+        ),
+        ticket_counts_family(credentials.base_url),
     ]
 
 
@@ -670,7 +677,8 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
         (work_answer, "list"),
         (ccd_answer, "list"),
     ]
-    lifetimes = cache.lifetimes("count", "list", APPROXIMATE_COUNT)
+    counts_kind = approximate_kind(agent)
+    lifetimes = cache.lifetimes("count", "list", counts_kind)
     lasting_until = _first_expiry(lasting, lifetimes)
     return Sidebar(
         badges=badges,
@@ -679,7 +687,7 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
         fetched_at=whole.fetched_at,
         fresh_until=min(
             lasting_until,
-            _first_expiry([(answer, APPROXIMATE_COUNT) for _, answer in approximate], lifetimes),
+            _first_expiry([(answer, counts_kind) for _, answer in approximate], lifetimes),
         ),
         lasting_until=lasting_until,
         approximate=tuple((read, count_number(answer)) for read, answer in approximate),
@@ -740,13 +748,16 @@ def _organization_read(
     agent: AgentAccount, credentials: Credentials, view: InboxView
 ) -> cache.CachedRead:
     return cache.CachedRead(
-        kind=APPROXIMATE_COUNT,
+        kind=approximate_kind(agent),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": "organization", "organization_id": view.organization_id},
         user_id=agent.zendesk_user_id,
         restricted=agent.restricted,
         shareable=True,
+        families=approximate_families(
+            agent, organization_count_family(credentials.base_url, view.organization_id or 0)
+        ),
     )
 
 

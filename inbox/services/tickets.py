@@ -26,6 +26,7 @@ from inbox.services.freshness import (
     cached_as_agent,
     combined,
     organization_tickets_family,
+    ticket_counts_family,
     ticket_family,
     tickets_family,
     unavailable,
@@ -209,33 +210,50 @@ def first_page_read(
     )
 
 
-# The "all" count is Zendesk's approximate count (the badge says so, with its time): it is
-# refreshed on its own short lifetime (30 s, ttl_for's default, also while a change feed
-# runs), not moved on by every ticket change: a team whose tickets change every two seconds
-# would otherwise ask Zendesk for it every two seconds, and every agent's badges with it.
+# The "all" count is Zendesk's approximate count (the badge says so, with its time), and so
+# are the organizations' counts. A count changes only when a ticket is created or deleted, or
+# moves between organizations: those changes move its family on (`ticket-counts`,
+# `org-count:ID`); a comment or a new status leaves it cached. A team whose tickets change
+# every two seconds would otherwise ask Zendesk for every count every two seconds.
 # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets
 APPROXIMATE_COUNT = "approximate_count"
+# ... as a restricted agent sees them: what such an agent may see can change with other
+# changes too (a ticket's group, its assignee), so their counts keep the short lifetime.
+RESTRICTED_APPROXIMATE_COUNT = "approximate_count_restricted"
 
 
-def _count_kind(view: str) -> str:
-    return APPROXIMATE_COUNT if view == "all" else "count"
+def approximate_kind(agent: AgentAccount) -> str:
+    """The cache kind (and so the lifetime) of the agent's approximate counts."""
+    return RESTRICTED_APPROXIMATE_COUNT if agent.restricted else APPROXIMATE_COUNT
 
 
-def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
-    return [] if view == "all" else _list_families(base_url, view, user_id)
+def approximate_families(agent: AgentAccount, family: str) -> tuple[str, ...]:
+    """The families of one of the agent's approximate counts (`family` for an unrestricted
+    agent; none for a restricted one, whose counts only expire)."""
+    return () if agent.restricted else (family,)
+
+
+def _count_kind(view: str, agent: AgentAccount) -> str:
+    return approximate_kind(agent) if view == "all" else "count"
+
+
+def _count_families(base_url: str, view: str, agent: AgentAccount) -> list[str]:
+    if view == "all":
+        return list(approximate_families(agent, ticket_counts_family(base_url)))
+    return _list_families(base_url, view, agent.zendesk_user_id)
 
 
 def count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
     """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
     return cache.CachedRead(
-        kind=_count_kind(view),
+        kind=_count_kind(view, agent),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": view},
         user_id=agent.zendesk_user_id,
         restricted=agent.restricted,
         shareable=view in SHARED_VIEWS,
-        families=tuple(_count_families(credentials.base_url, view, agent.zendesk_user_id)),
+        families=tuple(_count_families(credentials.base_url, view, agent)),
     )
 
 

@@ -669,12 +669,15 @@ FEED_ALIVE_KEY = f"{KEY_PREFIX}:feed-alive"
 # What a process may keep a near copy of (with Redis): entries, generations, the feed's mark.
 NEAR_CACHE_PREFIXES = (f"{ENTRY_PREFIX}:", f"{GENERATION_PREFIX}:", FEED_ALIVE_KEY)
 # Kinds every ticket change invalidates precisely, and how long they live while a feed runs.
+# Zendesk's approximate counts are moved on only by the changes that can alter them (a ticket
+# created, deleted or moved); the feed cannot see a deletion, so they live shorter.
 DEFAULT_TTL_WITH_FEED_SECONDS: dict[str, float] = {
     "count": 600,
     "list": 600,
     "ticket": 600,
     "comments": 600,
     "activities": 600,
+    "approximate_count": 300,
 }
 
 
@@ -695,6 +698,11 @@ def feed_alive_clear() -> None:
 def lifetime(kind: str) -> float:
     """How long an answer of this kind is served now: longer while a feed of changes runs."""
     return _snapshot([], []).ttl(kind)
+
+
+def longest_lifetime(kind: str) -> float:
+    """The longest an answer of this kind is ever served: its lifetime while a feed runs."""
+    return max(ttl_for(kind), float(_feed_ttls().get(kind, 0.0)))
 
 
 def lifetimes(*kinds: str) -> dict[str, float]:
