@@ -69,9 +69,10 @@ OFFSET_DEPTH = 10_000
 UNSOLVED = ("new", "open", "pending", "hold")
 # A sidebar read looks at this many of the agent's assigned and CC'd tickets (one page each).
 SIDEBAR_SAMPLE = 100
-# ... with what the rows of a list need (and the organizations the sidebar names): an agent
-# opening "Assigned to me" or "CC'd" while their sample holds the whole list is shown it
-# from the cache (`_sample_as_first_page`) instead of asking Zendesk for a page of it again.
+# ... with what the rows of a list need and the organizations the sidebar names, as the
+# views of those lists ask too: an agent opening "Assigned to me" or "CC'd" while their
+# sample holds the whole list is shown it from the cache, and a whole page the agent opened
+# serves the sidebar as its sample (`_whole_list_cached`), instead of asking Zendesk again.
 SAMPLE_INCLUDE = (*LIST_INCLUDE, "organizations")
 # The views a sample is taken of, and the sort it is taken in (each view's default sort).
 SAMPLED_VIEWS = {"assigned": "status", "ccd": "-updated_at"}
@@ -163,18 +164,23 @@ def inbox_page(
 
     def fetch_as(credentials: Credentials) -> Fresh[Page]:
         first_page = not (after or before) and (page or 1) == 1
-        if first_page and external_id is None and not view.organization_id:
-            sampled = _sample_as_first_page(agent, credentials, view, sort, page_size)
-            if sampled is not None:
-                return sampled
+        if first_page and external_id is None:
+            whole = _whole_list_cached(agent, credentials, view.zendesk_view, sort)
+            if whole is not None and len(whole.value.items) <= page_size:
+                return whole  # the rows Zendesk would send, and no next page
+        if view.zendesk_view in SAMPLED_VIEWS:
+            include = SAMPLE_INCLUDE  # a whole first page serves the sidebar as its sample
+        elif view.organization_id:  # titled with its name, sideloaded with its tickets
+            include = (*LIST_INCLUDE, "organizations")
+        else:
+            include = LIST_INCLUDE
         answer = ticket_list(
             agent=agent,
             view=view.zendesk_view,
             organization_id=view.organization_id,
             page_size=page_size,
             external_id=external_id,
-            # An organization's view is titled with its name, sideloaded with its tickets.
-            include=LIST_INCLUDE + (("organizations",) if view.organization_id else ()),
+            include=include,
             **paging,
         )
         if view.counted_by == "opened" and first_page and external_id is None:
@@ -184,29 +190,32 @@ def inbox_page(
     return with_agent_credentials(agent, fetch_as)
 
 
-def _sample_as_first_page(
-    agent: AgentAccount, credentials: Credentials, view: InboxView, sort: str, page_size: int
+def _whole_list_cached(
+    agent: AgentAccount, credentials: Credentials, zendesk_view: str, sort: str
 ) -> Fresh[Page] | None:
-    """The sidebar's fresh sample of this view, when it is the page asked for: the same list
-    in the same order, holding the whole list within `page_size` (Zendesk would answer the
-    same rows, and no next page). None otherwise (the page is asked for as usual); never
-    calls Zendesk."""
-    if SAMPLED_VIEWS.get(view.zendesk_view) != sort:
+    """A fresh first page of one of the agent's sampled lists in its default sort that holds
+    the whole list (Zendesk said there is no more): the sidebar's sample, or a page the agent
+    opened, at any page size, read from the cache in one round trip. Never calls Zendesk.
+
+    The sidebar's sample and the view's first page are one list read two ways: whichever was
+    read last since the list changed answers the other."""
+    if SAMPLED_VIEWS.get(zendesk_view) != sort:
         return None
-    read = first_page_read(
-        agent,
-        credentials,
-        view=view.zendesk_view,
-        sort=sort,
-        page_size=SIDEBAR_SAMPLE,
-        include=SAMPLE_INCLUDE,
-    )
-    (sample,) = cache.cached_hits([read])
-    if sample is None or sample.stale or sample.value.has_more:
-        return None
-    if len(sample.value.items) > page_size:
-        return None
-    return sample
+    reads = [
+        first_page_read(
+            agent,
+            credentials,
+            view=zendesk_view,
+            sort=sort,
+            page_size=size,
+            include=SAMPLE_INCLUDE,
+        )
+        for size in sorted({*PAGE_SIZES, SIDEBAR_SAMPLE})
+    ]
+    for hit in cache.cached_hits(reads):
+        if hit is not None and not hit.stale and not hit.value.has_more:
+            return hit
+    return None
 
 
 # -- recently viewed -------------------------------------------------------------------------
@@ -620,6 +629,9 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
     """
 
     def sample(zendesk_view: str, sort: str) -> Fresh[Page]:
+        whole = _whole_list_cached(agent, credentials, zendesk_view, sort)
+        if whole is not None:  # the agent opened the whole list since it last changed
+            return whole
         return _quietly(
             lambda: ticket_list(
                 agent=agent,

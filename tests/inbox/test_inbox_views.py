@@ -672,18 +672,18 @@ SAMPLED = [
 ]
 
 
-def an_agent_listed_in(sandbox, path: str, sort: str):
-    """A seeded unrestricted agent whose list at `path` fits a page of 100 (tickets in it
+def an_agent_listed_in(sandbox, path: str, sort: str, fits: int = 100):
+    """A seeded unrestricted agent whose list at `path` fits a page of `fits` (tickets in it
     first), with the ids of that page."""
     for seeded in sandbox.agents(role="agent", restricted=False, suspended=False):
         mine = path.format(user=seeded["id"])
         ids = sandbox_ids(sandbox, mine, seeded["email"], sort=sort, **{"page[size]": 100})
-        if 0 < len(ids) < 100:
+        if 0 < len(ids) < fits:
             return agent_account(sandbox, seeded), ids
     seeded = sandbox.agent(role="agent", restricted=False, suspended=False)
     mine = path.format(user=seeded["id"])
     ids = sandbox_ids(sandbox, mine, seeded["email"], sort=sort, **{"page[size]": 100})
-    assert len(ids) < 100, f"no seeded agent has a list of one page at {path}"
+    assert len(ids) < fits, f"no seeded agent has a list of one page at {path}"
     return agent_account(sandbox, seeded), ids
 
 
@@ -704,6 +704,27 @@ def test_a_view_the_sidebar_holds_whole_opens_from_the_cache(inbox_sandbox, key,
         assert escape(EMPTY_MESSAGES[key]) in response.content.decode()
     assert 'zendesk;desc="0 calls"' in response["Server-Timing"]
     assert api_calls(inbox_sandbox) == 0
+
+
+def test_a_whole_list_the_agent_opened_is_the_sidebars_sample_at_the_next_poll(inbox_sandbox):
+    """The other way round: the agent opened the view (after a change, say) and it held the
+    whole list; the poll that follows draws the badge from that page, asking nothing more."""
+    agent, expected = an_agent_listed_in(inbox_sandbox, "users/{user}/tickets/ccd", "-updated_at")
+    assert len(expected) < 25, "the list fits the view's first page"
+    browser = signed_in_client(agent)
+    opened = browser.get("/views/ccd")
+    inbox_sandbox.control("POST", "stats/reset")
+
+    polled = browser.get("/inbox/poll")
+
+    assert listed_ids(opened) == expected
+    assert polled.status_code == 200
+    assert api_calls(inbox_sandbox, "GET /api/v2/users/{id}/tickets/ccd") == 0
+    badge = re.search(
+        r'id="count-ccd"[^>]*><span class="count-value"[^>]*>(\d+)<', polled.content.decode()
+    )
+    assert badge, "the poll shows the CC'd badge"
+    assert int(badge.group(1)) == len(expected)  # counted from the page the agent opened
 
 
 def test_a_view_longer_than_its_page_asks_zendesk_for_that_page(agent, agent_client, inbox_sandbox):
