@@ -100,6 +100,10 @@ class TicketChange:
     counted: bool = False
     # ... or sat in another organization in one copy than in another (0: in none).
     placements: frozenset[int] = frozenset()
+    # Whose own action it was, when the event says (a comment's author): Zendesk gives nobody
+    # an activity for their own action, so their bell is left as it is.
+    # https://developer.zendesk.com/api-reference/ticketing/tickets/activity_stream/
+    actor: int | None = None
 
     def including(self, ticket: Ticket | None) -> TicketChange:
         """This change plus whoever `ticket` (a copy before or after it) concerns."""
@@ -113,6 +117,7 @@ class TicketChange:
             roles=self.roles | roles,
             counted=self.counted or recently_created(ticket),
             placements=self.placements | {ticket.organization_id or 0},
+            actor=self.actor,
         )
 
     def alters_counts(self) -> bool:
@@ -183,7 +188,7 @@ def change_families(base_url: str, change: TicketChange) -> set[str]:
         *(organization_tickets_family(base_url, org) for org in change.organization_ids),
         *(agent_tickets_family(base_url, person) for person in change.people),
         *(agent_view_family(base_url, person, view) for person, view in change.views()),
-        *(activities_family(base_url, person) for person in change.people),
+        *(activities_family(base_url, person) for person in change.people - {change.actor}),
     }
     if change.alters_counts():
         families.add(ticket_counts_family(base_url))
@@ -408,6 +413,8 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
         organizations += [event.get("previous"), event.get("current")]
     roles = _as("assigned", assignees) | _as("requested", requesters)
     moved = kind.endswith("organization_changed")
+    comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}
+    author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
     return TicketChange(
         ticket_id,
         people=frozenset(person for person, _view in roles),
@@ -419,6 +426,9 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
         )
         if moved
         else frozenset(),
+        actor=next(iter(_ids([author.get("id")])), None)
+        if kind.endswith("comment_added")
+        else None,
     )
 
 

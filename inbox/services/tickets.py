@@ -534,8 +534,9 @@ def _after_ticket_write(
         *(organization_tickets_family(base_url, org) for org in [ticket.organization_id] if org),
         *(agent_tickets_family(base_url, person) for person in people),
         *(agent_view_family(base_url, person, view) for person, view in views),
-        # The write is an activity for the others the ticket concerns (their unread counts).
-        *(activities_family(base_url, person) for person in people),
+        # The write is an activity for the others the ticket concerns (their unread counts),
+        # never for the writer.
+        *(activities_family(base_url, person) for person in people - {agent.zendesk_user_id}),
     )
 
 

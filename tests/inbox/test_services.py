@@ -175,6 +175,30 @@ def test_assigning_a_ticket_updates_the_assignees_counts_at_once(on_sandbox, ali
     assert after == before + 1
 
 
+def test_a_reply_moves_the_others_bells_on_and_never_the_writers(on_sandbox, alice, bob):
+    """Zendesk gives nobody an activity for their own action: after Alice's comment on Bob's
+    ticket, Bob's unread count is asked again, Alice's stays cached."""
+    listed = services.ticket_list(agent=alice, view="all", page_size=100).value.items
+    ticket = next(
+        t for t in listed if t.status not in ("closed", "solved") and t.assignee_id is not None
+    )
+    services.ticket_update(agent=alice, ticket_id=ticket.id, assignee_id=bob.zendesk_user_id)
+    services.activity_unread_count(agent=alice)
+    services.activity_unread_count(agent=bob)
+    on_sandbox.control("POST", "stats/reset")
+
+    services.ticket_update(
+        agent=alice, ticket_id=ticket.id, comment_body="Over to you, Bob.", public=False
+    )
+    on_sandbox.control("POST", "stats/reset")
+    services.activity_unread_count(agent=alice)
+    asked_for_alice = api_calls(on_sandbox, "GET /api/v2/activities")
+    services.activity_unread_count(agent=bob)
+    asked_for_bob = api_calls(on_sandbox, "GET /api/v2/activities") - asked_for_alice
+
+    assert (asked_for_alice, asked_for_bob) == (0, 1)
+
+
 def test_a_comment_and_field_changes_go_to_zendesk_as_one_update(on_sandbox, alice, bob):
     ticket_id = open_ticket_of(alice)
     seen = services.ticket_detail(agent=alice, ticket_id=ticket_id).value.ticket

@@ -84,6 +84,27 @@ def test_a_signed_event_invalidates_exactly_what_the_ticket_touches(
     assert_exactly_invalidated(entries, concerned_families(signed.base_url, ticket))
 
 
+def test_a_comment_leaves_its_authors_bell_and_moves_everyone_elses_on(
+    signed, agent, entries, deferred
+):
+    """Zendesk gives nobody an activity for their own comment (the event names its author)."""
+    signed.reset()
+    ticket = the_agents_ticket(signed, agent)
+    other = bystander(signed, ticket)
+    open_inbox([agent, other], ticket_ids=[ticket["id"]])
+    entries.freeze()
+    event = envelope(ticket, "ticket.comment_added")
+    event["event"] = {"comment": {"id": "1", "author": {"id": str(agent.zendesk_user_id)}}}
+
+    response = post_webhook(Client(), event)
+
+    assert response.status_code == 200, response.content
+    authors_bell = f"{signed.base_url}|activities|{agent.zendesk_user_id}"
+    everything = concerned_families(signed.base_url, ticket)
+    assert authors_bell in everything
+    assert_exactly_invalidated(entries, everything - {authors_bell})
+
+
 def test_a_trigger_naming_only_the_ticket_invalidates_its_people_after_the_re_read(
     signed, agent, entries, deferred
 ):
