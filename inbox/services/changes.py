@@ -95,9 +95,10 @@ class TicketChange:
     people: frozenset[int] = frozenset()
     organization_ids: frozenset[int] = frozenset()
     roles: frozenset[tuple[int, str]] = frozenset()
-    # Whether the change can alter Zendesk's approximate counts: the ticket is new (or was
-    # deleted)...
+    # Whether the change can alter Zendesk's approximate counts: the event says the ticket is
+    # new (or was deleted), or a copy says when it was created (`created_after`)...
     counted: bool = False
+    created_at: float | None = None
     # ... or sat in another organization in one copy than in another (0: in none).
     placements: frozenset[int] = frozenset()
     # Whose own action it was, when the event says (a comment's author): Zendesk gives nobody
@@ -115,14 +116,35 @@ class TicketChange:
             people=self.people | {person for person, _view in roles},
             organization_ids=self.organization_ids | _ids([ticket.organization_id]),
             roles=self.roles | roles,
-            counted=self.counted or recently_created(ticket),
+            counted=self.counted,
+            created_at=max(
+                (stamp for stamp in (self.created_at, _created_stamp(ticket)) if stamp is not None),
+                default=None,
+            ),
             placements=self.placements | {ticket.organization_id or 0},
             actor=self.actor,
         )
 
-    def alters_counts(self) -> bool:
-        """Whether the approximate counts (the "all" count, its organizations') can differ."""
-        return self.counted or len(self.placements) > 1
+    def count_families(self, base_url: str, followed: dict[str, float] | None) -> set[str]:
+        """The approximate counts ("all", its organizations') that can differ from what the
+        cache holds, by their families; `followed` says which creations they were moved on
+        for already (`counts_followed`). Any of them moves `ticket-counts` on too: the poll's
+        kept answers follow that family alone."""
+        everything = {
+            ticket_counts_family(base_url),
+            *(organization_count_family(base_url, org) for org in self.organization_ids),
+        }
+        if self.counted or len(self.placements) > 1:
+            return everything
+        followed = followed or {}
+        organizations = {
+            organization_count_family(base_url, org)
+            for org in self.organization_ids
+            if created_after(self.created_at, followed.get(str(org)))
+        }
+        if organizations or created_after(self.created_at, followed.get("all")):
+            return {ticket_counts_family(base_url), *organizations}
+        return set()
 
     def views(self) -> set[tuple[int, str]]:
         """Every (person, view) the change can alter: the known roles, and every view of a
@@ -132,14 +154,60 @@ class TicketChange:
         return set(self.roles) | unknown
 
 
-def recently_created(ticket: Ticket) -> bool:
-    """Whether a cached approximate count may have been asked before the ticket existed: it
-    was created within the longest time such a count is kept (and a minute more, for clocks
-    that differ). Any change to it then moves the counts on, which is never wrong."""
-    if ticket.created_at is None:
-        return True
-    window = cache.longest_lifetime(APPROXIMATE_COUNT) + 60
-    return ticket.created_at.timestamp() >= cache.clock() - window
+def _created_stamp(ticket: Ticket) -> float | None:
+    return ticket.created_at.timestamp() if ticket.created_at is not None else None
+
+
+# How far the app's clock may be from Zendesk's (whose created_at it compares with its own).
+CLOCK_SLACK_SECONDS = 60
+
+
+def created_after(created_at: float | None, followed: float | None) -> bool:
+    """Whether a ticket created then (Zendesk's clock) may be missing from a cached approximate
+    count. `followed`: the newest creation that count was moved on for (Zendesk's clock): it
+    was moved on after that ticket existed, so every copy of it cached now was asked after
+    every ticket created until then. None: no such creation within the counts' longest
+    lifetime, and every copy cached now was asked within it.
+
+    Not known (an event's own payload, no copy cached): the event's kind says whether it is
+    new, or the re-read of the ticket will."""
+    if created_at is None:
+        return False
+    if followed is None:
+        window = cache.longest_lifetime(APPROXIMATE_COUNT) + CLOCK_SLACK_SECONDS
+        return created_at > cache.clock() - window
+    return created_at > followed
+
+
+COUNTS_FOLLOWED_KEY_PREFIX = "inbox:change:counts-followed"
+
+
+def _counts_followed_key(base_url: str) -> str:
+    return f"{COUNTS_FOLLOWED_KEY_PREFIX}:{hashlib.sha256(base_url.encode()).hexdigest()[:40]}"
+
+
+def counts_followed(base_url: str) -> dict[str, float]:
+    """The newest ticket creation (Zendesk's created_at) each approximate count was moved on
+    for within the counts' longest lifetime, by "all" and organization id."""
+    return caches["default"].get(_counts_followed_key(base_url)) or {}
+
+
+def _counts_followed_note(base_url: str, change: TicketChange, families: set[str]) -> None:
+    """After counts were moved on for a change: remember its ticket's creation time for them.
+    (Two processes at once may keep the older time: a later change then moves a count on once
+    more than needed, never less.)"""
+    if change.created_at is None or ticket_counts_family(base_url) not in families:
+        return
+    moved = ["all"] + [
+        str(org)
+        for org in change.organization_ids
+        if organization_count_family(base_url, org) in families
+    ]
+    followed = counts_followed(base_url)
+    for key in moved:
+        followed[key] = max(change.created_at, followed.get(key, 0.0))
+    seconds = int(cache.longest_lifetime(APPROXIMATE_COUNT)) + 1
+    caches["default"].set(_counts_followed_key(base_url), followed, timeout=seconds)
 
 
 def _ids(values: Iterable[Any]) -> frozenset[int]:
@@ -180,8 +248,12 @@ def ticket_people(ticket: Ticket) -> frozenset[int]:
     return frozenset(person for person, _view in ticket_roles(ticket))
 
 
-def change_families(base_url: str, change: TicketChange) -> set[str]:
-    """Every cache family the change makes stale (see the module docstring)."""
+def change_families(
+    base_url: str, change: TicketChange, followed: dict[str, float] | None = None
+) -> set[str]:
+    """Every cache family the change makes stale (see the module docstring); the approximate
+    counts' only if they can differ from what the cache holds (see TicketChange.
+    count_families)."""
     families = {
         ticket_family(base_url, change.ticket_id),
         tickets_family(base_url),
@@ -190,19 +262,32 @@ def change_families(base_url: str, change: TicketChange) -> set[str]:
         *(agent_view_family(base_url, person, view) for person, view in change.views()),
         *(activities_family(base_url, person) for person in change.people - {change.actor}),
     }
-    if change.alters_counts():
-        families.add(ticket_counts_family(base_url))
-        families |= {organization_count_family(base_url, org) for org in change.organization_ids}
-    return families
+    return families | change.count_families(base_url, followed)
 
 
-def ticket_change_apply(*, base_url: str, change: TicketChange) -> TicketChange:
+@dataclass(frozen=True)
+class Applied:
+    """A change as applied (the app's cached copy of the ticket included) and the families it
+    moved on."""
+
+    change: TicketChange
+    families: frozenset[str]
+
+
+def ticket_change_apply(*, base_url: str, change: TicketChange) -> Applied:
     """Invalidate what the change touches, as the app's cached copy of the ticket also names
-    (who it concerned before, where it was). Returns the change as applied, that copy
-    included. Never calls Zendesk."""
+    (who it concerned before, where it was). Never calls Zendesk."""
     whole = change.including(ticket_cached_copy(base_url=base_url, ticket_id=change.ticket_id))
-    cache.bump(*change_families(base_url, whole))
-    return whole
+    return Applied(whole, frozenset(_bump(base_url, whole)))
+
+
+def _bump(base_url: str, change: TicketChange, already: frozenset[str] = frozenset()) -> set[str]:
+    """Move on what the change makes stale and was not moved on `already`; returns that."""
+    families = change_families(base_url, change, counts_followed(base_url)) - already
+    if families:
+        cache.bump(*families)
+        _counts_followed_note(base_url, change, families)
+    return families
 
 
 # -- the re-read in the background -----------------------------------------------------------
@@ -221,7 +306,7 @@ def background_agents() -> list[AgentAccount]:
     )
 
 
-def ticket_reread_later(*, base_url: str, applied: TicketChange) -> Future | None:
+def ticket_reread_later(*, base_url: str, applied: Applied) -> Future | None:
     """Queue a re-read of the ticket on the background lane; invalidate what it adds to the
     change already `applied` (a new CC, the organization it moved to...).
 
@@ -250,9 +335,10 @@ def background_wait(timeout: float = 60.0) -> None:
         future.result(timeout=timeout)
 
 
-def _reread_job(base_url: str, applied: TicketChange, agents: list[AgentAccount]) -> set[str]:
-    ticket_id = applied.ticket_id
-    already = change_families(base_url, applied)
+def _reread_job(base_url: str, applied: Applied, agents: list[AgentAccount]) -> set[str]:
+    ticket_id = applied.change.ticket_id
+    # The ticket and its comments were moved on at once; what the re-read caches is new.
+    already = applied.families | {ticket_family(base_url, ticket_id)}
     try:
         for agent in agents:
             try:
@@ -261,20 +347,13 @@ def _reread_job(base_url: str, applied: TicketChange, agents: list[AgentAccount]
             except SessionExpired:
                 continue
             except NotFound:  # deleted: one ticket fewer in the counts that held it
-                gone = TicketChange(
-                    ticket_id, organization_ids=applied.organization_ids, counted=True
-                )
-                added = change_families(base_url, gone) - already
-                if added:
-                    cache.bump(*added)
-                return added
+                organizations = applied.change.organization_ids
+                gone = TicketChange(ticket_id, organization_ids=organizations, counted=True)
+                return _bump(base_url, gone, already)
             except ZendeskError as error:  # Zendesk down: the feed catches up
                 logger.info("re-reading ticket %s after a change: %s", ticket_id, error)
                 return set()
-            added = change_families(base_url, applied.including(ticket))
-            added -= already | {ticket_family(base_url, ticket_id)}
-            if added:
-                cache.bump(*added)
+            added = _bump(base_url, applied.change.including(ticket), already)
             applied_record(base_url, ticket)
             return added
         return set()
@@ -380,6 +459,12 @@ def _parse_time(text: str) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
+def _event_time(payload: dict[str, Any]) -> float | None:
+    """When Zendesk says the event happened (the envelope's `time`)."""
+    moment = _parse_time(payload["time"]) if isinstance(payload.get("time"), str) else None
+    return moment.timestamp() if moment is not None else None
+
+
 def _event_ticket_id(payload: dict[str, Any]) -> tuple[int | None, str]:
     """The ticket an event names, or why it is ignored ("" when it names one)."""
     kind = payload.get("type")
@@ -421,6 +506,7 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
         organization_ids=_ids(organizations),
         roles=roles,
         counted=kind.endswith(COUNTED_EVENTS) or "deleted" in kind,
+        created_at=_event_time(payload) if kind.endswith("ticket.created") else None,
         placements=frozenset(
             next(iter(_ids([value])), 0) for value in (event.get("previous"), event.get("current"))
         )
@@ -471,7 +557,7 @@ def webhook_receive(
         caches["default"].delete(replay_key)  # not applied: let Zendesk's retry through
         raise
     ticket_reread_later(base_url=base_url, applied=applied)
-    return WebhookOutcome(ticket_id=ticket_id, invalidated=change_families(base_url, applied))
+    return WebhookOutcome(ticket_id=ticket_id, invalidated=set(applied.families))
 
 
 # -- the change feed ---------------------------------------------------------------------------
@@ -647,7 +733,7 @@ def _feed_credentials_run(agent: AgentAccount, base_url: str, token: str) -> Fee
         applied = ticket_change_apply(
             base_url=base_url, change=TicketChange(ticket.id).including(ticket)
         )
-        invalidated |= change_families(base_url, applied)
+        invalidated |= applied.families
     store.set(_state_key(base_url), new_state, timeout=None)
     cache.feed_alive_mark(feed_seconds() * 3)
     if more:

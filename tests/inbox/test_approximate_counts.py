@@ -208,6 +208,24 @@ def test_the_feed_moves_the_counts_on_for_a_new_ticket_and_not_for_a_comment(sig
     assert still_cached(reads) == only_these_moved_on(reads, "all", first)
 
 
+def test_once_the_counts_followed_a_new_ticket_its_later_changes_leave_them_cached(
+    signed, feed, agent
+):
+    """A count moved on after a ticket was created holds it: the ticket's next changes (it is
+    assigned, answered) are not a reason to ask Zendesk for the counts again."""
+    feed()
+    organization = next(key for key in approximate_reads(agent) if key != "all")
+    created = new_ticket_in(signed, organization)
+    feed()
+    reads = approximate_reads(agent)  # asked again, holding the new ticket
+
+    change_ticket(signed, created["id"], status="open", comment={"body": "Looking into it."})
+    later = feed()
+
+    assert later.changed == (created["id"],)
+    assert still_cached(reads) == only_these_moved_on(reads)
+
+
 def test_while_the_feed_runs_the_counts_live_minutes_but_a_restricted_agents_do_not(
     signed, agent, restricted_agent, clock
 ):
