@@ -50,12 +50,11 @@ from inbox.services.freshness import (
     agent_view_family,
     organization_count_family,
     organization_tickets_family,
-    ticket_counts_family,
     ticket_family,
     tickets_family,
 )
 from inbox.services.tickets import (
-    APPROXIMATE_COUNT,
+    ORGANIZATION_COUNT,
     ticket_cached_copy,
     ticket_reread_in_background,
 )
@@ -72,7 +71,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 REPLAY_MEMORY_SECONDS = 2 * WEBHOOK_TOLERANCE_SECONDS + 60
 DEFAULT_WEBHOOK_MAX_BYTES = 256 * 1024
 TICKET_EVENT_PREFIX = "zen:event-type:ticket."
-# Events that make a ticket count (the "all" count, its organization's) one more or one less;
+# Events that make a ticket count (its organization's) one more or one less;
 # every kind of deletion too (soft, permanent, and its undoing: any event type naming
 # "deleted").
 # https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/
@@ -126,25 +125,17 @@ class TicketChange:
         )
 
     def count_families(self, base_url: str, followed: dict[str, float] | None) -> set[str]:
-        """The approximate counts ("all", its organizations') that can differ from what the
-        cache holds, by their families; `followed` says which creations they were moved on
-        for already (`counts_followed`). Any of them moves `ticket-counts` on too: the poll's
-        kept answers follow that family alone."""
-        everything = {
-            ticket_counts_family(base_url),
-            *(organization_count_family(base_url, org) for org in self.organization_ids),
-        }
+        """The organizations' approximate counts that can differ from what the cache holds,
+        by their families; `followed` says which creations each was moved on for already
+        (`counts_followed`)."""
         if self.counted or len(self.placements) > 1:
-            return everything
+            return {organization_count_family(base_url, org) for org in self.organization_ids}
         followed = followed or {}
-        organizations = {
+        return {
             organization_count_family(base_url, org)
             for org in self.organization_ids
             if created_after(self.created_at, followed.get(str(org)))
         }
-        if organizations or created_after(self.created_at, followed.get("all")):
-            return {ticket_counts_family(base_url), *organizations}
-        return set()
 
     def views(self) -> set[tuple[int, str]]:
         """Every (person, view) the change can alter: the known roles, and every view of a
@@ -174,7 +165,7 @@ def created_after(created_at: float | None, followed: float | None) -> bool:
     if created_at is None:
         return False
     if followed is None:
-        window = cache.longest_lifetime(APPROXIMATE_COUNT) + CLOCK_SLACK_SECONDS
+        window = cache.longest_lifetime(ORGANIZATION_COUNT) + CLOCK_SLACK_SECONDS
         return created_at > cache.clock() - window
     return created_at > followed
 
@@ -196,17 +187,17 @@ def _counts_followed_note(base_url: str, change: TicketChange, families: set[str
     """After counts were moved on for a change: remember its ticket's creation time for them.
     (Two processes at once may keep the older time: a later change then moves a count on once
     more than needed, never less.)"""
-    if change.created_at is None or ticket_counts_family(base_url) not in families:
-        return
-    moved = ["all"] + [
+    moved = [
         str(org)
         for org in change.organization_ids
         if organization_count_family(base_url, org) in families
     ]
+    if change.created_at is None or not moved:
+        return
     followed = counts_followed(base_url)
     for key in moved:
         followed[key] = max(change.created_at, followed.get(key, 0.0))
-    seconds = int(cache.longest_lifetime(APPROXIMATE_COUNT)) + 1
+    seconds = int(cache.longest_lifetime(ORGANIZATION_COUNT)) + 1
     caches["default"].set(_counts_followed_key(base_url), followed, timeout=seconds)
 
 

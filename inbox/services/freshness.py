@@ -5,10 +5,9 @@ inbox.zendesk.cache.bump). Families used by the services:
 
 - `tickets`           the "all" list every agent can see
 - `org-tickets:ID`    one organization's list (a change elsewhere leaves it be)
-- `ticket-counts`     Zendesk's approximate counts of the "all" list, as unrestricted agents
-                      see it: moved on only by a change that can alter a count (a ticket
-                      created or deleted, or moved between organizations), not by every change
-- `org-count:ID`      one organization's approximate count, moved on likewise
+- `org-count:ID`      one organization's approximate count (as unrestricted agents see it):
+                      moved on only by a change that can alter it (a ticket of it created or
+                      deleted, or moved in or out), not by every change
 - `agent-tickets:ID`  anything of one agent's that any change concerning them may alter
 - `agent-tickets:ID:VIEW`  one of an agent's own lists and its count, by the part the agent
                       plays in a ticket: `assigned` (assignee), `ccd` (CC), `followed`
@@ -42,10 +41,6 @@ def tickets_family(base_url: str) -> str:
 
 def organization_tickets_family(base_url: str, organization_id: int) -> str:
     return f"{base_url}|org-tickets|{organization_id}"
-
-
-def ticket_counts_family(base_url: str) -> str:
-    return f"{base_url}|ticket-counts"
 
 
 def organization_count_family(base_url: str, organization_id: int) -> str:

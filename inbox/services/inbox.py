@@ -29,16 +29,15 @@ from inbox.services.freshness import (
     agent_view_family,
     cached_as_agent,
     combined,
-    organization_count_family,
-    ticket_counts_family,
     tickets_family,
     unavailable,
 )
 from inbox.services.tickets import (
-    approximate_families,
-    approximate_kind,
+    APPROXIMATE_COUNT,
+    ORGANIZATION_COUNT,
     count_read,
     first_page_read,
+    organization_count_read,
     ticket_count,
     ticket_list,
 )
@@ -545,16 +544,12 @@ def _with_opened_badges(
 
 
 def _sidebar_families(agent: AgentAccount, credentials: Credentials) -> list[str]:
-    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts, and a
-    change that can alter the approximate counts (every such change moves `ticket-counts`
-    on, the organizations' ones included). A change to a ticket they only follow or
-    requested, or that does not concern them, leaves it kept."""
+    """What moves the kept sidebar on: the agent's assigned and CC'd lists and counts. A
+    change to a ticket they only follow or requested, or that does not concern them, leaves
+    it kept (the approximate counts are looked at again when the "all" count expires)."""
     return [
-        *(
-            agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
-            for view in ("assigned", "ccd")
-        ),
-        ticket_counts_family(credentials.base_url),
+        agent_view_family(credentials.base_url, agent.zendesk_user_id, view)
+        for view in ("assigned", "ccd")
     ]
 
 
@@ -689,8 +684,7 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
         (work_answer, "list"),
         (ccd_answer, "list"),
     ]
-    counts_kind = approximate_kind(agent)
-    lifetimes = cache.lifetimes("count", "list", counts_kind)
+    lifetimes = cache.lifetimes("count", "list", APPROXIMATE_COUNT, ORGANIZATION_COUNT)
     lasting_until = _first_expiry(lasting, lifetimes)
     return Sidebar(
         badges=badges,
@@ -699,7 +693,7 @@ def _sidebar_from_zendesk(agent: AgentAccount, credentials: Credentials, lane: s
         fetched_at=whole.fetched_at,
         fresh_until=min(
             lasting_until,
-            _first_expiry([(answer, counts_kind) for _, answer in approximate], lifetimes),
+            _first_expiry([(answer, read.kind) for read, answer in approximate], lifetimes),
         ),
         lasting_until=lasting_until,
         approximate=tuple((read, count_number(answer)) for read, answer in approximate),
@@ -759,18 +753,7 @@ def _approximate_ask(
 def _organization_read(
     agent: AgentAccount, credentials: Credentials, view: InboxView
 ) -> cache.CachedRead:
-    return cache.CachedRead(
-        kind=approximate_kind(agent),
-        base_url=credentials.base_url,
-        operation="tickets_count",
-        params={"view": "organization", "organization_id": view.organization_id},
-        user_id=agent.zendesk_user_id,
-        restricted=agent.restricted,
-        shareable=True,
-        families=approximate_families(
-            agent, organization_count_family(credentials.base_url, view.organization_id or 0)
-        ),
-    )
+    return organization_count_read(agent, credentials, view.organization_id or 0)
 
 
 def sidebar_version(sidebar: Sidebar) -> str:

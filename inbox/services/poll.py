@@ -34,7 +34,6 @@ from inbox.services.freshness import (
     activities_family,
     agent_marks_family,
     agent_tickets_family,
-    ticket_counts_family,
 )
 from inbox.zendesk import budget, cache, request_cost
 from inbox.zendesk.errors import ZendeskUnavailable
@@ -124,15 +123,13 @@ def _state(
 def _families(agent: AgentAccount) -> list[str]:
     """What moves a kept state on. Not the "all" list's family, which every ticket change
     moves (every few seconds in a busy team): the sidebar shows no "all" list, only Zendesk's
-    approximate count and the organizations' counts, which move on together (`ticket-counts`)
-    only with a change that can alter one, and otherwise by their lifetimes (`_keep`), as the
-    kept sidebar it is drawn from does."""
+    approximate count and the organizations' counts, which the kept state follows by their
+    lifetimes (`_keep`), as the kept sidebar it is drawn from does."""
     base_url = settings.ZENDESK_URL
     return [
         agent_tickets_family(base_url, agent.zendesk_user_id),
         activities_family(base_url, agent.zendesk_user_id),
         agent_marks_family(base_url, agent.pk),
-        ticket_counts_family(base_url),
     ]
 
 
@@ -179,10 +176,10 @@ def _kept(agent: AgentAccount, inputs: _Inputs) -> tuple[PollState | None, str]:
 
 def _same_approximate_counts(agent: AgentAccount, state: PollState) -> bool:
     """Whether the cache holds fresh approximate counts ("all", the organizations) with the
-    numbers the state shows: their shorter life (30 s, or 5 minutes while a feed runs) need
-    not end the state's, as long as Zendesk says the same numbers. Until the first of them
-    expires, nothing to read (a change that can alter one moves the state's own inputs on:
-    `_families`); after, one cache read (on Redis, answered by the near cache)."""
+    numbers the state shows: their short life (the "all" count's 30 s) need not end the
+    state's, as long as Zendesk says the same numbers (an organization's count moved on by a
+    change is not fresh: the state is computed again). Until the first of them expires,
+    nothing to read; after, one cache read (on Redis, answered by the near cache)."""
     sidebar = state.sidebar
     shown = sidebar.approximate if sidebar is not None else ()
     if not shown:

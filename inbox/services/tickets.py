@@ -25,8 +25,8 @@ from inbox.services.freshness import (
     agent_view_family,
     cached_as_agent,
     combined,
+    organization_count_family,
     organization_tickets_family,
-    ticket_counts_family,
     ticket_family,
     tickets_family,
     unavailable,
@@ -210,50 +210,58 @@ def first_page_read(
     )
 
 
-# The "all" count is Zendesk's approximate count (the badge says so, with its time), and so
-# are the organizations' counts. A count changes only when a ticket is created or deleted, or
-# moves between organizations: those changes move its family on (`ticket-counts`,
-# `org-count:ID`); a comment or a new status leaves it cached. A team whose tickets change
-# every two seconds would otherwise ask Zendesk for every count every two seconds.
+# The "all" count is Zendesk's approximate count (the badge says so, with its time): it is
+# refreshed on its own short lifetime (30 s, ttl_for's default, also while a change feed
+# runs), not moved on by every ticket change: a team whose tickets change every two seconds
+# would otherwise ask Zendesk for it every two seconds, and every agent's badges with it.
 # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#count-tickets
 APPROXIMATE_COUNT = "approximate_count"
-# ... as a restricted agent sees them: what such an agent may see can change with other
-# changes too (a ticket's group, its assignee), so their counts keep the short lifetime.
-RESTRICTED_APPROXIMATE_COUNT = "approximate_count_restricted"
+# An organization's count is approximate too, but one organization's tickets are created far
+# less often: it is moved on by the changes that can alter it (a ticket of it created,
+# deleted or moved away: the `org-count:ID` family) and otherwise kept (5 minutes while a
+# change feed runs, which cannot see a deletion). A restricted agent's is kept 30 s as "all"
+# is: what such an agent may see also changes with a ticket's group or assignee.
+ORGANIZATION_COUNT = "organization_count"
 
 
-def approximate_kind(agent: AgentAccount) -> str:
-    """The cache kind (and so the lifetime) of the agent's approximate counts."""
-    return RESTRICTED_APPROXIMATE_COUNT if agent.restricted else APPROXIMATE_COUNT
+def _count_kind(view: str) -> str:
+    return APPROXIMATE_COUNT if view == "all" else "count"
 
 
-def approximate_families(agent: AgentAccount, family: str) -> tuple[str, ...]:
-    """The families of one of the agent's approximate counts (`family` for an unrestricted
-    agent; none for a restricted one, whose counts only expire)."""
-    return () if agent.restricted else (family,)
+def _count_families(base_url: str, view: str, user_id: int) -> list[str]:
+    return [] if view == "all" else _list_families(base_url, view, user_id)
 
 
-def _count_kind(view: str, agent: AgentAccount) -> str:
-    return approximate_kind(agent) if view == "all" else "count"
-
-
-def _count_families(base_url: str, view: str, agent: AgentAccount) -> list[str]:
-    if view == "all":
-        return list(approximate_families(agent, ticket_counts_family(base_url)))
-    return _list_families(base_url, view, agent.zendesk_user_id)
+def organization_count_read(
+    agent: AgentAccount, credentials: Credentials, organization_id: int
+) -> cache.CachedRead:
+    """The cache entry of an organization's approximate count as the agent reads it."""
+    followed = not agent.restricted
+    return cache.CachedRead(
+        kind=ORGANIZATION_COUNT if followed else APPROXIMATE_COUNT,
+        base_url=credentials.base_url,
+        operation="tickets_count",
+        params={"view": "organization", "organization_id": organization_id},
+        user_id=agent.zendesk_user_id,
+        restricted=agent.restricted,
+        shareable=True,
+        families=(organization_count_family(credentials.base_url, organization_id),)
+        if followed
+        else (),
+    )
 
 
 def count_read(agent: AgentAccount, credentials: Credentials, view: str) -> cache.CachedRead:
     """The cache entry of one of the agent's counts (as `_ticket_count` reads it)."""
     return cache.CachedRead(
-        kind=_count_kind(view, agent),
+        kind=_count_kind(view),
         base_url=credentials.base_url,
         operation="tickets_count",
         params={"view": view},
         user_id=agent.zendesk_user_id,
         restricted=agent.restricted,
         shareable=view in SHARED_VIEWS,
-        families=tuple(_count_families(credentials.base_url, view, agent)),
+        families=tuple(_count_families(credentials.base_url, view, agent.zendesk_user_id)),
     )
 
 

@@ -669,15 +669,15 @@ FEED_ALIVE_KEY = f"{KEY_PREFIX}:feed-alive"
 # What a process may keep a near copy of (with Redis): entries, generations, the feed's mark.
 NEAR_CACHE_PREFIXES = (f"{ENTRY_PREFIX}:", f"{GENERATION_PREFIX}:", FEED_ALIVE_KEY)
 # Kinds every ticket change invalidates precisely, and how long they live while a feed runs.
-# Zendesk's approximate counts are moved on only by the changes that can alter them (a ticket
-# created, deleted or moved); the feed cannot see a deletion, so they live shorter.
+# An organization's approximate count is moved on only by the changes that can alter it (a
+# ticket of it created, deleted or moved); the feed cannot see a deletion, so it lives shorter.
 DEFAULT_TTL_WITH_FEED_SECONDS: dict[str, float] = {
     "count": 600,
     "list": 600,
     "ticket": 600,
     "comments": 600,
     "activities": 600,
-    "approximate_count": 300,
+    "organization_count": 300,
 }
 
 
