@@ -94,8 +94,8 @@ class TicketChange:
     people: frozenset[int] = frozenset()
     organization_ids: frozenset[int] = frozenset()
     roles: frozenset[tuple[int, str]] = frozenset()
-    # Whether the change can alter Zendesk's approximate counts: the event says the ticket is
-    # new (or was deleted), or a copy says when it was created (`created_after`)...
+    # Whether the change can alter the organizations' approximate counts: the event says the
+    # ticket is new (or was deleted), or a copy says when it was created (`created_after`)...
     counted: bool = False
     created_at: float | None = None
     # ... or sat in another organization in one copy than in another (0: in none).
@@ -178,8 +178,8 @@ def _counts_followed_key(base_url: str) -> str:
 
 
 def counts_followed(base_url: str) -> dict[str, float]:
-    """The newest ticket creation (Zendesk's created_at) each approximate count was moved on
-    for within the counts' longest lifetime, by "all" and organization id."""
+    """The newest ticket creation (Zendesk's created_at) each organization's approximate count
+    was moved on for within the counts' longest lifetime, by organization id."""
     return caches["default"].get(_counts_followed_key(base_url)) or {}
 
 
