@@ -201,6 +201,11 @@ def _counts_followed_note(base_url: str, change: TicketChange, families: set[str
     caches["default"].set(_counts_followed_key(base_url), followed, timeout=seconds)
 
 
+def _id(value: Any) -> int | None:
+    """One positive integer id from Zendesk's value, or None."""
+    return next(iter(_ids([value])), None)
+
+
 def _ids(values: Iterable[Any]) -> frozenset[int]:
     """Positive integer ids from Zendesk's values (event payloads write ids as strings)."""
     found = set()
@@ -485,12 +490,17 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
         assignees += [event.get("previous"), event.get("current")]
     if kind.endswith("requester_changed"):
         requesters += [event.get("previous"), event.get("current")]
+    placements: frozenset[int] = frozenset()
     if kind.endswith("organization_changed"):
         organizations += [event.get("previous"), event.get("current")]
+        # Where it was and where it is (0: in no organization): both counts change.
+        placements = frozenset(_id(event.get(side)) or 0 for side in ("previous", "current"))
+    actor = None
+    if kind.endswith("comment_added"):
+        comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}
+        author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
+        actor = _id(author.get("id"))
     roles = _as("assigned", assignees) | _as("requested", requesters)
-    moved = kind.endswith("organization_changed")
-    comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}
-    author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
     return TicketChange(
         ticket_id,
         people=frozenset(person for person, _view in roles),
@@ -498,14 +508,8 @@ def _event_change(payload: dict[str, Any], ticket_id: int) -> TicketChange:
         roles=roles,
         counted=kind.endswith(COUNTED_EVENTS) or "deleted" in kind,
         created_at=_event_time(payload) if kind.endswith("ticket.created") else None,
-        placements=frozenset(
-            next(iter(_ids([value])), 0) for value in (event.get("previous"), event.get("current"))
-        )
-        if moved
-        else frozenset(),
-        actor=next(iter(_ids([author.get("id")])), None)
-        if kind.endswith("comment_added")
-        else None,
+        placements=placements,
+        actor=actor,
     )
 
 

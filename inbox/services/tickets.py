@@ -161,7 +161,7 @@ def _list_params(
     sort_order: str = "asc",
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    """The cache parameters of one list page (ticket_list's key, and list_read's)."""
+    """The cache parameters of one list page (ticket_list's key, and first_page_read's)."""
     params: dict[str, Any] = {
         "view": view,
         "sort": sort,
